@@ -1,0 +1,151 @@
+package config
+
+import (
+	"net/http"
+	"net/netip"
+	"regexp"
+	"slices"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// CheckTypes are the health check types a service or realserver may use.
+var CheckTypes = []string{"http", "https", "tcp", "ping", "udp", "dns", "external", "none", "on", "off"}
+
+// defaultCheck is what a service gets without a check key: a TCP connect
+// for TCP services, none (always up) otherwise, since UDP and SCTP have no
+// protocol-neutral probe.
+func defaultCheck(s Service) Check {
+	c := Check{Type: "none", Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2, Initial: "up"}
+	if s.Protocol == "tcp" {
+		c.Type = "tcp"
+	}
+	return c
+}
+
+// resolveRealCheck decodes a realserver's check over a copy of the
+// service's resolved check, so a real names only what differs. The file was
+// already decoded strictly, so keys and types are known to be right here.
+func resolveRealCheck(path string, base Check, node *yaml.Node, r reporter) Check {
+	var raw rawCheck
+	if node == nil || node.Decode(&raw) != nil {
+		return base
+	}
+	return resolveCheck(path, base, &raw, r)
+}
+
+// resolveCheck lays the keys set in raw over base and validates the result.
+func resolveCheck(path string, base Check, raw *rawCheck, r reporter) Check {
+	c := overlay(base, raw)
+	if raw != nil && raw.Address != "" {
+		c.Address = parseAddr(r, path+".address", raw.Address)
+	}
+	if raw != nil && raw.Source != "" {
+		c.Source = parseAddr(r, path+".source", raw.Source)
+	}
+	if !slices.Contains(CheckTypes, c.Type) {
+		r.at(path+".type", "%q is not a check type (%v)", c.Type, CheckTypes)
+	}
+	checkTiming(r, path, c.Interval, c.Timeout)
+	inRange(r, path+".rise", c.Rise, 1, 100)
+	inRange(r, path+".fall", c.Fall, 1, 100)
+	inRange(r, path+".port", c.Port, 0, 65535)
+	if c.Initial != "up" && c.Initial != "down" {
+		r.at(path+".initial", "%q is not up or down", c.Initial)
+	}
+	checkTypeKeys(path, c, r)
+	return c
+}
+
+func overlay(c Check, raw *rawCheck) Check {
+	if raw == nil {
+		return c
+	}
+	setStr(&c.Type, raw.Type)
+	setStr(&c.Initial, raw.Initial)
+	setStr(&c.Method, raw.Method)
+	setStr(&c.Path, raw.Path)
+	setStr(&c.Host, raw.Host)
+	setStr(&c.Body, raw.Body)
+	setStr(&c.BodyRegex, raw.BodyRegex)
+	setStr(&c.ServerName, raw.ServerName)
+	setStr(&c.Send, raw.Send)
+	setStr(&c.Expect, raw.Expect)
+	setStr(&c.Query, raw.Query)
+	setStr(&c.QueryType, raw.QueryType)
+	c.Interval = durOr(raw.Interval, c.Interval)
+	c.Timeout = durOr(raw.Timeout, c.Timeout)
+	c.Rise = intOr(raw.Rise, c.Rise)
+	c.Fall = intOr(raw.Fall, c.Fall)
+	if raw.Port != 0 {
+		c.Port = raw.Port
+	}
+	if raw.Status != nil {
+		c.Status = raw.Status
+	}
+	if raw.Command != nil {
+		c.Command = raw.Command
+	}
+	if raw.TLSVerify != nil {
+		c.TLSVerify = *raw.TLSVerify
+	}
+	return c
+}
+
+func setStr(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func parseAddr(r reporter, path, s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		r.at(path, "%q is not an IP address", s)
+	}
+	return a
+}
+
+// checkTypeKeys validates the keys specific to one check type, and fills in
+// that type's defaults.
+func checkTypeKeys(path string, c Check, r reporter) {
+	switch c.Type {
+	case "http", "https":
+		if c.Method != "" && !slices.Contains([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions}, c.Method) {
+			r.at(path+".method", "%q is not GET, HEAD, POST or OPTIONS", c.Method)
+		}
+		if c.Path != "" && c.Path[0] != '/' {
+			r.at(path+".path", "%q must start with /", c.Path)
+		}
+		for i, code := range c.Status {
+			inRange(r, idx(path+".expect_status", i), code, 100, 599)
+		}
+		if c.Body != "" && c.BodyRegex != "" {
+			r.at(path+".expect_regex", "set expect_body or expect_regex, not both")
+		}
+		if _, err := regexp.Compile(c.BodyRegex); err != nil {
+			r.at(path+".expect_regex", "%v", err)
+		}
+	case "udp":
+		if c.Send == "" {
+			r.at(path+".send", "a udp check needs send: a datagram that the server answers")
+		}
+	case "dns":
+		if c.Query == "" {
+			r.at(path+".query", "a dns check needs query: the name to resolve")
+		}
+		if c.QueryType != "" && !slices.Contains([]string{"A", "AAAA", "CNAME", "MX", "NS", "SOA", "SRV", "TXT"}, c.QueryType) {
+			r.at(path+".query_type", "%q is not A, AAAA, CNAME, MX, NS, SOA, SRV or TXT", c.QueryType)
+		}
+	case "external":
+		if len(c.Command) == 0 || c.Command[0] == "" {
+			r.at(path+".command", "an external check needs command: the program and its arguments, as a list")
+		}
+	}
+}
+
+// needsPort reports whether a check type talks to a port.
+func needsPort(t string) bool {
+	return slices.Contains([]string{"http", "https", "tcp", "udp", "dns"}, t)
+}

@@ -1,0 +1,83 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Error is one problem in a configuration file, located by file and line so
+// an operator can jump to it: "services.d/web.yaml:14: reals[1].weight: ...".
+type Error struct {
+	File string // path as given to Load (relative paths stay relative)
+	Line int    // 1-based; 0 when the problem is with the file as a whole
+	Path string // the key path inside the file, e.g. "reals[1].weight"
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors collects every problem found in one load, so that an operator sees
+// them all at once rather than fixing one per run.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// AsErrors returns the located errors inside err, if it came from Load.
+func AsErrors(err error) (Errors, bool) {
+	var es Errors
+	ok := errors.As(err, &es)
+	return es, ok
+}
+
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].File != es[j].File {
+			return es[i].File < es[j].File
+		}
+		return es[i].Line < es[j].Line
+	})
+	return es
+}
+
+// reporter records errors for one file, finding each key's line in the
+// file's position index.
+type reporter struct {
+	file string
+	pos  positions
+	errs *Errors
+}
+
+// at records a problem at a key path; the line is that of the deepest
+// existing key on the path, so a missing key points at its parent.
+func (r reporter) at(path, format string, args ...any) {
+	*r.errs = append(*r.errs, &Error{
+		File: r.file, Line: r.pos.line(path), Path: path, Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+// atLine records a problem at an explicit line (for errors the YAML decoder
+// reports by line).
+func (r reporter) atLine(line int, path, msg string) {
+	*r.errs = append(*r.errs, &Error{File: r.file, Line: line, Path: path, Msg: msg})
+}

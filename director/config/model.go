@@ -1,0 +1,194 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is a whole validated configuration: the main file and every
+// service file, with defaults filled in and every value parsed.
+type Config struct {
+	MainFile      string
+	Node          string
+	LogLevel      string // trace, debug, info, warn, error
+	LogFormat     string // text or json
+	ControlSocket string
+	HTTPListen    string // "" when disabled
+	ServicesDir   string
+	Instances     []Instance
+	Groups        []Group
+	Sync          *Sync // nil when connection sync is off
+	Notify        Notify
+	Director      Director
+	Services      []Service // ordered by file name
+	Warnings      []string  // host checks that could not be made, etc.
+
+	mainPos         positions // for errors found across files
+	servicesDirLine int
+}
+
+// Instance is one VRRP virtual router (RFC 5798 §6.1).
+type Instance struct {
+	Name           string
+	Interface      string
+	VRID           uint8
+	Priority       uint8
+	Version        int // 2 (RFC 3768) or 3 (RFC 5798)
+	AdvertInterval time.Duration
+	Preempt        bool
+	PreemptDelay   time.Duration
+	AuthPass       string // VRRPv2 simple text authentication, at most 8 bytes
+	Unicast        *Unicast
+	VIPs           []netip.Prefix
+	VirtualMAC     bool
+	Announce       Announce
+	TrackIfaces    []TrackInterface
+	TrackScripts   []TrackScript
+	Handover       Handover
+}
+
+// IPv6 reports whether the instance carries IPv6 addresses (one family per
+// instance, RFC 5798 §5.2.9).
+func (in Instance) IPv6() bool { return len(in.VIPs) > 0 && in.VIPs[0].Addr().Is6() }
+
+// Unicast replaces multicast advertisements with unicast to known peers.
+type Unicast struct {
+	Source netip.Addr
+	Peers  []netip.Addr
+}
+
+// Announce says how the master makes clients follow the VIPs: gratuitous
+// ARP (IPv4) and unsolicited neighbour advertisements (IPv6).
+type Announce struct {
+	Repeat   int           // announcements at takeover
+	Interval time.Duration // between them
+	Refresh  time.Duration // periodic re-announce while master; 0 = off
+}
+
+// TrackInterface lowers the priority by Weight while the interface is down;
+// Weight 0 puts the instance in fault instead.
+type TrackInterface struct {
+	Name   string
+	Weight int
+}
+
+// TrackScript runs Command every Interval; after Fall failures the priority
+// drops by Weight (0: fault) until Rise successes.
+type TrackScript struct {
+	Name     string
+	Command  []string
+	Interval time.Duration
+	Timeout  time.Duration
+	Weight   int
+	Rise     int
+	Fall     int
+}
+
+// Handover configures the zero-loss planned switchover: the master
+// advertises priority 0 but keeps its VIPs until the new master is heard.
+type Handover struct {
+	OnStop  bool // also on SIGTERM
+	Timeout time.Duration
+}
+
+// Group names instances that change state together.
+type Group struct {
+	Name      string
+	Instances []string
+}
+
+// Sync configures the kernel's IPVS connection synchronisation daemon.
+type Sync struct {
+	Interface string
+	SyncID    uint8
+}
+
+// Notify says whom to tell about state changes.
+type Notify struct {
+	Command []string
+	Webhook string
+	Timeout time.Duration
+}
+
+// Director holds the IPVS reconciler's options.
+type Director struct {
+	ReconcileInterval time.Duration
+	OnStop            string // "keep" (default) or "clear"
+	LoadModule        bool
+	SetSysctls        bool
+}
+
+// Forward is an IPVS forwarding method.
+type Forward string
+
+// The forwarding methods of IPVS.
+const (
+	NAT    Forward = "nat"
+	DR     Forward = "dr"
+	Tunnel Forward = "tun"
+)
+
+// Service is one IPVS virtual service, from one service file.
+type Service struct {
+	File           string
+	Line           int
+	Name           string
+	Virtual        netip.AddrPort // invalid for fwmark services
+	FWMark         uint32
+	IPv6           bool
+	Protocol       string // tcp, udp, sctp ("" for fwmark)
+	Scheduler      string
+	SchedulerFlags []string
+	Forward        Forward
+	Persistence    *Persistence
+	Quiescent      bool
+	Sorry          netip.AddrPort // invalid when there is none
+	Check          Check
+	Reals          []Real
+
+	pos positions // for errors found across files
+}
+
+// Persistence makes a client stick to one realserver (ipvsadm -p, -M).
+type Persistence struct {
+	Timeout time.Duration
+	Netmask int // prefix length applied to the client address
+}
+
+// Real is a realserver of a service.
+type Real struct {
+	Addr           netip.AddrPort // port 0 keeps the client's port (fwmark)
+	Weight         int
+	UpperThreshold int
+	LowerThreshold int
+	Forward        Forward
+	Check          Check // the service's check with this real's overrides
+}
+
+// Check is a health check of a realserver.
+type Check struct {
+	Type     string // http https tcp ping udp dns external none on off
+	Interval time.Duration
+	Timeout  time.Duration
+	Rise     int
+	Fall     int
+	Initial  string // up or down
+	Port     int    // 0: the realserver's port
+	Address  netip.Addr
+	Source   netip.Addr
+
+	Method     string
+	Path       string
+	Host       string
+	Status     []int
+	Body       string
+	BodyRegex  string
+	TLSVerify  bool
+	ServerName string
+
+	Send      string
+	Expect    string
+	Query     string
+	QueryType string
+	Command   []string
+}
