@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lvsdBin is the binary under test, built once by TestMain: these tests
+// drive the real command line, signals and exit codes.
+var lvsdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lvsd-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lvsdBin = filepath.Join(dir, "lvsd")
+	if out, err := exec.Command("go", "build", "-o", lvsdBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build lvsd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func lvsd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(lvsdBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestValidateExamples(t *testing.T) {
+	out, errOut, code := lvsd(t, "validate", "-c", "../../examples/lvsd.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"valid (node director-a)", "vrrp instances: 2", "services: 2, realservers: 6", "tomcat", "nginx"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestValidateBroken runs the command over every broken configuration of
+// the config package: each must exit 1 and print its errors.
+func TestValidateBroken(t *testing.T) {
+	dirs, _ := filepath.Glob("../../director/config/testdata/broken/*")
+	if len(dirs) < 20 {
+		t.Fatalf("found %d broken cases, want at least 20", len(dirs))
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(dir, "want"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, errOut, code := lvsd(t, "validate", "-c", filepath.Join(dir, "lvsd.yaml"))
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			got := strings.ReplaceAll(errOut, dir+"/", "")
+			for _, line := range strings.Split(strings.TrimSpace(string(want)), "\n") {
+				if !strings.Contains(got, line) {
+					t.Errorf("stderr lacks %q:\n%s", line, got)
+				}
+			}
+		})
+	}
+}
+
+func TestRunLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "services.d")
+	must(t, os.Mkdir(svc, 0o755))
+	cfg := filepath.Join(dir, "lvsd.yaml")
+	must(t, os.WriteFile(cfg, []byte("node: cli-test\ncontrol:\n  socket: ctl.sock\nhttp:\n  listen: \"\"\n"), 0o644))
+	web := "name: web\nvirtual: 192.0.2.10:80\nforward: nat\nreals:\n  - address: 198.51.100.11:8080\n"
+	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web), 0o644))
+
+	var logs syncBuffer
+	run := exec.Command(lvsdBin, "run", "-c", cfg)
+	run.Stdout, run.Stderr = &logs, &logs
+	must(t, run.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- run.Wait() }()
+	defer func() { _ = run.Process.Kill() }()
+
+	waitStatus := func(want string) string {
+		t.Helper()
+		var out string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if out, _, _ = lvsd(t, "status", "-c", cfg); strings.Contains(out, want) {
+				return out
+			}
+		}
+		t.Fatalf("status never showed %q; last:\n%s\nlogs:\n%s", want, out, logs.String())
+		return ""
+	}
+	waitStatus("generation 1")
+	fi, err := os.Stat(filepath.Join(dir, "ctl.sock"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket: %v %v, want mode 0600", fi, err)
+	}
+
+	// SIGHUP with a good change.
+	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web+"  - address: 198.51.100.12:8080\n"), 0o644))
+	must(t, run.Process.Signal(syscall.SIGHUP))
+	waitStatus("generation 2 ")
+
+	// SIGHUP with a broken change: rejected, generation 2 keeps serving.
+	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web+"    weight: 70000\n"), 0o644))
+	must(t, run.Process.Signal(syscall.SIGHUP))
+	out := waitStatus("REJECTED")
+	if !strings.Contains(out, "generation 2 ") || !strings.Contains(out, "2 real(s)") ||
+		!strings.Contains(out, "web.yaml:6: reals[0].weight: 70000 out of range 0-65535") {
+		t.Errorf("status after a rejected reload:\n%s", out)
+	}
+	// The synchronous form says the same and exits 1.
+	_, errOut, code := lvsd(t, "reload", "-c", cfg)
+	if code != 1 || !strings.Contains(errOut, "generation 2 keeps serving") {
+		t.Errorf("lvsd reload: exit %d, %s", code, errOut)
+	}
+
+	must(t, run.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("lvsd did not stop within 10 s of SIGTERM")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ctl.sock")); !os.IsNotExist(err) {
+		t.Errorf("socket left after stop: %v", err)
+	}
+	if l := logs.String(); !strings.Contains(l, "reload rejected") || !strings.Contains(l, "lvsd stopped") {
+		t.Errorf("logs lack the rejection or the stop:\n%s", l)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/control"
+	"github.com/lvsd/lvsd/director/daemon"
+)
+
+func socketPath(cmd *cobra.Command) string {
+	if s, _ := cmd.Flags().GetString("socket"); s != "" {
+		return s
+	}
+	return config.ControlSocketOf(configPath(cmd))
+}
+
+func statusCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running daemon's state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			var s daemon.Status
+			if err := control.Call(ctx, socketPath(cmd), "status", nil, &s); err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "node %s, lvsd %s, up since %s\n", s.Node, s.Version, s.StartedAt.Format(time.RFC3339))
+			fmt.Fprintf(w, "config %s generation %d loaded %s: %d instance(s), %d service(s), %d real(s)\n",
+				s.Config, s.Generation, s.LoadedAt.Format(time.RFC3339), s.Instances, s.Services, s.Reals)
+			if r := s.LastReload; r != nil && !r.OK {
+				fmt.Fprintf(w, "last reload at %s REJECTED (generation %d still serving):\n", r.At.Format(time.RFC3339), s.Generation)
+				for _, e := range r.Errors {
+					fmt.Fprintln(w, "  "+e)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().String("socket", "", "control socket (default: from the config file)")
+	c.Flags().Bool("json", false, "print JSON")
+	return c
+}
+
+func reloadCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "reload",
+		Short: "Reload the configuration and report the outcome (like SIGHUP, but synchronous)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			var r daemon.ReloadResult
+			if err := control.Call(ctx, socketPath(cmd), "reload", nil, &r); err != nil {
+				return err
+			}
+			if !r.OK {
+				for _, e := range r.Errors {
+					fmt.Fprintln(cmd.ErrOrStderr(), e)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "reload rejected; generation %d keeps serving\n", r.Generation)
+				return exitError{code: 1}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "reloaded: generation %d\n", r.Generation)
+			return nil
+		},
+	}
+	c.Flags().String("socket", "", "control socket (default: from the config file)")
+	return c
+}

@@ -1,0 +1,155 @@
+// Package daemon runs lvsd: it owns the loaded configuration, reloads it on
+// request without ever dropping the running one for a broken one, and
+// answers the control socket. VRRP, the IPVS director and the health
+// checks plug in as they arrive.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/control"
+)
+
+// Daemon is one running lvsd.
+type Daemon struct {
+	path    string
+	opts    config.Options
+	log     *logrus.Entry
+	version string
+	now     func() time.Time
+
+	cur     atomic.Pointer[Loaded]
+	mu      sync.Mutex // guards last
+	last    *ReloadResult
+	reloads chan chan ReloadResult
+	started time.Time
+}
+
+// Loaded is a configuration in service, with its generation (1 at start,
+// +1 on each accepted reload).
+type Loaded struct {
+	Config     *config.Config
+	Generation int
+	At         time.Time
+}
+
+// ReloadResult tells how the last reload attempt went.
+type ReloadResult struct {
+	At         time.Time `json:"at"`
+	OK         bool      `json:"ok"`
+	Generation int       `json:"generation"`
+	Errors     []string  `json:"errors,omitempty"`
+}
+
+// New loads the configuration at path; it fails if the file is invalid,
+// because a daemon must never start on a configuration it cannot trust.
+func New(path string, opts config.Options, log *logrus.Entry, version string) (*Daemon, error) {
+	cfg, err := config.Load(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		path: path, opts: opts, log: log, version: version, now: time.Now,
+		reloads: make(chan chan ReloadResult),
+	}
+	d.started = d.now()
+	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started})
+	return d, nil
+}
+
+// Current returns the configuration in service.
+func (d *Daemon) Current() *Loaded { return d.cur.Load() }
+
+// Run serves until ctx is done. Each value on hup (SIGHUP) reloads.
+func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
+	cfg := d.Current().Config
+	ln, err := control.Listen(cfg.ControlSocket)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- control.Serve(ctx, ln, d.handle) }()
+	d.log.WithFields(logrus.Fields{
+		"config": d.path, "socket": cfg.ControlSocket, "services": len(cfg.Services),
+		"instances": len(cfg.Instances), "version": d.version,
+	}).Info("lvsd started")
+	for {
+		select {
+		case <-ctx.Done():
+			cancel()
+			err := <-served
+			d.log.Info("lvsd stopped")
+			return err
+		case err := <-served:
+			return fmt.Errorf("control socket: %w", err)
+		case <-hup:
+			d.reload()
+		case reply := <-d.reloads:
+			reply <- d.reload()
+		}
+	}
+}
+
+// reload loads the files again. A configuration that fails validation is
+// rejected with all its errors and the running one keeps serving.
+func (d *Daemon) reload() ReloadResult {
+	old := d.Current()
+	res := ReloadResult{At: d.now(), Generation: old.Generation}
+	cfg, err := config.Load(d.path, d.opts)
+	if err != nil {
+		res.Errors = errorLines(err)
+		d.log.WithFields(logrus.Fields{"errors": len(res.Errors), "generation": old.Generation}).
+			Error("reload rejected, the running configuration stays in service:\n" + err.Error())
+	} else {
+		if cfg.ControlSocket != old.Config.ControlSocket {
+			d.log.WithField("socket", cfg.ControlSocket).Warn("control.socket changes take effect at restart")
+		}
+		res.OK, res.Generation = true, old.Generation+1
+		d.cur.Store(&Loaded{Config: cfg, Generation: res.Generation, At: res.At})
+		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
+			Info("configuration reloaded")
+	}
+	d.mu.Lock()
+	d.last = &res
+	d.mu.Unlock()
+	return res
+}
+
+// Reload asks the running loop to reload and waits for the outcome.
+func (d *Daemon) Reload(ctx context.Context) (ReloadResult, error) {
+	reply := make(chan ReloadResult, 1)
+	select {
+	case d.reloads <- reply:
+	case <-ctx.Done():
+		return ReloadResult{}, ctx.Err()
+	}
+	select {
+	case r := <-reply:
+		return r, nil
+	case <-ctx.Done():
+		return ReloadResult{}, ctx.Err()
+	}
+}
+
+func errorLines(err error) []string {
+	if es, ok := config.AsErrors(err); ok {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+var errUnknownCmd = errors.New("unknown command")

@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/control"
+)
+
+const mainYAML = `node: test-node
+control:
+  socket: lvsd.sock
+http:
+  listen: ""
+`
+
+const webYAML = `name: web
+virtual: 192.0.2.10:80
+forward: nat
+reals:
+  - address: 198.51.100.11:8080
+`
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond every 10 ms for at most 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	svcDir := filepath.Join(dir, "services.d")
+	if err := os.Mkdir(svcDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML)
+	write(t, filepath.Join(svcDir, "web.yaml"), webYAML)
+	sw := &syncWriter{}
+	logger := logrus.New()
+	logger.SetOutput(sw)
+	d, err := New(filepath.Join(dir, "lvsd.yaml"), testOptions(), logrus.NewEntry(logger), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "lvsd.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hup := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, hup) }()
+
+	status := func() Status {
+		var s Status
+		if err := control.Call(ctx, sock, "status", nil, &s); err != nil {
+			return Status{}
+		}
+		return s
+	}
+	eventually(t, "control socket", func() bool { return status().Generation == 1 })
+	if s := status(); s.Node != "test-node" || s.Services != 1 || s.Reals != 1 {
+		t.Errorf("status at start: %+v", s)
+	}
+
+	// A good change, by signal.
+	api := strings.NewReplacer("web", "api", "192.0.2.10", "192.0.2.11").Replace(webYAML)
+	write(t, filepath.Join(svcDir, "api.yaml"), api+"  - address: 198.51.100.12:8080\n")
+	hup <- struct{}{}
+	eventually(t, "reload to generation 2", func() bool { return status().Generation == 2 })
+	if s := status(); s.Services != 2 || s.Reals != 3 || !s.LastReload.OK {
+		t.Errorf("status after reload: %+v", s)
+	}
+	good := d.Current()
+
+	// A broken change, through the control socket: rejected with its
+	// file:line errors, and generation 2 keeps serving.
+	write(t, filepath.Join(svcDir, "api.yaml"), strings.ReplaceAll(api, "address: 198.51.100.11:8080", "address: 198.51.100.11:8080\n    weight: ten"))
+	var res ReloadResult
+	if err := control.Call(ctx, sock, "reload", nil, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(svcDir, "api.yaml") + `:6: reals[0].weight: "ten" is not a whole number`
+	if res.OK || res.Generation != 2 || len(res.Errors) != 1 || res.Errors[0] != want {
+		t.Errorf("broken reload: %+v\nwant error %s", res, want)
+	}
+	if d.Current() != good {
+		t.Error("a rejected reload replaced the running configuration")
+	}
+	if s := status(); s.Generation != 2 || s.Services != 2 || s.LastReload.OK {
+		t.Errorf("status after rejected reload: %+v", s)
+	}
+	if l := sw.String(); !strings.Contains(l, "reload rejected") {
+		t.Errorf("rejection not logged:\n%s", l)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind: %v", err)
+	}
+}
+
+func TestNewRefusesBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "lvsd.yaml"), "nodes: typo\n")
+	_, err := New(filepath.Join(dir, "lvsd.yaml"), testOptions(), logrus.NewEntry(logrus.New()), "test")
+	if err == nil || !strings.Contains(err.Error(), `lvsd.yaml:1: nodes: unknown key "nodes" (did you mean "node"?)`) {
+		t.Fatalf("err = %v", err)
+	}
+}

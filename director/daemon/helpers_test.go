@@ -1,0 +1,34 @@
+package daemon
+
+import (
+	"bytes"
+	"net/netip"
+	"sync"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+type noHost struct{}
+
+func (noHost) Hostname() (string, error)                  { return "h", nil }
+func (noHost) InterfaceAddrs(string) ([]netip.Addr, bool) { return nil, false }
+
+func testOptions() config.Options { return config.Options{Host: noHost{}} }
+
+// syncWriter lets the test read logs written by the daemon's goroutines.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
