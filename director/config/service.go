@@ -192,7 +192,11 @@ func resolveReals(raws []rawReal, p parsed, s Service) []Real {
 func resolveThresholds(rp string, real *Real, r reporter) {
 	inRange(r, rp+".upper_threshold", real.UpperThreshold, 0, maxWeight)
 	inRange(r, rp+".lower_threshold", real.LowerThreshold, 0, maxWeight)
-	if real.UpperThreshold > 0 && real.LowerThreshold >= real.UpperThreshold {
+	// The kernel refuses l_threshold > u_threshold with ERANGE, even when
+	// u_threshold is 0 (no limit), so a lone lower threshold is an error.
+	if real.UpperThreshold == 0 && real.LowerThreshold > 0 {
+		r.at(rp+".lower_threshold", "needs upper_threshold: it is where service resumes after the upper limit")
+	} else if real.UpperThreshold > 0 && real.LowerThreshold >= real.UpperThreshold {
 		r.at(rp+".lower_threshold", "%d must be below upper_threshold %d", real.LowerThreshold, real.UpperThreshold)
 	}
 }
