@@ -38,8 +38,11 @@ func resolveService(raw rawService, p parsed) (Service, bool) {
 		r.at("forward", "%s; it says how packets reach the realservers", forwardProblem(raw.Forward))
 	}
 	s.Persistence = resolvePersistence(raw.Persistence, s.IPv6, r)
-	if s.Virtual.IsValid() && s.Virtual.Port() == 0 && s.Persistence == nil {
-		r.at("virtual", "port 0 (all ports) needs persistence, as in ipvsadm -p")
+	// The netlink library identifies a service by protocol, address and a
+	// non-zero port (it panics otherwise), so "all ports" goes through a
+	// firewall mark, which is also the clearer way to say it.
+	if s.Virtual.IsValid() && s.Virtual.Port() == 0 {
+		r.at("virtual", "port 0 (all ports) is not supported: mark the traffic (nftables) and use fwmark")
 	}
 	if raw.Sorry != "" {
 		s.Sorry = resolveRealAddr("sorry", raw.Sorry, s, r)
