@@ -1,0 +1,110 @@
+package director
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+// lockedFake lets Run's goroutine and the test share the fake safely.
+type lockedFake struct {
+	mu sync.Mutex
+	f  *fakeIPVS
+}
+
+func (l *lockedFake) Table() (Table, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.f.Table() }
+func (l *lockedFake) Apply(op Op) error     { l.mu.Lock(); defer l.mu.Unlock(); return l.f.Apply(op) }
+
+func quiet() *logrus.Entry {
+	l := logrus.New()
+	l.SetLevel(logrus.PanicLevel)
+	return logrus.NewEntry(l)
+}
+
+func TestRestartAdoptsAndRemembersOwnership(t *testing.T) {
+	f := newFake()
+	owned := filepath.Join(t.TempDir(), "owned.json")
+	foreign := ServiceKey{Protocol: syscall.IPPROTO_UDP, Addr: netip.MustParseAddrPort("203.0.113.53:53")}
+	_ = f.Apply(Op{Kind: AddService, Key: foreign, Service: Service{Scheduler: "rr"}})
+
+	first := New(f, Options{OwnedPath: owned, Log: quiet()})
+	if _, _, err := first.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+		t.Fatal(err)
+	}
+	// A restart with the same files makes no operation at all.
+	f.calls = nil
+	second := New(f, Options{OwnedPath: owned, Log: quiet()})
+	ops, _, err := second.Reconcile([]config.Service{web, v6}, AllUp)
+	if err != nil || len(ops) != 0 || len(f.calls) != 0 {
+		t.Fatalf("restart: ops %v calls %v err %v, want none", ops, f.calls, err)
+	}
+	// The v6 file was removed while lvsd was down: still recognised as
+	// ours and deleted; the foreign service stays.
+	third := New(f, Options{OwnedPath: owned, Log: quiet()})
+	ops, after, err := third.Reconcile([]config.Service{web}, AllUp)
+	if err != nil || len(ops) != 1 || ops[0].Kind != DelService || ops[0].Key != KeyOf(v6) {
+		t.Fatalf("after removal: ops %v err %v", ops, err)
+	}
+	if _, ok := after[foreign]; !ok || len(after) != 2 {
+		t.Errorf("table: %v", after)
+	}
+}
+
+func TestAdoptionWithoutOwnershipFileLeavesUnknownServices(t *testing.T) {
+	f := newFake()
+	converge(t, f, Want([]config.Service{web, v6}, AllUp))
+	// No owned file (first start of lvsd over a table someone made): v6 is
+	// not in the files and not known to be ours, so it is left alone.
+	d := New(f, Options{OwnedPath: filepath.Join(t.TempDir(), "owned.json"), Log: quiet()})
+	ops, after, err := d.Reconcile([]config.Service{web}, AllUp)
+	if err != nil || len(ops) != 0 || len(after) != 2 {
+		t.Fatalf("ops %v err %v table %v", ops, err, after)
+	}
+}
+
+func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
+	lf := &lockedFake{f: newFake()}
+	d := New(lf, Options{Interval: 20 * time.Millisecond, OwnedPath: filepath.Join(t.TempDir(), "o.json"), ClearOnStop: true, Log: quiet()})
+	d.Update([]config.Service{web}, AllUp)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	waitFor(t, "first apply", func() bool { tb, _ := lf.Table(); return len(tb) == 1 })
+	// ipvsadm -C behind our back: the periodic reconcile puts it back.
+	lf.mu.Lock()
+	lf.f.t = Table{}
+	lf.mu.Unlock()
+	waitFor(t, "drift repair", func() bool { tb, _ := lf.Table(); return len(tb[KeyOf(web)].Dests) == 2 })
+	// An update applies at once (the interval would do it too, so use a
+	// state change the timer cannot guess).
+	d.Update([]config.Service{web}, func(string, netip.AddrPort) RealState { return RealState{} })
+	waitFor(t, "sorry server", func() bool { tb, _ := lf.Table(); _, ok := tb[KeyOf(web)].Dests[web.Sorry]; return ok })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if tb, _ := lf.Table(); len(tb) != 0 {
+		t.Errorf("on_stop clear left %v", tb)
+	}
+	if r := d.Last(); r.Err != nil {
+		t.Errorf("last result: %+v", r)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
