@@ -26,11 +26,11 @@ unit:
 # Namespace tests on the host kernel. The IPVS tests in the same binary skip
 # here (this kernel has no IPVS) and say so; `make vm` runs them for real.
 netns:
-	$(GO) test -tags integration -race -count=1 -v ./integration/ 2>&1 | scripts/summarize.sh
+	$(GO) test -tags integration -race -count=1 -v ./integration/ 2>&1 | scripts/summarize.sh netns
 
 vm:
 	CGO_ENABLED=0 $(GO) test -c -tags integration -o $(BUILD)/integration.test ./integration/
-	$(GO) run ./integration/cmd/vmrun -timeout 10m -- $(BUILD)/integration.test -test.v -test.count=1 -test.run 'IPVS'
+	$(GO) run ./integration/cmd/vmrun -timeout 10m -dir $(CURDIR)/integration -- $(BUILD)/integration.test -test.v -test.count=1 -test.run 'IPVS' 2>&1 | scripts/summarize.sh vm
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

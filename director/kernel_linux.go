@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/mqliang/libipvs"
+	"github.com/vishvananda/netlink"
 
 	"github.com/lvsd/lvsd/director/config"
 )
@@ -27,10 +28,14 @@ type Kernel struct {
 	h libipvs.IPVSHandle
 }
 
-// OpenKernel opens the IPVS generic netlink family (looking it up makes
-// the kernel autoload ip_vs where it can). With loadModule it runs
-// modprobe ip_vs first. An absent IPVS is reported as ErrNoIPVS.
+// OpenKernel opens the IPVS generic netlink family. It first looks the
+// family up by name, which makes the kernel load ip_vs where it is a
+// module (libipvs looks it up by a dump, which does not); with loadModule
+// it runs modprobe ip_vs as well. An absent IPVS is reported as ErrNoIPVS.
 func OpenKernel(loadModule bool) (*Kernel, error) {
+	if _, err := netlink.GenlFamilyGet(libipvs.IPVS_GENL_NAME); err != nil && !loadModule {
+		return nil, fmt.Errorf("%w (%v)", ErrNoIPVS, err)
+	}
 	h, err := libipvs.NewIPVSHandle(libipvs.IPVSHandleParams{LoadModule: loadModule})
 	if err != nil {
 		if strings.Contains(err.Error(), "genl family") {
@@ -107,13 +112,17 @@ func toKernelService(k ServiceKey, s Service) *libipvs.Service {
 
 // toKernelNetmask encodes the persistence granularity: the kernel reads an
 // IPv4 netmask as a big-endian mask (__be32) and an IPv6 one as a prefix
-// length; libipvs sends the attribute in host byte order.
+// length, which it refuses outside 1..128 even for a service without
+// persistence; libipvs sends the attribute in host byte order.
 func toKernelNetmask(six bool, plen int) uint32 {
+	if plen == 0 { // no persistence: a host mask, as ipvsadm sends
+		plen = 32
+		if six {
+			plen = 128
+		}
+	}
 	if six {
 		return uint32(plen)
-	}
-	if plen == 0 {
-		plen = 32
 	}
 	var be [4]byte
 	binary.BigEndian.PutUint32(be[:], ^uint32(0)<<(32-plen))

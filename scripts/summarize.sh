@@ -12,5 +12,5 @@ while IFS= read -r line; do
     *"--- SKIP:"*) skip=$((skip + 1)) ;;
   esac
 done
-echo "netns: $pass passed, $fail failed, $skip skipped"
+echo "${1:-tests}: $pass passed, $fail failed, $skip skipped"
 exit 0

@@ -1,0 +1,34 @@
+package vm
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestOptionsCheck(t *testing.T) {
+	if _, err := exec.LookPath(Qemu); err != nil {
+		t.Skip("qemu not installed")
+	}
+	for _, tc := range []struct {
+		o    Options
+		want string // "" = valid
+	}{
+		{Options{Cmd: []string{"/usr/bin/env", "-i"}, Dir: "/usr/share"}, ""},
+		{Options{Cmd: []string{"/usr/bin/env"}}, ""},
+		{Options{Cmd: []string{"/nonexistent/integration.test"}}, "no such file"},
+		{Options{}, "no command"},
+		{Options{Cmd: []string{"integration.test"}}, "not an absolute path"},
+		{Options{Cmd: []string{"/usr/bin/env"}, Dir: "work"}, "not an absolute path"},
+		{Options{Cmd: []string{"/tmp/go-build1/b001/x.test"}}, "mounts its own /tmp"},
+		{Options{Cmd: []string{"/usr/bin/env"}, Dir: "/run/user/0"}, "mounts its own /run"},
+	} {
+		err := tc.o.check()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.o, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: got %v, want %q", tc.o, err, tc.want)
+		}
+	}
+}
