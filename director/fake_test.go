@@ -19,7 +19,7 @@ type fakeIPVS struct {
 func newFake() *fakeIPVS { return &fakeIPVS{t: Table{}} }
 
 // kernelSchedulers are those a stock kernel ships (ip_vs_*.ko).
-var kernelSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+var kernelSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
 
 func (f *fakeIPVS) Table() (Table, error) {
 	out := Table{}

@@ -9,7 +9,7 @@ import (
 )
 
 // Schedulers are the IPVS schedulers of the Linux kernel (ipvsadm(8)).
-var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
 
 // schedulerFlags maps each scheduler flag to the schedulers it applies to;
 // flag-1..3 are the raw forms ipvsadm accepts for any scheduler.
