@@ -38,7 +38,7 @@ func all(ServiceKey) bool { return true }
 
 // converge applies Diff(want, kernel) to the fake and checks it now holds
 // want exactly and that a second Diff has nothing to do.
-func converge(t *testing.T, f *fakeIPVS, want Table) []Op {
+func converge(t *testing.T, f *Memory, want Table) []Op {
 	t.Helper()
 	have, _ := f.Table()
 	ops := Diff(want, have, all)
@@ -56,7 +56,7 @@ func converge(t *testing.T, f *fakeIPVS, want Table) []Op {
 }
 
 func TestColdApplyAndIdempotence(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	ops := converge(t, f, Want([]config.Service{web, v6, mark}, AllUp))
 	if len(ops) != 3+4 { // three services, four destinations (no sorry: reals are up)
 		t.Errorf("%d ops, want 7: %v", len(ops), ops)
@@ -69,7 +69,7 @@ func TestColdApplyAndIdempotence(t *testing.T) {
 }
 
 func TestOneWeightChangeIsOneOperation(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	converge(t, f, Want([]config.Service{web, v6}, AllUp))
 	changed := web
 	changed.Reals = append([]config.Real(nil), web.Reals...)
@@ -81,7 +81,7 @@ func TestOneWeightChangeIsOneOperation(t *testing.T) {
 }
 
 func TestRemovedServiceOnlyAndForeignUntouched(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	converge(t, f, Want([]config.Service{web, v6}, AllUp))
 	foreign := ServiceKey{Protocol: syscall.IPPROTO_UDP, Addr: netip.MustParseAddrPort("203.0.113.53:53")}
 	if err := f.Apply(Op{Kind: AddService, Key: foreign, Service: Service{Scheduler: "rr"}}); err != nil {
@@ -105,7 +105,7 @@ func TestRemovedServiceOnlyAndForeignUntouched(t *testing.T) {
 func TestDownRealRemovedOrQuiesced(t *testing.T) {
 	down := func(_ string, a netip.AddrPort) RealState { return RealState{Up: a != web.Reals[0].Addr} }
 	for _, quiescent := range []bool{false, true} {
-		f := newFake()
+		f := NewMemory()
 		svc := web
 		svc.Quiescent = quiescent
 		converge(t, f, Want([]config.Service{svc}, AllUp))
@@ -121,7 +121,7 @@ func TestDownRealRemovedOrQuiesced(t *testing.T) {
 }
 
 func TestSorryServerComesAndGoes(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	converge(t, f, Want([]config.Service{web}, AllUp))
 	allDown := func(string, netip.AddrPort) RealState { return RealState{} }
 	ops := converge(t, f, Want([]config.Service{web}, allDown))
@@ -141,7 +141,7 @@ func TestSorryServerComesAndGoes(t *testing.T) {
 }
 
 func TestDriftRepaired(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	want := Want([]config.Service{web, v6}, AllUp)
 	converge(t, f, want)
 	// Someone edits a weight, deletes a service and adds a destination.
@@ -156,7 +156,7 @@ func TestDriftRepaired(t *testing.T) {
 }
 
 func TestFakeRefusesWrongOrder(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	ops := Diff(Want([]config.Service{web}, AllUp), Table{}, all)
 	for i, j := 0, len(ops)-1; i < j; i, j = i+1, j-1 {
 		ops[i], ops[j] = ops[j], ops[i]
@@ -164,7 +164,7 @@ func TestFakeRefusesWrongOrder(t *testing.T) {
 	if _, err := Apply(f, ops); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("destinations before their service: err %v, want ESRCH", err)
 	}
-	f = newFake()
+	f = NewMemory()
 	if err := f.Apply(Op{Kind: AddService, Key: KeyOf(web), Service: Service{Scheduler: "roundrobin"}}); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("unknown scheduler: %v", err)
 	}
@@ -182,7 +182,7 @@ func TestFakeRefusesWrongOrder(t *testing.T) {
 func TestDiffConvergesRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 500; i++ {
-		f := &fakeIPVS{t: randomTable(rng)}
+		f := &Memory{t: randomTable(rng)}
 		converge(t, f, randomTable(rng))
 	}
 }

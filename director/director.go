@@ -20,7 +20,7 @@ type Options struct {
 }
 
 // Director keeps the kernel's IPVS table as the services and health want.
-// Run owns the kernel handle; other goroutines only call Update and Last.
+// Run owns the kernel handle; other goroutines call Update, Last and Plan.
 type Director struct {
 	k     IPVS
 	opts  Options
@@ -31,6 +31,7 @@ type Director struct {
 	state StateFunc
 	last  Result
 	kick  chan struct{}
+	calls chan func() // run on Run's goroutine, which owns the handle
 }
 
 // Result describes the last reconcile.
@@ -46,7 +47,10 @@ func New(k IPVS, opts Options) *Director {
 	if opts.Log == nil {
 		opts.Log = logrus.NewEntry(logrus.New())
 	}
-	return &Director{k: k, opts: opts, owned: ownedFile{opts.OwnedPath}, state: AllUp, kick: make(chan struct{}, 1)}
+	return &Director{
+		k: k, opts: opts, owned: ownedFile{opts.OwnedPath}, state: AllUp,
+		kick: make(chan struct{}, 1), calls: make(chan func()),
+	}
 }
 
 // Update sets the wanted services and the realservers' state; Run applies
@@ -86,6 +90,8 @@ func (d *Director) Run(ctx context.Context) error {
 			d.reconcile(false)
 		case <-tick.C:
 			d.reconcile(true)
+		case fn := <-d.calls:
+			fn()
 		}
 	}
 }
@@ -152,15 +158,35 @@ func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, 
 	return ops, after, applyErr
 }
 
-// Plan returns the operations a reconcile would make, without making them
-// (`lvsd diff`).
-func (d *Director) Plan(services []config.Service, state StateFunc) ([]Op, error) {
-	owned, _ := d.owned.load()
-	have, err := d.k.Table()
-	if err != nil {
-		return nil, err
+// Plan returns the operations a reconcile to services and state would
+// make, without making them (`lvsd diff`). It runs on Run's goroutine,
+// which owns the kernel handle, so Run must be running.
+func (d *Director) Plan(ctx context.Context, services []config.Service, state StateFunc) ([]Op, error) {
+	type result struct {
+		ops []Op
+		err error
 	}
-	return Diff(Want(services, state), have, func(k ServiceKey) bool { return owned[k] }), nil
+	done := make(chan result, 1)
+	fn := func() {
+		owned, _ := d.owned.load()
+		have, err := d.k.Table()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{ops: Diff(Want(services, state), have, func(k ServiceKey) bool { return owned[k] })}
+	}
+	select {
+	case d.calls <- fn:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-done:
+		return r.ops, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // clear deletes the services lvsd owns (director.on_stop: clear).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,15 +13,6 @@ import (
 	"github.com/lvsd/lvsd/director/config"
 )
 
-// lockedFake lets Run's goroutine and the test share the fake safely.
-type lockedFake struct {
-	mu sync.Mutex
-	f  *fakeIPVS
-}
-
-func (l *lockedFake) Table() (Table, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.f.Table() }
-func (l *lockedFake) Apply(op Op) error     { l.mu.Lock(); defer l.mu.Unlock(); return l.f.Apply(op) }
-
 func quiet() *logrus.Entry {
 	l := logrus.New()
 	l.SetLevel(logrus.PanicLevel)
@@ -30,7 +20,7 @@ func quiet() *logrus.Entry {
 }
 
 func TestRestartAdoptsAndRemembersOwnership(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	owned := filepath.Join(t.TempDir(), "owned.json")
 	foreign := ServiceKey{Protocol: syscall.IPPROTO_UDP, Addr: netip.MustParseAddrPort("203.0.113.53:53")}
 	_ = f.Apply(Op{Kind: AddService, Key: foreign, Service: Service{Scheduler: "rr"}})
@@ -40,11 +30,11 @@ func TestRestartAdoptsAndRemembersOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A restart with the same files makes no operation at all.
-	f.calls = nil
+	f.ResetCalls()
 	second := New(f, Options{OwnedPath: owned, Log: quiet()})
 	ops, _, err := second.Reconcile([]config.Service{web, v6}, AllUp)
-	if err != nil || len(ops) != 0 || len(f.calls) != 0 {
-		t.Fatalf("restart: ops %v calls %v err %v, want none", ops, f.calls, err)
+	if err != nil || len(ops) != 0 || len(f.Calls()) != 0 {
+		t.Fatalf("restart: ops %v calls %v err %v, want none", ops, f.Calls(), err)
 	}
 	// The v6 file was removed while lvsd was down: still recognised as
 	// ours and deleted; the foreign service stays.
@@ -59,7 +49,7 @@ func TestRestartAdoptsAndRemembersOwnership(t *testing.T) {
 }
 
 func TestAdoptionWithoutOwnershipFileLeavesUnknownServices(t *testing.T) {
-	f := newFake()
+	f := NewMemory()
 	converge(t, f, Want([]config.Service{web, v6}, AllUp))
 	// No owned file (first start of lvsd over a table someone made): v6 is
 	// not in the files and not known to be ours, so it is left alone.
@@ -71,7 +61,7 @@ func TestAdoptionWithoutOwnershipFileLeavesUnknownServices(t *testing.T) {
 }
 
 func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
-	lf := &lockedFake{f: newFake()}
+	lf := NewMemory()
 	d := New(lf, Options{Interval: 20 * time.Millisecond, OwnedPath: filepath.Join(t.TempDir(), "o.json"), ClearOnStop: true, Log: quiet()})
 	d.Update([]config.Service{web}, AllUp)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,9 +69,7 @@ func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	waitFor(t, "first apply", func() bool { tb, _ := lf.Table(); return len(tb) == 1 })
 	// ipvsadm -C behind our back: the periodic reconcile puts it back.
-	lf.mu.Lock()
-	lf.f.t = Table{}
-	lf.mu.Unlock()
+	lf.Edit(func(t Table) { clear(t) })
 	waitFor(t, "drift repair", func() bool { tb, _ := lf.Table(); return len(tb[KeyOf(web)].Dests) == 2 })
 	// An update applies at once (the interval would do it too, so use a
 	// state change the timer cannot guess).

@@ -98,7 +98,9 @@ func TestRunLifecycle(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web), 0o644))
 
 	var logs syncBuffer
-	run := exec.Command(lvsdBin, "run", "-c", cfg)
+	// --dry-run: this kernel has no IPVS; the in-memory table refuses what
+	// the kernel would.
+	run := exec.Command(lvsdBin, "run", "--dry-run", "-c", cfg)
 	run.Stdout, run.Stderr = &logs, &logs
 	must(t, run.Start())
 	exited := make(chan error, 1)
@@ -117,15 +119,20 @@ func TestRunLifecycle(t *testing.T) {
 		return ""
 	}
 	waitStatus("generation 1")
+	waitStatus("-> 198.51.100.11:8080")
 	fi, err := os.Stat(filepath.Join(dir, "ctl.sock"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("control socket: %v %v, want mode 0600", fi, err)
 	}
 
-	// SIGHUP with a good change.
+	// SIGHUP with a good change, which lvsd diff announces first.
 	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web+"  - address: 198.51.100.12:8080\n"), 0o644))
+	if out, errOut, code := lvsd(t, "diff", "-c", cfg); code != 0 || strings.TrimSpace(out) != "add-dest tcp 192.0.2.10:80 -> 198.51.100.12:8080 nat weight 1" {
+		t.Errorf("lvsd diff: exit %d\n%s%s", code, out, errOut)
+	}
 	must(t, run.Process.Signal(syscall.SIGHUP))
 	waitStatus("generation 2 ")
+	waitStatus("-> 198.51.100.12:8080")
 
 	// SIGHUP with a broken change: rejected, generation 2 keeps serving.
 	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web+"    weight: 70000\n"), 0o644))
@@ -155,6 +162,22 @@ func TestRunLifecycle(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "reload rejected") || !strings.Contains(l, "lvsd stopped") {
 		t.Errorf("logs lack the rejection or the stop:\n%s", l)
+	}
+}
+
+// TestRunWithoutIPVS: on a kernel without IPVS, lvsd run says so clearly
+// and exits non-zero instead of running a director that directs nothing.
+func TestRunWithoutIPVS(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		t.Skip("this kernel has IPVS loaded; the test is about its absence")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lvsd.yaml")
+	must(t, os.Mkdir(filepath.Join(dir, "services.d"), 0o755))
+	must(t, os.WriteFile(cfg, []byte("control:\n  socket: ctl.sock\n"), 0o644))
+	_, errOut, code := lvsd(t, "run", "-c", cfg)
+	if code != 1 || !strings.Contains(errOut, "IPVS is not available in this kernel") {
+		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
 

@@ -9,18 +9,26 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/daemon"
 )
 
 func runCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run the director daemon (SIGHUP reloads, SIGTERM stops)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := logrus.New()
-			d, err := daemon.New(configPath(cmd), config.Options{}, logrus.NewEntry(logger), version)
+			opts := daemon.Options{Log: logrus.NewEntry(logger), Version: version}
+			if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
+				// An in-memory table that refuses what the kernel refuses:
+				// see what lvsd would do before letting it near the kernel.
+				opts.OpenIPVS = func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }
+				logger.SetLevel(logrus.DebugLevel)
+			}
+			d, err := daemon.New(configPath(cmd), opts)
 			if err != nil {
 				return err
 			}
@@ -30,6 +38,8 @@ func runCmd() *cobra.Command {
 			return d.Run(ctx, hangups(ctx))
 		},
 	}
+	c.Flags().Bool("dry-run", false, "program an in-memory IPVS table instead of the kernel's, and log every operation")
+	return c
 }
 
 // hangups turns SIGHUP into reload requests for the daemon's loop.

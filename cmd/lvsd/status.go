@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,7 @@ func statusCmd() *cobra.Command {
 			fmt.Fprintf(w, "node %s, lvsd %s, up since %s\n", s.Node, s.Version, s.StartedAt.Format(time.RFC3339))
 			fmt.Fprintf(w, "config %s generation %d loaded %s: %d instance(s), %d service(s), %d real(s)\n",
 				s.Config, s.Generation, s.LoadedAt.Format(time.RFC3339), s.Instances, s.Services, s.Reals)
+			writeIPVS(w, s.IPVS)
 			if r := s.LastReload; r != nil && !r.OK {
 				fmt.Fprintf(w, "last reload at %s REJECTED (generation %d still serving):\n", r.At.Format(time.RFC3339), s.Generation)
 				for _, e := range r.Errors {
@@ -52,6 +54,51 @@ func statusCmd() *cobra.Command {
 	}
 	c.Flags().String("socket", "", "control socket (default: from the config file)")
 	c.Flags().Bool("json", false, "print JSON")
+	return c
+}
+
+func writeIPVS(w io.Writer, st daemon.IPVSStatus) {
+	fmt.Fprintf(w, "ipvs: %d service(s), reconciled %s\n", len(st.Services), st.At.Format(time.RFC3339))
+	if st.Error != "" {
+		fmt.Fprintf(w, "  last reconcile FAILED: %s\n", st.Error)
+	}
+	for _, s := range st.Services {
+		fmt.Fprintf(w, "  %s %s\n", s.Key, s.Scheduler)
+		for _, r := range s.Reals {
+			fmt.Fprintf(w, "    -> %-24s %-4s weight %d\n", r.Addr, r.Forward, r.Weight)
+		}
+	}
+}
+
+func diffCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "diff",
+		Short: "Print the IPVS operations a reload of the files on disk would make, without making them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			var r daemon.DiffResult
+			if err := control.Call(ctx, socketPath(cmd), "diff", nil, &r); err != nil {
+				return err
+			}
+			if len(r.Errors) > 0 {
+				for _, e := range r.Errors {
+					fmt.Fprintln(cmd.ErrOrStderr(), e)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "the files on disk do not validate; a reload would be rejected\n")
+				return exitError{code: 1}
+			}
+			if len(r.Ops) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no changes")
+			}
+			for _, op := range r.Ops {
+				fmt.Fprintln(cmd.OutOrStdout(), op)
+			}
+			return nil
+		},
+	}
+	c.Flags().String("socket", "", "control socket (default: from the config file)")
 	return c
 }
 

@@ -8,23 +8,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/control"
 )
+
+// Options configure a Daemon.
+type Options struct {
+	Config  config.Options
+	Log     *logrus.Entry
+	Version string
+	// OpenIPVS opens the IPVS table the director programs; nil opens the
+	// kernel's (director.OpenKernel). `lvsd run --dry-run` passes an
+	// in-memory table.
+	OpenIPVS func(*config.Config) (director.IPVS, error)
+}
 
 // Daemon is one running lvsd.
 type Daemon struct {
 	path    string
 	opts    config.Options
+	open    func(*config.Config) (director.IPVS, error)
 	log     *logrus.Entry
 	version string
 	now     func() time.Time
+	dir     *director.Director
 
 	cur     atomic.Pointer[Loaded]
 	mu      sync.Mutex // guards last
@@ -51,13 +66,19 @@ type ReloadResult struct {
 
 // New loads the configuration at path; it fails if the file is invalid,
 // because a daemon must never start on a configuration it cannot trust.
-func New(path string, opts config.Options, log *logrus.Entry, version string) (*Daemon, error) {
-	cfg, err := config.Load(path, opts)
+func New(path string, o Options) (*Daemon, error) {
+	cfg, err := config.Load(path, o.Config)
 	if err != nil {
 		return nil, err
 	}
+	if o.Log == nil {
+		o.Log = logrus.NewEntry(logrus.New())
+	}
+	if o.OpenIPVS == nil {
+		o.OpenIPVS = func(c *config.Config) (director.IPVS, error) { return director.OpenKernel(c.Director.LoadModule) }
+	}
 	d := &Daemon{
-		path: path, opts: opts, log: log, version: version, now: time.Now,
+		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
 		reloads: make(chan chan ReloadResult),
 	}
 	d.started = d.now()
@@ -71,12 +92,25 @@ func (d *Daemon) Current() *Loaded { return d.cur.Load() }
 // Run serves until ctx is done. Each value on hup (SIGHUP) reloads.
 func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	cfg := d.Current().Config
+	k, err := d.open(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := control.Listen(cfg.ControlSocket)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	d.dir = director.New(k, director.Options{
+		Interval:    cfg.Director.ReconcileInterval,
+		OwnedPath:   filepath.Join(filepath.Dir(cfg.ControlSocket), "ipvs-owned.json"),
+		ClearOnStop: cfg.Director.OnStop == "clear",
+		Log:         d.log.WithField("part", "director"),
+	})
+	d.dir.Update(cfg.Services, director.AllUp)
+	directed := make(chan error, 1)
+	go func() { directed <- d.dir.Run(ctx) }()
 	served := make(chan error, 1)
 	go func() { served <- control.Serve(ctx, ln, d.handle) }()
 	d.log.WithFields(logrus.Fields{
@@ -87,7 +121,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 		select {
 		case <-ctx.Done():
 			cancel()
-			err := <-served
+			err := errors.Join(<-served, <-directed)
 			d.log.Info("lvsd stopped")
 			return err
 		case err := <-served:
@@ -116,6 +150,7 @@ func (d *Daemon) reload() ReloadResult {
 		}
 		res.OK, res.Generation = true, old.Generation+1
 		d.cur.Store(&Loaded{Config: cfg, Generation: res.Generation, At: res.At})
+		d.dir.Update(cfg.Services, director.AllUp)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
 			Info("configuration reloaded")
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/director"
+	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/control"
 )
 
@@ -56,7 +58,11 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	sw := &syncWriter{}
 	logger := logrus.New()
 	logger.SetOutput(sw)
-	d, err := New(filepath.Join(dir, "lvsd.yaml"), testOptions(), logrus.NewEntry(logger), "test")
+	mem := director.NewMemory()
+	d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{
+		Config: testOptions(), Log: logrus.NewEntry(logger), Version: "test",
+		OpenIPVS: func(*config.Config) (director.IPVS, error) { return mem, nil },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +84,31 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	if s := status(); s.Node != "test-node" || s.Services != 1 || s.Reals != 1 {
 		t.Errorf("status at start: %+v", s)
 	}
+	eventually(t, "first IPVS apply", func() bool { return len(status().IPVS.Services) == 1 })
+	if s := status().IPVS.Services[0]; s.Key != "tcp 192.0.2.10:80" || len(s.Reals) != 1 || s.Reals[0].Weight != 1 {
+		t.Errorf("ipvs status: %+v", s)
+	}
 
 	// A good change, by signal.
 	api := strings.NewReplacer("web", "api", "192.0.2.10", "192.0.2.11").Replace(webYAML)
 	write(t, filepath.Join(svcDir, "api.yaml"), api+"  - address: 198.51.100.12:8080\n")
+	// lvsd diff shows what the reload would do, and does not do it.
+	var plan DiffResult
+	if err := control.Call(ctx, sock, "diff", nil, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Ops) != 3 || !strings.HasPrefix(plan.Ops[0], "add-service tcp 192.0.2.11:80") {
+		t.Errorf("diff: %+v", plan)
+	}
+	if tb, _ := mem.Table(); len(tb) != 1 {
+		t.Errorf("diff changed the table: %v", tb)
+	}
 	hup <- struct{}{}
 	eventually(t, "reload to generation 2", func() bool { return status().Generation == 2 })
 	if s := status(); s.Services != 2 || s.Reals != 3 || !s.LastReload.OK {
 		t.Errorf("status after reload: %+v", s)
 	}
+	eventually(t, "reload applied to IPVS", func() bool { tb, _ := mem.Table(); return len(tb) == 2 })
 	good := d.Current()
 
 	// A broken change, through the control socket: rejected with its
@@ -106,6 +128,9 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	if s := status(); s.Generation != 2 || s.Services != 2 || s.LastReload.OK {
 		t.Errorf("status after rejected reload: %+v", s)
 	}
+	if tb, _ := mem.Table(); len(tb) != 2 || len(tb[director.KeyOf(good.Config.Services[0])].Dests) != 2 {
+		t.Errorf("a rejected reload touched IPVS: %v", tb)
+	}
 	if l := sw.String(); !strings.Contains(l, "reload rejected") {
 		t.Errorf("rejection not logged:\n%s", l)
 	}
@@ -122,7 +147,7 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 func TestNewRefusesBrokenConfig(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "lvsd.yaml"), "nodes: typo\n")
-	_, err := New(filepath.Join(dir, "lvsd.yaml"), testOptions(), logrus.NewEntry(logrus.New()), "test")
+	_, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions()})
 	if err == nil || !strings.Contains(err.Error(), `lvsd.yaml:1: nodes: unknown key "nodes" (did you mean "node"?)`) {
 		t.Fatalf("err = %v", err)
 	}

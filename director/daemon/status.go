@@ -3,8 +3,13 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/control"
 )
 
@@ -20,6 +25,28 @@ type Status struct {
 	Services   int           `json:"services"`
 	Reals      int           `json:"reals"`
 	LastReload *ReloadResult `json:"last_reload,omitempty"`
+	IPVS       IPVSStatus    `json:"ipvs"`
+}
+
+// IPVSStatus is the kernel table as the last reconcile left it.
+type IPVSStatus struct {
+	At       time.Time       `json:"at"`
+	Error    string          `json:"error,omitempty"`
+	Services []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus is one virtual service in the kernel.
+type ServiceStatus struct {
+	Key       string       `json:"key"`
+	Scheduler string       `json:"scheduler"`
+	Reals     []RealStatus `json:"reals"`
+}
+
+// RealStatus is one destination in the kernel.
+type RealStatus struct {
+	Addr    string `json:"addr"`
+	Forward string `json:"forward"`
+	Weight  int    `json:"weight"`
 }
 
 // Status returns a snapshot; it is safe from any goroutine.
@@ -36,7 +63,33 @@ func (d *Daemon) Status() Status {
 	d.mu.Lock()
 	s.LastReload = d.last
 	d.mu.Unlock()
+	if d.dir != nil {
+		s.IPVS = ipvsStatus(d.dir.Last())
+	}
 	return s
+}
+
+func ipvsStatus(r director.Result) IPVSStatus {
+	st := IPVSStatus{At: r.At, Services: []ServiceStatus{}}
+	if r.Err != nil {
+		st.Error = r.Err.Error()
+	}
+	keys := make([]director.ServiceKey, 0, len(r.Table))
+	for k := range r.Table {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b director.ServiceKey) int { return strings.Compare(a.String(), b.String()) })
+	for _, k := range keys {
+		svc := r.Table[k]
+		ss := ServiceStatus{Key: k.String(), Scheduler: svc.Scheduler}
+		addrs := slices.SortedFunc(maps.Keys(svc.Dests), func(a, b netip.AddrPort) int { return a.Compare(b) })
+		for _, a := range addrs {
+			dst := svc.Dests[a]
+			ss.Reals = append(ss.Reals, RealStatus{Addr: a.String(), Forward: string(dst.Forward), Weight: dst.Weight})
+		}
+		st.Services = append(st.Services, ss)
+	}
+	return st
 }
 
 // handle answers the control socket.
@@ -46,6 +99,8 @@ func (d *Daemon) handle(ctx context.Context, req control.Request) (any, error) {
 		return d.Status(), nil
 	case "reload":
 		return d.Reload(ctx)
+	case "diff":
+		return d.Diff(ctx)
 	}
-	return nil, fmt.Errorf("%w %q (have: status, reload)", errUnknownCmd, req.Cmd)
+	return nil, fmt.Errorf("%w %q (have: status, reload, diff)", errUnknownCmd, req.Cmd)
 }

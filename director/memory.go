@@ -1,27 +1,33 @@
 package director
 
 import (
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 	"syscall"
 )
 
-// fakeIPVS is an in-memory kernel table that refuses what the kernel
-// refuses (net/netfilter/ipvs/ip_vs_ctl.c), with the kernel's errnos, so
-// that ordering and validation bugs fail here without a VM.
-type fakeIPVS struct {
+// Memory is an IPVS table held in memory that refuses what the kernel
+// refuses (net/netfilter/ipvs/ip_vs_ctl.c), with the kernel's errnos. It
+// backs `lvsd run --dry-run`, and in tests it makes ordering and
+// validation bugs fail without a VM. It is safe for concurrent use.
+type Memory struct {
+	mu    sync.Mutex
 	t     Table
 	calls []Op
 }
 
-func newFake() *fakeIPVS { return &fakeIPVS{t: Table{}} }
+// NewMemory returns an empty in-memory table.
+func NewMemory() *Memory { return &Memory{t: Table{}} }
 
-// kernelSchedulers are those a stock kernel ships (ip_vs_*.ko).
+// kernelSchedulers are those a stock Linux 6.1 ships (ip_vs_*.ko).
 var kernelSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
 
-func (f *fakeIPVS) Table() (Table, error) {
+// Table returns a copy of the table.
+func (f *Memory) Table() (Table, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	out := Table{}
 	for k, s := range f.t {
 		s.Dests = maps.Clone(s.Dests)
@@ -30,7 +36,10 @@ func (f *fakeIPVS) Table() (Table, error) {
 	return out, nil
 }
 
-func (f *fakeIPVS) Apply(op Op) error {
+// Apply makes one operation, or refuses it as the kernel would.
+func (f *Memory) Apply(op Op) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, op)
 	s, exists := f.t[op.Key]
 	switch op.Kind {
@@ -49,7 +58,7 @@ func (f *fakeIPVS) Apply(op Op) error {
 	return f.applyDest(op, s)
 }
 
-func (f *fakeIPVS) setService(op Op, s Service, exists bool) error {
+func (f *Memory) setService(op Op, s Service, exists bool) error {
 	switch {
 	case op.Kind == AddService && exists:
 		return syscall.EEXIST
@@ -72,7 +81,7 @@ func (f *fakeIPVS) setService(op Op, s Service, exists bool) error {
 	return nil
 }
 
-func (f *fakeIPVS) applyDest(op Op, s Service) error {
+func (f *Memory) applyDest(op Op, s Service) error {
 	_, exists := s.Dests[op.Addr]
 	d := op.Dest
 	switch {
@@ -94,4 +103,24 @@ func (f *fakeIPVS) applyDest(op Op, s Service) error {
 	return nil
 }
 
-func (f *fakeIPVS) String() string { return fmt.Sprint(f.t) }
+// Calls returns the operations applied so far, refused ones included.
+func (f *Memory) Calls() []Op {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// ResetCalls forgets the operations applied so far.
+func (f *Memory) ResetCalls() {
+	f.mu.Lock()
+	f.calls = nil
+	f.mu.Unlock()
+}
+
+// Edit runs fn on the table under the lock, as someone editing the kernel
+// behind lvsd's back would (tests of drift repair).
+func (f *Memory) Edit(fn func(Table)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f.t)
+}
