@@ -26,6 +26,7 @@ func runCmd() *cobra.Command {
 				// An in-memory table that refuses what the kernel refuses:
 				// see what lvsd would do before letting it near the kernel.
 				opts.OpenIPVS = func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }
+				opts.Sysctls = director.ReadOnly(director.ProcSysctls{})
 				logger.SetLevel(logrus.DebugLevel)
 			}
 			d, err := daemon.New(configPath(cmd), opts)

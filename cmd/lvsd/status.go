@@ -43,6 +43,9 @@ func statusCmd() *cobra.Command {
 			fmt.Fprintf(w, "config %s generation %d loaded %s: %d instance(s), %d service(s), %d real(s)\n",
 				s.Config, s.Generation, s.LoadedAt.Format(time.RFC3339), s.Instances, s.Services, s.Reals)
 			writeIPVS(w, s.IPVS)
+			for _, warn := range s.Warnings {
+				fmt.Fprintln(w, "warning: "+warn)
+			}
 			if r := s.LastReload; r != nil && !r.OK {
 				fmt.Fprintf(w, "last reload at %s REJECTED (generation %d still serving):\n", r.At.Format(time.RFC3339), s.Generation)
 				for _, e := range r.Errors {

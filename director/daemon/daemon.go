@@ -29,6 +29,9 @@ type Options struct {
 	// kernel's (director.OpenKernel). `lvsd run --dry-run` passes an
 	// in-memory table.
 	OpenIPVS func(*config.Config) (director.IPVS, error)
+	// Sysctls reads (and with director.set_sysctls writes) the kernel
+	// settings the forwarding modes need; nil means /proc/sys.
+	Sysctls director.Sysctls
 }
 
 // Daemon is one running lvsd.
@@ -40,6 +43,8 @@ type Daemon struct {
 	version string
 	now     func() time.Time
 	dir     *director.Director
+	sysctls director.Sysctls
+	unmet   atomic.Pointer[[]director.Requirement]
 
 	cur     atomic.Pointer[Loaded]
 	mu      sync.Mutex // guards last
@@ -77,9 +82,12 @@ func New(path string, o Options) (*Daemon, error) {
 	if o.OpenIPVS == nil {
 		o.OpenIPVS = func(c *config.Config) (director.IPVS, error) { return director.OpenKernel(c.Director.LoadModule) }
 	}
+	if o.Sysctls == nil {
+		o.Sysctls = director.ProcSysctls{}
+	}
 	d := &Daemon{
 		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
-		reloads: make(chan chan ReloadResult),
+		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls,
 	}
 	d.started = d.now()
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started})
@@ -108,7 +116,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 		ClearOnStop: cfg.Director.OnStop == "clear",
 		Log:         d.log.WithField("part", "director"),
 	})
-	d.dir.Update(cfg.Services, director.AllUp)
+	d.apply(cfg)
 	directed := make(chan error, 1)
 	go func() { directed <- d.dir.Run(ctx) }()
 	served := make(chan error, 1)
@@ -150,7 +158,7 @@ func (d *Daemon) reload() ReloadResult {
 		}
 		res.OK, res.Generation = true, old.Generation+1
 		d.cur.Store(&Loaded{Config: cfg, Generation: res.Generation, At: res.At})
-		d.dir.Update(cfg.Services, director.AllUp)
+		d.apply(cfg)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
 			Info("configuration reloaded")
 	}
@@ -158,6 +166,19 @@ func (d *Daemon) reload() ReloadResult {
 	d.last = &res
 	d.mu.Unlock()
 	return res
+}
+
+// apply puts a configuration in service: the kernel settings its
+// forwarding modes need are checked (and set, when so configured), and the
+// director is handed its services.
+func (d *Daemon) apply(cfg *config.Config) {
+	unmet := director.CheckPrerequisites(cfg, d.sysctls)
+	for _, r := range unmet {
+		d.log.WithField("sysctl", r.Path).Warn("kernel setting missing: " + r.String() +
+			" (set it, or director.set_sysctls: true)")
+	}
+	d.unmet.Store(&unmet)
+	d.dir.Update(cfg.Services, director.AllUp)
 }
 
 // Reload asks the running loop to reload and waits for the outcome.

@@ -62,6 +62,7 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{
 		Config: testOptions(), Log: logrus.NewEntry(logger), Version: "test",
 		OpenIPVS: func(*config.Config) (director.IPVS, error) { return mem, nil },
+		Sysctls:  offSysctls{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +86,9 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 		t.Errorf("status at start: %+v", s)
 	}
 	eventually(t, "first IPVS apply", func() bool { return len(status().IPVS.Services) == 1 })
+	if w := status().Warnings; len(w) != 1 || !strings.Contains(w[0], "net.ipv4.ip_forward is \"0\", needs \"1\"") {
+		t.Errorf("NAT without ip_forward not reported: %v", w)
+	}
 	if s := status().IPVS.Services[0]; s.Key != "tcp 192.0.2.10:80" || len(s.Reals) != 1 || s.Reals[0].Weight != 1 {
 		t.Errorf("ipvs status: %+v", s)
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"net/netip"
+	"os"
 	"sync"
 
 	"github.com/lvsd/lvsd/director/config"
@@ -32,3 +33,9 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// offSysctls is a kernel with every setting off and nothing writable.
+type offSysctls struct{}
+
+func (offSysctls) Get(string) (string, error) { return "0", nil }
+func (offSysctls) Set(string, string) error   { return os.ErrPermission }

@@ -26,6 +26,7 @@ type Status struct {
 	Reals      int           `json:"reals"`
 	LastReload *ReloadResult `json:"last_reload,omitempty"`
 	IPVS       IPVSStatus    `json:"ipvs"`
+	Warnings   []string      `json:"warnings,omitempty"`
 }
 
 // IPVSStatus is the kernel table as the last reconcile left it.
@@ -65,6 +66,11 @@ func (d *Daemon) Status() Status {
 	d.mu.Unlock()
 	if d.dir != nil {
 		s.IPVS = ipvsStatus(d.dir.Last())
+	}
+	if unmet := d.unmet.Load(); unmet != nil {
+		for _, r := range *unmet {
+			s.Warnings = append(s.Warnings, "kernel setting missing: "+r.String())
+		}
 	}
 	return s
 }
