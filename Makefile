@@ -29,8 +29,9 @@ netns:
 	$(GO) test -tags integration -race -count=1 -v -skip 'IPVS' ./integration/ 2>&1 | scripts/summarize.sh netns
 
 vm:
+	CGO_ENABLED=0 $(GO) build -o $(BUILD)/lvsd ./cmd/lvsd
 	CGO_ENABLED=0 $(GO) test -c -tags integration -o $(BUILD)/integration.test ./integration/
-	$(GO) run ./integration/cmd/vmrun -timeout 10m -dir $(CURDIR)/integration -- $(BUILD)/integration.test -test.v -test.count=1 -test.run 'IPVS' 2>&1 | scripts/summarize.sh vm
+	$(GO) run ./integration/cmd/vmrun -timeout 10m -env LVSD_BIN=$(BUILD)/lvsd -dir $(CURDIR)/integration -- $(BUILD)/integration.test -test.v -test.count=1 -test.run 'IPVS' 2>&1 | scripts/summarize.sh vm
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
