@@ -158,3 +158,14 @@ func trimNUL(b []byte) []byte {
 	}
 	return b
 }
+
+// KernelSync starts and stops the kernel's sync daemons (StartSync,
+// StopSync); the daemon uses it through a small interface so that a dry
+// run and the tests never touch the kernel.
+type KernelSync struct{}
+
+// Start starts the daemon of role.
+func (KernelSync) Start(role SyncRole, iface string, id uint8) error { return StartSync(role, iface, id) }
+
+// Stop stops the daemon of role.
+func (KernelSync) Stop(role SyncRole) error { return StopSync(role) }

@@ -152,8 +152,14 @@ func (l *lab) startLvsd(ns, bin, name string) (*os.Process, string) {
 	l.t.Helper()
 	sock := filepath.Join(l.dir, "lvsd", "ctl.sock")
 	cmd := l.start(ns, name, bin, "run", "-c", filepath.Join(l.dir, "lvsd", "lvsd.yaml"))
-	l.waitStatus(sock, func(s daemon.Status) bool { return s.Generation >= 1 && !s.IPVS.At.IsZero() })
+	l.waitUp(sock)
 	return cmd.Process, sock
+}
+
+// waitUp waits until lvsd answers on sock and has reconciled once.
+func (l *lab) waitUp(sock string) {
+	l.t.Helper()
+	l.waitStatus(sock, func(s daemon.Status) bool { return s.Generation >= 1 && !s.IPVS.At.IsZero() })
 }
 
 func (l *lab) waitStatus(sock string, cond func(daemon.Status) bool) daemon.Status {

@@ -27,6 +27,7 @@ func runCmd() *cobra.Command {
 				// see what lvsd would do before letting it near the kernel.
 				opts.OpenIPVS = func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }
 				opts.Sysctls = director.ReadOnly(director.ProcSysctls{})
+				opts.Sync = dryRunSync{log: opts.Log}
 				logger.SetLevel(logrus.DebugLevel)
 			}
 			d, err := daemon.New(configPath(cmd), opts)
@@ -75,4 +76,17 @@ func setupLog(l *logrus.Logger, cfg *config.Config) {
 	if lvl, err := logrus.ParseLevel(cfg.LogLevel); err == nil {
 		l.SetLevel(lvl)
 	}
+}
+
+// dryRunSync logs the sync daemons lvsd would start.
+type dryRunSync struct{ log *logrus.Entry }
+
+func (s dryRunSync) Start(role director.SyncRole, iface string, id uint8) error {
+	s.log.Infof("dry run: would start the ipvs sync %s daemon on %s (syncid %d)", role, iface, id)
+	return nil
+}
+
+func (s dryRunSync) Stop(role director.SyncRole) error {
+	s.log.Infof("dry run: would stop the ipvs sync %s daemon", role)
+	return nil
 }

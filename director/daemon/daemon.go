@@ -32,6 +32,15 @@ type Options struct {
 	// Sysctls reads (and with director.set_sysctls writes) the kernel
 	// settings the forwarding modes need; nil means /proc/sys.
 	Sysctls director.Sysctls
+	// Sync starts and stops the IPVS connection sync daemons; nil means
+	// the kernel's.
+	Sync SyncControl
+}
+
+// SyncControl starts and stops the IPVS connection sync daemons.
+type SyncControl interface {
+	Start(role director.SyncRole, iface string, syncID uint8) error
+	Stop(role director.SyncRole) error
 }
 
 // Daemon is one running lvsd.
@@ -44,6 +53,7 @@ type Daemon struct {
 	now     func() time.Time
 	dir     *director.Director
 	sysctls director.Sysctls
+	sync    SyncControl
 	unmet   atomic.Pointer[[]director.Requirement]
 
 	cur     atomic.Pointer[Loaded]
@@ -85,9 +95,12 @@ func New(path string, o Options) (*Daemon, error) {
 	if o.Sysctls == nil {
 		o.Sysctls = director.ProcSysctls{}
 	}
+	if o.Sync == nil {
+		o.Sync = director.KernelSync{}
+	}
 	d := &Daemon{
 		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
-		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls,
+		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls, sync: o.Sync,
 	}
 	d.started = d.now()
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started})
@@ -117,6 +130,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 		Log:         d.log.WithField("part", "director"),
 	})
 	d.apply(cfg)
+	d.startSync(cfg)
 	directed := make(chan error, 1)
 	go func() { directed <- d.dir.Run(ctx) }()
 	served := make(chan error, 1)
@@ -129,7 +143,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 		select {
 		case <-ctx.Done():
 			cancel()
-			err := errors.Join(<-served, <-directed)
+			err := errors.Join(<-served, <-directed, d.stopSync(d.Current().Config))
 			d.log.Info("lvsd stopped")
 			return err
 		case err := <-served:
@@ -179,6 +193,34 @@ func (d *Daemon) apply(cfg *config.Config) {
 	}
 	d.unmet.Store(&unmet)
 	d.dir.Update(cfg.Services, director.AllUp)
+}
+
+// startSync starts the connection sync daemons: the backup always (it
+// receives the peer's connections), and the master too. Until VRRP drives
+// the roles, a director runs both, so whichever takes the VIPs already
+// holds the other's connections.
+func (d *Daemon) startSync(cfg *config.Config) {
+	if cfg.Sync == nil {
+		return
+	}
+	for _, role := range []director.SyncRole{director.SyncBackup, director.SyncMaster} {
+		if err := d.sync.Start(role, cfg.Sync.Interface, cfg.Sync.SyncID); err != nil {
+			d.log.WithError(err).Error("ipvs connection sync not started")
+			continue
+		}
+		d.log.WithFields(logrus.Fields{"role": role, "interface": cfg.Sync.Interface, "sync_id": cfg.Sync.SyncID}).
+			Info("ipvs connection sync started")
+	}
+}
+
+// stopSync stops the sync daemons only when lvsd also clears its IPVS
+// services on stop; otherwise they keep running with the table, so that a
+// restart loses no synced connection.
+func (d *Daemon) stopSync(cfg *config.Config) error {
+	if cfg.Sync == nil || cfg.Director.OnStop != "clear" {
+		return nil
+	}
+	return errors.Join(d.sync.Stop(director.SyncMaster), d.sync.Stop(director.SyncBackup))
 }
 
 // Reload asks the running loop to reload and waits for the outcome.

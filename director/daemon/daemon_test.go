@@ -63,6 +63,7 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 		Config: testOptions(), Log: logrus.NewEntry(logger), Version: "test",
 		OpenIPVS: func(*config.Config) (director.IPVS, error) { return mem, nil },
 		Sysctls:  offSysctls{},
+		Sync:     &fakeSync{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -154,5 +155,39 @@ func TestNewRefusesBrokenConfig(t *testing.T) {
 	_, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions()})
 	if err == nil || !strings.Contains(err.Error(), `lvsd.yaml:1: nodes: unknown key "nodes" (did you mean "node"?)`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSyncDaemonsFollowConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "services.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, onStop := range []string{"keep", "clear"} {
+		write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML+"sync: {interface: eth1, sync_id: 7}\ndirector: {on_stop: "+onStop+"}\n")
+		fs := &fakeSync{}
+		d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Sysctls: offSysctls{},
+			OpenIPVS: func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, nil) }()
+		eventually(t, "sync daemons", func() bool {
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			return fs.running[director.SyncMaster] == "eth1" && fs.running[director.SyncBackup] == "eth1"
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		fs.mu.Lock()
+		left := len(fs.running)
+		fs.mu.Unlock()
+		if want := map[string]int{"keep": 2, "clear": 0}[onStop]; left != want {
+			t.Errorf("on_stop %s: %d sync daemons left running, want %d", onStop, left, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 )
 
@@ -39,3 +40,26 @@ type offSysctls struct{}
 
 func (offSysctls) Get(string) (string, error) { return "0", nil }
 func (offSysctls) Set(string, string) error   { return os.ErrPermission }
+
+// fakeSync records the sync daemons started.
+type fakeSync struct {
+	mu      sync.Mutex
+	running map[director.SyncRole]string
+}
+
+func (f *fakeSync) Start(role director.SyncRole, iface string, _ uint8) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running == nil {
+		f.running = map[director.SyncRole]string{}
+	}
+	f.running[role] = iface
+	return nil
+}
+
+func (f *fakeSync) Stop(role director.SyncRole) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.running, role)
+	return nil
+}
