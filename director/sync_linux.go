@@ -165,7 +165,9 @@ func trimNUL(b []byte) []byte {
 type KernelSync struct{}
 
 // Start starts the daemon of role.
-func (KernelSync) Start(role SyncRole, iface string, id uint8) error { return StartSync(role, iface, id) }
+func (KernelSync) Start(role SyncRole, iface string, id uint8) error {
+	return StartSync(role, iface, id)
+}
 
 // Stop stops the daemon of role.
 func (KernelSync) Stop(role SyncRole) error { return StopSync(role) }
