@@ -1,0 +1,197 @@
+package healthcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+// ErrClosed is returned by Set after Shutdown.
+var ErrClosed = errors.New("healthcheck runner: shut down")
+
+// Target is one health check to run: a realserver of a named service and
+// the check resolved for it.
+type Target struct {
+	Service string
+	Real    netip.AddrPort
+	Check   config.Check
+}
+
+// Event reports that a realserver went up or down.
+type Event struct {
+	Service string
+	Real    netip.AddrPort
+	Up      bool
+	Reason  Reason // of the failure that took it down; "" when up
+	Detail  string
+	At      time.Time
+}
+
+// Clock tells the time that the Runner stamps on results and events.
+type Clock interface {
+	Now() time.Time
+}
+
+// Factory builds the checker for a check and a realserver, and the address
+// it probes. New is the Runner's default; tests and the director may
+// inject another.
+type Factory func(c config.Check, real netip.AddrPort) (Checker, netip.AddrPort, error)
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithClock stamps results and events with c's time instead of the wall
+// clock. Scheduling itself stays on gocron's clock.
+func WithClock(c Clock) Option { return func(r *Runner) { r.clock = c } }
+
+// WithFactory builds checkers with f instead of New.
+func WithFactory(f Factory) Option { return func(r *Runner) { r.factory = f } }
+
+type wallClock struct{}
+
+// Now returns the wall-clock time.
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Runner runs every realserver's check on its own gocron job and keeps
+// each one's Tracker. Events are delivered in order by a single goroutine
+// that the Runner owns, so the callback never runs concurrently with
+// itself and a slow callback never delays a check; it may call any method
+// except Shutdown.
+type Runner struct {
+	log     *logrus.Entry
+	clock   Clock
+	factory Factory
+	sched   gocron.Scheduler
+	ctx     context.Context // parent of every job's; cancelled by Shutdown
+	cancel  context.CancelFunc
+	events  *eventQueue
+
+	setMu  sync.Mutex // serialises Set and Shutdown
+	closed bool       // guarded by setMu
+
+	mu   sync.Mutex // guards jobs, each entry's tracker and job
+	jobs map[key]*entry
+}
+
+// NewRunner starts an empty Runner; Set gives it work. onEvent (may be
+// nil) receives every transition. log (may be nil) gets transitions at
+// Info and failed checks at Debug.
+func NewRunner(log *logrus.Entry, onEvent func(Event), opts ...Option) (*Runner, error) {
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = logrus.NewEntry(l)
+	}
+	if onEvent == nil {
+		onEvent = func(Event) {}
+	}
+	r := &Runner{log: log, clock: wallClock{}, factory: New, jobs: map[key]*entry{}}
+	for _, o := range opts {
+		o(r)
+	}
+	s, err := gocron.NewScheduler(gocron.WithLogger(gocronLogger{log}))
+	if err != nil {
+		return nil, fmt.Errorf("healthcheck scheduler: %w", err)
+	}
+	r.sched = s
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.events = newEventQueue(onEvent)
+	s.Start()
+	return r, nil
+}
+
+// Set makes targets the whole set of checks. A (service, real) whose check
+// is unchanged keeps its job and its state, so a reload does not disturb
+// health. A changed check gets a new job and a fresh count, but keeps the
+// current up or down state (its initial state applies only to a new
+// realserver). Removed ones stop. Check types none, on and off need no
+// job: their state is set at once, with an Event if it changed. A check
+// that cannot be built is tracked as down and reported in the error; the
+// others are applied regardless.
+func (r *Runner) Set(targets []Target) error {
+	r.setMu.Lock()
+	defer r.setMu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	start, stop, evs, errs := r.swap(targets)
+	for _, j := range stop {
+		_ = r.sched.RemoveJob(j.ID()) // not found: it ended on its own
+	}
+	for _, e := range start {
+		if err := r.schedule(e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, ev := range evs {
+		r.logEvent(ev)
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops every job, waits for running checks (each is cancelled
+// at once) and for the event callback to finish the events already
+// queued. Later calls do nothing.
+func (r *Runner) Shutdown() error {
+	r.setMu.Lock()
+	if r.closed {
+		r.setMu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.setMu.Unlock()
+	r.cancel()
+	err := r.sched.Shutdown()
+	r.events.close()
+	if err != nil {
+		return fmt.Errorf("healthcheck scheduler shutdown: %w", err)
+	}
+	return nil
+}
+
+// logEvent logs a transition at Info.
+func (r *Runner) logEvent(ev Event) {
+	f := logrus.Fields{"service": ev.Service, "real": ev.Real.String(), "up": ev.Up}
+	if ev.Reason != "" {
+		f["reason"] = string(ev.Reason)
+	}
+	msg := "realserver up"
+	if !ev.Up {
+		msg = "realserver down"
+	}
+	r.log.WithFields(f).Info(msg + ": " + ev.Detail)
+}
+
+// gocronLogger passes gocron's own messages to logrus; its Info messages
+// (scheduler started, stopped) go at Debug.
+type gocronLogger struct{ log *logrus.Entry }
+
+// Debug logs at Debug.
+func (l gocronLogger) Debug(msg string, args ...any) { l.log.WithFields(fields(args)).Debug(msg) }
+
+// Info logs at Debug: gocron's Info is about the scheduler, not checks.
+func (l gocronLogger) Info(msg string, args ...any) { l.log.WithFields(fields(args)).Debug(msg) }
+
+// Warn logs at Warn.
+func (l gocronLogger) Warn(msg string, args ...any) { l.log.WithFields(fields(args)).Warn(msg) }
+
+// Error logs at Error.
+func (l gocronLogger) Error(msg string, args ...any) { l.log.WithFields(fields(args)).Error(msg) }
+
+// fields turns slog-style key, value pairs into logrus fields.
+func fields(args []any) logrus.Fields {
+	f := make(logrus.Fields, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		f[fmt.Sprint(args[i])] = args[i+1]
+	}
+	return f
+}

@@ -1,0 +1,65 @@
+package healthcheck
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// RealHealth is the health of one realserver of a service, for status.
+type RealHealth struct {
+	Service    string
+	Real       netip.AddrPort
+	Target     netip.AddrPort // what the check probes (address and port overrides applied)
+	Type       string         // the check type
+	Up         bool
+	Successes  int    // consecutive
+	Failures   int    // consecutive
+	Checks     uint64 // results so far
+	LastCheck  time.Time
+	LastReason Reason // "" when the last check passed
+	LastDetail string
+}
+
+// State reports whether a realserver of a service is up, and whether the
+// Runner tracks it at all (known is false for a pair not given to Set).
+// Before the first result it is the check's initial state.
+func (r *Runner) State(service string, real netip.AddrPort) (up bool, known bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.jobs[key{service, real}]
+	if !ok {
+		return false, false
+	}
+	return e.tracker.State() == Up, true
+}
+
+// Up reports whether a realserver of a service is up: its check's initial
+// state before the first result, false for a pair the Runner does not
+// track.
+func (r *Runner) Up(service string, real netip.AddrPort) bool {
+	up, _ := r.State(service, real)
+	return up
+}
+
+// Snapshot returns the health of every tracked realserver, ordered by
+// service and then realserver.
+func (r *Runner) Snapshot() []RealHealth {
+	r.mu.Lock()
+	out := make([]RealHealth, 0, len(r.jobs))
+	for _, e := range r.jobs {
+		st := e.tracker.Stats()
+		out = append(out, RealHealth{
+			Service: e.service, Real: e.real, Target: e.target, Type: e.check.Type,
+			Up: st.State == Up, Successes: st.Successes, Failures: st.Failures,
+			Checks: st.Checks, LastCheck: st.LastCheck,
+			LastReason: st.LastReason, LastDetail: st.LastDetail,
+		})
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b RealHealth) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), a.Real.Compare(b.Real))
+	})
+	return out
+}
