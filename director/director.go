@@ -32,14 +32,21 @@ type Director struct {
 	last  Result
 	kick  chan struct{}
 	calls chan func() // run on Run's goroutine, which owns the handle
+
+	// have caches the kernel's table as of the last reconcile, so that a
+	// change (a reload, a health event) costs only its own operations:
+	// reading 10,000 services back takes seconds. A failed operation
+	// invalidates it, and the periodic reconcile always reads the kernel.
+	// Owned by Run's goroutine.
+	have Table
 }
 
 // Result describes the last reconcile.
 type Result struct {
-	At    time.Time
-	Ops   []Op
-	Err   error
-	Table Table // the kernel's table after it
+	At       time.Time
+	Ops      []Op
+	Err      error
+	Services int // in the kernel after it
 }
 
 // New returns a Director over the kernel k.
@@ -96,14 +103,20 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 }
 
-// reconcile diffs and applies once. periodic marks the timer's runs: any
-// change found then was made behind lvsd's back, and is logged as drift.
+// reconcile diffs and applies once. periodic marks the timer's runs: they
+// read the kernel afresh, and any change found then was made behind
+// lvsd's back, and is logged as drift.
 func (d *Director) reconcile(periodic bool) Result {
 	d.mu.Lock()
 	services, state := d.want, d.state
 	d.mu.Unlock()
+	if periodic {
+		d.have = nil
+	}
 	res := Result{At: time.Now()}
-	res.Ops, res.Table, res.Err = d.Reconcile(services, state)
+	var after Table
+	res.Ops, after, res.Err = d.Reconcile(services, state)
+	res.Services = len(after)
 	if len(res.Ops) > 0 {
 		entry := d.opts.Log.WithField("ops", len(res.Ops))
 		for _, op := range res.Ops {
@@ -125,20 +138,29 @@ func (d *Director) reconcile(periodic bool) Result {
 }
 
 // Reconcile makes the kernel hold what services and state want, and
-// returns the operations made and the table after them. It must be called
-// from the goroutine that owns the kernel handle.
+// returns the operations made and the table after them (lvsd's copy:
+// read-only, valid until the next call). It diffs against the cached
+// table when it has one, and reads the kernel otherwise. It must be
+// called from the goroutine that owns the kernel handle.
 func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, Table, error) {
 	want := Want(services, state)
 	owned, err := d.owned.load()
 	if err != nil {
 		d.opts.Log.WithError(err).Warn("owned-services file unreadable; deleting nothing this round")
 	}
-	have, err := d.k.Table()
-	if err != nil {
-		return nil, nil, err
+	if d.have == nil {
+		if d.have, err = d.k.Table(); err != nil {
+			d.have = nil
+			return nil, nil, err
+		}
 	}
-	ops := Diff(want, have, func(k ServiceKey) bool { return owned[k] })
+	ops := Diff(want, d.have, func(k ServiceKey) bool { return owned[k] })
 	_, applyErr := Apply(d.k, ops)
+	if applyErr != nil {
+		d.have = nil // some operation failed: the kernel is not what we think
+	} else {
+		d.have.apply(ops)
+	}
 	// Ours from now on: everything wanted. Deleted ones leave the set.
 	for k := range owned {
 		if _, ok := want[k]; !ok {
@@ -151,42 +173,65 @@ func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, 
 	if err := d.owned.save(owned); err != nil {
 		applyErr = errors.Join(applyErr, err)
 	}
-	after, err := d.k.Table()
-	if err != nil && applyErr == nil {
-		applyErr = err
+	if d.have == nil {
+		var err error
+		if d.have, err = d.k.Table(); err != nil {
+			d.have = nil
+			return ops, nil, errors.Join(applyErr, err)
+		}
 	}
-	return ops, after, applyErr
+	return ops, d.have, applyErr
+}
+
+// Table returns a copy of the kernel's table as lvsd last knew it (read
+// afresh when unknown), for status. It runs on Run's goroutine.
+func (d *Director) Table(ctx context.Context) (Table, error) {
+	var t Table
+	err := d.onLoop(ctx, func() error {
+		if d.have == nil {
+			h, err := d.k.Table()
+			if err != nil {
+				return err
+			}
+			d.have = h
+		}
+		t = d.have.clone()
+		return nil
+	})
+	return t, err
+}
+
+// onLoop runs fn on Run's goroutine and waits for it.
+func (d *Director) onLoop(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	select {
+	case d.calls <- func() { done <- fn() }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Plan returns the operations a reconcile to services and state would
-// make, without making them (`lvsd diff`). It runs on Run's goroutine,
-// which owns the kernel handle, so Run must be running.
+// make, without making them (`lvsd diff`). It reads the kernel afresh, on
+// Run's goroutine, which owns the kernel handle, so Run must be running.
 func (d *Director) Plan(ctx context.Context, services []config.Service, state StateFunc) ([]Op, error) {
-	type result struct {
-		ops []Op
-		err error
-	}
-	done := make(chan result, 1)
-	fn := func() {
+	var ops []Op
+	err := d.onLoop(ctx, func() error {
 		owned, _ := d.owned.load()
 		have, err := d.k.Table()
 		if err != nil {
-			done <- result{err: err}
-			return
+			return err
 		}
-		done <- result{ops: Diff(Want(services, state), have, func(k ServiceKey) bool { return owned[k] })}
-	}
-	select {
-	case d.calls <- fn:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case r := <-done:
-		return r.ops, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+		ops = Diff(Want(services, state), have, func(k ServiceKey) bool { return owned[k] })
+		return nil
+	})
+	return ops, err
 }
 
 // clear deletes the services lvsd owns (director.on_stop: clear).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
@@ -95,4 +96,58 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// readCounting counts full reads of the kernel table.
+type readCounting struct {
+	*Memory
+	reads int
+	fail  bool
+}
+
+func (r *readCounting) Table() (Table, error) { r.reads++; return r.Memory.Table() }
+
+func (r *readCounting) Apply(op Op) error {
+	if r.fail {
+		return syscall.EIO
+	}
+	return r.Memory.Apply(op)
+}
+
+func TestChangesUseTheCachedTable(t *testing.T) {
+	k := &readCounting{Memory: NewMemory()}
+	d := New(k, Options{Log: quiet()})
+	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+		t.Fatal(err)
+	}
+	if k.reads != 1 {
+		t.Fatalf("cold start read the kernel %d times, want 1", k.reads)
+	}
+	// A health change costs its one operation and no read.
+	down := func(_ string, a netip.AddrPort) RealState { return RealState{Up: a != web.Reals[0].Addr} }
+	k.ResetCalls()
+	ops, after, err := d.Reconcile([]config.Service{web, v6}, down)
+	if err != nil || len(ops) != 1 || len(k.Calls()) != 1 || k.reads != 1 {
+		t.Fatalf("health change: ops %v, calls %d, reads %d, err %v", ops, len(k.Calls()), k.reads, err)
+	}
+	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(after, kern) {
+		t.Errorf("cache %v differs from the kernel %v", after, kern)
+	}
+	// A failed operation means the kernel is not what lvsd thinks: lvsd
+	// reads it again at once, and the next reconcile repairs from there.
+	k.fail = true
+	reads := k.reads
+	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err == nil {
+		t.Fatal("the failure was not reported")
+	}
+	if k.reads != reads+1 {
+		t.Fatalf("a failed reconcile read the kernel %d times, want 1", k.reads-reads)
+	}
+	k.fail = false
+	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+		t.Fatalf("after a failure: %v", err)
+	}
+	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(kern, Want([]config.Service{web, v6}, AllUp)) {
+		t.Errorf("not repaired: %v", kern)
+	}
 }

@@ -92,3 +92,38 @@ func linkUp(name string) error {
 	}
 	return nil
 }
+
+// needIPVSB is needIPVS for benchmarks: a benchmark run without IPVS
+// fails, since its figures are the point.
+func needIPVSB(b *testing.B) {
+	b.Helper()
+	if os.Geteuid() != 0 {
+		b.Fatal("IPVS: needs root")
+	}
+	if _, err := netlink.GenlFamilyGet("IPVS"); err != nil {
+		b.Fatalf("IPVS: kernel has no IPVS generic-netlink family: %v (run in the VM: make bench)", err)
+	}
+}
+
+// inNetnsB is inNetns for benchmarks.
+func inNetnsB(b *testing.B, fn func() error) {
+	b.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: thread exits with goroutine
+		ns, err := netns.New()
+		if err != nil {
+			errc <- fmt.Errorf("new netns: %w", err)
+			return
+		}
+		defer ns.Close()
+		if err := linkUp("lo"); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -51,7 +52,7 @@ type RealStatus struct {
 }
 
 // Status returns a snapshot; it is safe from any goroutine.
-func (d *Daemon) Status() Status {
+func (d *Daemon) Status(ctx context.Context) Status {
 	cur := d.Current()
 	s := Status{
 		Node: cur.Config.Node, Version: d.version, Config: d.path, StartedAt: d.started,
@@ -65,7 +66,8 @@ func (d *Daemon) Status() Status {
 	s.LastReload = d.last
 	d.mu.Unlock()
 	if d.dir != nil {
-		s.IPVS = ipvsStatus(d.dir.Last())
+		t, err := d.dir.Table(ctx)
+		s.IPVS = ipvsStatus(d.dir.Last(), t, err)
 	}
 	if unmet := d.unmet.Load(); unmet != nil {
 		for _, r := range *unmet {
@@ -75,18 +77,18 @@ func (d *Daemon) Status() Status {
 	return s
 }
 
-func ipvsStatus(r director.Result) IPVSStatus {
+func ipvsStatus(r director.Result, t director.Table, readErr error) IPVSStatus {
 	st := IPVSStatus{At: r.At, Services: []ServiceStatus{}}
-	if r.Err != nil {
-		st.Error = r.Err.Error()
+	if err := cmp.Or(r.Err, readErr); err != nil {
+		st.Error = err.Error()
 	}
-	keys := make([]director.ServiceKey, 0, len(r.Table))
-	for k := range r.Table {
+	keys := make([]director.ServiceKey, 0, len(t))
+	for k := range t {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b director.ServiceKey) int { return strings.Compare(a.String(), b.String()) })
 	for _, k := range keys {
-		svc := r.Table[k]
+		svc := t[k]
 		ss := ServiceStatus{Key: k.String(), Scheduler: svc.Scheduler}
 		addrs := slices.SortedFunc(maps.Keys(svc.Dests), func(a, b netip.AddrPort) int { return a.Compare(b) })
 		for _, a := range addrs {
@@ -102,7 +104,7 @@ func ipvsStatus(r director.Result) IPVSStatus {
 func (d *Daemon) handle(ctx context.Context, req control.Request) (any, error) {
 	switch req.Cmd {
 	case "status":
-		return d.Status(), nil
+		return d.Status(ctx), nil
 	case "reload":
 		return d.Reload(ctx)
 	case "diff":
