@@ -94,7 +94,9 @@ func TestRunLifecycle(t *testing.T) {
 	must(t, os.Mkdir(svc, 0o755))
 	cfg := filepath.Join(dir, "lvsd.yaml")
 	must(t, os.WriteFile(cfg, []byte("node: cli-test\ncontrol:\n  socket: ctl.sock\nhttp:\n  listen: \"\"\n"), 0o644))
-	web := "name: web\nvirtual: 192.0.2.10:80\nforward: nat\nreals:\n  - address: 198.51.100.11:8080\n"
+	// No health check: the test runs outside any namespace and must not
+	// send packets to the documentation addresses.
+	web := "name: web\nvirtual: 192.0.2.10:80\nforward: nat\ncheck: {type: none}\nreals:\n  - address: 198.51.100.11:8080\n"
 	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web), 0o644))
 
 	var logs syncBuffer
@@ -134,18 +136,31 @@ func TestRunLifecycle(t *testing.T) {
 	waitStatus("generation 2 ")
 	waitStatus("-> 198.51.100.12:8080")
 
+	// An operator drain: weight 0, shown in status, kept across a reload.
+	if out, errOut, code := lvsd(t, "drain", "-c", cfg, "web", "198.51.100.12:8080"); code != 0 {
+		t.Fatalf("lvsd drain: exit %d %s%s", code, out, errOut)
+	}
+	waitStatus("up (drained)")
+	waitStatus("-> 198.51.100.12:8080       nat  weight 0")
+	if _, errOut, code := lvsd(t, "drain", "-c", cfg, "web", "198.51.100.99:8080"); code != 1 || !strings.Contains(errOut, `service "web" has no realserver 198.51.100.99:8080`) {
+		t.Errorf("draining an unknown real: exit %d %s", code, errOut)
+	}
+
 	// SIGHUP with a broken change: rejected, generation 2 keeps serving.
 	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web+"    weight: 70000\n"), 0o644))
 	must(t, run.Process.Signal(syscall.SIGHUP))
 	out := waitStatus("REJECTED")
 	if !strings.Contains(out, "generation 2 ") || !strings.Contains(out, "2 real(s)") ||
-		!strings.Contains(out, "web.yaml:6: reals[0].weight: 70000 out of range 0-65535") {
+		!strings.Contains(out, "web.yaml:7: reals[0].weight: 70000 out of range 0-65535") {
 		t.Errorf("status after a rejected reload:\n%s", out)
 	}
 	// The synchronous form says the same and exits 1.
 	_, errOut, code := lvsd(t, "reload", "-c", cfg)
 	if code != 1 || !strings.Contains(errOut, "generation 2 keeps serving") {
 		t.Errorf("lvsd reload: exit %d, %s", code, errOut)
+	}
+	if out := waitStatus("REJECTED"); !strings.Contains(out, "-> 198.51.100.12:8080       nat  weight 0") {
+		t.Errorf("the drain did not survive the reload attempt:\n%s", out)
 	}
 
 	must(t, run.Process.Signal(syscall.SIGTERM))

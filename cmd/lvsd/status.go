@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,7 @@ func statusCmd() *cobra.Command {
 			fmt.Fprintf(w, "config %s generation %d loaded %s: %d instance(s), %d service(s), %d real(s)\n",
 				s.Config, s.Generation, s.LoadedAt.Format(time.RFC3339), s.Instances, s.Services, s.Reals)
 			writeIPVS(w, s.IPVS)
+			writeHealth(w, s)
 			for _, warn := range s.Warnings {
 				fmt.Fprintln(w, "warning: "+warn)
 			}
@@ -70,6 +72,27 @@ func writeIPVS(w io.Writer, st daemon.IPVSStatus) {
 		for _, r := range s.Reals {
 			fmt.Fprintf(w, "    -> %-24s %-4s weight %d\n", r.Addr, r.Forward, r.Weight)
 		}
+	}
+}
+
+func writeHealth(w io.Writer, s daemon.Status) {
+	if len(s.Health) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "health:")
+	for _, h := range s.Health {
+		state := "up"
+		if !h.Up {
+			state = "DOWN"
+		}
+		if slices.Contains(s.Drained[h.Service], h.Real.String()) {
+			state += " (drained)"
+		}
+		line := fmt.Sprintf("  %-12s %-24s %-4s %-15s checks %d", h.Service, h.Real, h.Type, state, h.Checks)
+		if h.LastDetail != "" {
+			line += fmt.Sprintf(", last: %s (%s)", h.LastDetail, h.LastReason)
+		}
+		fmt.Fprintln(w, line)
 	}
 }
 

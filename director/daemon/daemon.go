@@ -18,6 +18,7 @@ import (
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/control"
+	"github.com/lvsd/lvsd/healthcheck"
 )
 
 // Options configure a Daemon.
@@ -54,10 +55,12 @@ type Daemon struct {
 	dir     *director.Director
 	sysctls director.Sysctls
 	sync    SyncControl
+	health  *healthcheck.Runner
+	drains  *drains
 	unmet   atomic.Pointer[[]director.Requirement]
 
 	cur     atomic.Pointer[Loaded]
-	mu      sync.Mutex // guards last
+	mu      sync.Mutex // guards last, and orders it with stores to cur
 	last    *ReloadResult
 	reloads chan chan ReloadResult
 	started time.Time
@@ -69,6 +72,7 @@ type Loaded struct {
 	Config     *config.Config
 	Generation int
 	At         time.Time
+	state      director.StateFunc // the realservers' state under Config
 }
 
 // ReloadResult tells how the last reload attempt went.
@@ -103,7 +107,7 @@ func New(path string, o Options) (*Daemon, error) {
 		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls, sync: o.Sync,
 	}
 	d.started = d.now()
-	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started})
+	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
 	return d, nil
 }
 
@@ -123,9 +127,18 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	state := filepath.Dir(cfg.ControlSocket)
+	if d.drains, err = loadDrains(filepath.Join(state, "drains.json")); err != nil {
+		d.log.WithError(err).Warn("operator drains not restored")
+	}
+	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth); err != nil {
+		ln.Close()
+		return err
+	}
+	defer d.health.Shutdown()
 	d.dir = director.New(k, director.Options{
 		Interval:    cfg.Director.ReconcileInterval,
-		OwnedPath:   filepath.Join(filepath.Dir(cfg.ControlSocket), "ipvs-owned.json"),
+		OwnedPath:   filepath.Join(state, "ipvs-owned.json"),
 		ClearOnStop: cfg.Director.OnStop == "clear",
 		Log:         d.log.WithField("part", "director"),
 	})
@@ -142,12 +155,14 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	for {
 		select {
 		case <-ctx.Done():
-			cancel()
-			err := errors.Join(<-served, <-directed, d.stopSync(d.Current().Config))
-			d.log.Info("lvsd stopped")
-			return err
+			return d.stop(cancel, <-served, directed)
 		case err := <-served:
-			return fmt.Errorf("control socket: %w", err)
+			// Serve ends with nil when ctx ends; anything else is a
+			// failure of the socket, which ends the daemon too.
+			if err != nil {
+				err = fmt.Errorf("control socket: %w", err)
+			}
+			return errors.Join(err, d.stop(cancel, nil, directed))
 		case <-hup:
 			d.reload()
 		case reply := <-d.reloads:
@@ -171,15 +186,29 @@ func (d *Daemon) reload() ReloadResult {
 			d.log.WithField("socket", cfg.ControlSocket).Warn("control.socket changes take effect at restart")
 		}
 		res.OK, res.Generation = true, old.Generation+1
-		d.cur.Store(&Loaded{Config: cfg, Generation: res.Generation, At: res.At})
+	}
+	// The new generation and the outcome that made it appear together to
+	// Status, which reads both under the same lock.
+	d.mu.Lock()
+	if res.OK {
+		d.cur.Store(&Loaded{Config: cfg, Generation: res.Generation, At: res.At, state: d.stateFunc(cfg)})
+	}
+	d.last = &res
+	d.mu.Unlock()
+	if res.OK {
 		d.apply(cfg)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
 			Info("configuration reloaded")
 	}
-	d.mu.Lock()
-	d.last = &res
-	d.mu.Unlock()
 	return res
+}
+
+// stop ends the director and the sync daemons after the control socket.
+func (d *Daemon) stop(cancel context.CancelFunc, servedErr error, directed <-chan error) error {
+	cancel()
+	err := errors.Join(servedErr, <-directed, d.stopSync(d.Current().Config))
+	d.log.Info("lvsd stopped")
+	return err
 }
 
 // apply puts a configuration in service: the kernel settings its
@@ -192,7 +221,10 @@ func (d *Daemon) apply(cfg *config.Config) {
 			" (set it, or director.set_sysctls: true)")
 	}
 	d.unmet.Store(&unmet)
-	d.dir.Update(cfg.Services, director.AllUp)
+	if err := d.health.Set(targets(cfg)); err != nil {
+		d.log.WithError(err).Error("some health checks could not be built; their realservers count as down")
+	}
+	d.dir.Update(cfg.Services, d.Current().state)
 }
 
 // startSync starts the connection sync daemons: the backup always (it

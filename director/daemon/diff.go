@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 
-	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 )
 
@@ -23,7 +22,7 @@ func (d *Daemon) Diff(ctx context.Context) (DiffResult, error) {
 		res.Errors = errorLines(err)
 		return res, nil
 	}
-	ops, err := d.dir.Plan(ctx, cfg.Services, director.AllUp)
+	ops, err := d.dir.Plan(ctx, cfg.Services, d.stateFunc(cfg))
 	if err != nil {
 		return res, err
 	}

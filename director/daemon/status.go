@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -12,22 +13,25 @@ import (
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/control"
+	"github.com/lvsd/lvsd/healthcheck"
 )
 
 // Status is what `lvsd status` shows of the daemon itself.
 type Status struct {
-	Node       string        `json:"node"`
-	Version    string        `json:"version"`
-	Config     string        `json:"config"`
-	StartedAt  time.Time     `json:"started_at"`
-	Generation int           `json:"generation"`
-	LoadedAt   time.Time     `json:"loaded_at"`
-	Instances  int           `json:"instances"`
-	Services   int           `json:"services"`
-	Reals      int           `json:"reals"`
-	LastReload *ReloadResult `json:"last_reload,omitempty"`
-	IPVS       IPVSStatus    `json:"ipvs"`
-	Warnings   []string      `json:"warnings,omitempty"`
+	Node       string                   `json:"node"`
+	Version    string                   `json:"version"`
+	Config     string                   `json:"config"`
+	StartedAt  time.Time                `json:"started_at"`
+	Generation int                      `json:"generation"`
+	LoadedAt   time.Time                `json:"loaded_at"`
+	Instances  int                      `json:"instances"`
+	Services   int                      `json:"services"`
+	Reals      int                      `json:"reals"`
+	LastReload *ReloadResult            `json:"last_reload,omitempty"`
+	IPVS       IPVSStatus               `json:"ipvs"`
+	Health     []healthcheck.RealHealth `json:"health"`
+	Drained    map[string][]string      `json:"drained,omitempty"`
+	Warnings   []string                 `json:"warnings,omitempty"`
 }
 
 // IPVSStatus is the kernel table as the last reconcile left it.
@@ -53,21 +57,25 @@ type RealStatus struct {
 
 // Status returns a snapshot; it is safe from any goroutine.
 func (d *Daemon) Status(ctx context.Context) Status {
-	cur := d.Current()
+	d.mu.Lock()
+	cur, last := d.Current(), d.last
+	d.mu.Unlock()
 	s := Status{
-		Node: cur.Config.Node, Version: d.version, Config: d.path, StartedAt: d.started,
+		LastReload: last,
+		Node:       cur.Config.Node, Version: d.version, Config: d.path, StartedAt: d.started,
 		Generation: cur.Generation, LoadedAt: cur.At,
 		Instances: len(cur.Config.Instances), Services: len(cur.Config.Services),
 	}
 	for _, svc := range cur.Config.Services {
 		s.Reals += len(svc.Reals)
 	}
-	d.mu.Lock()
-	s.LastReload = d.last
-	d.mu.Unlock()
 	if d.dir != nil {
 		t, err := d.dir.Table(ctx)
 		s.IPVS = ipvsStatus(d.dir.Last(), t, err)
+	}
+	if d.health != nil {
+		s.Health = d.health.Snapshot()
+		s.Drained = d.drains.list()
 	}
 	if unmet := d.unmet.Load(); unmet != nil {
 		for _, r := range *unmet {
@@ -109,6 +117,12 @@ func (d *Daemon) handle(ctx context.Context, req control.Request) (any, error) {
 		return d.Reload(ctx)
 	case "diff":
 		return d.Diff(ctx)
+	case "drain":
+		var a DrainArgs
+		if err := json.Unmarshal(req.Args, &a); err != nil {
+			return nil, fmt.Errorf("drain: %w", err)
+		}
+		return nil, d.Drain(a)
 	}
-	return nil, fmt.Errorf("%w %q (have: status, reload, diff)", errUnknownCmd, req.Cmd)
+	return nil, fmt.Errorf("%w %q (have: status, reload, diff, drain)", errUnknownCmd, req.Cmd)
 }
