@@ -161,17 +161,16 @@ func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, 
 	} else {
 		d.have.apply(ops)
 	}
-	// Ours from now on: everything wanted. Deleted ones leave the set.
-	for k := range owned {
-		if _, ok := want[k]; !ok {
-			delete(owned, k)
+	// Ours from now on: everything wanted, and nothing else. The file is
+	// written only when that set changes (it lists every service).
+	if !sameKeys(owned, want) {
+		owned = make(map[ServiceKey]bool, len(want))
+		for k := range want {
+			owned[k] = true
 		}
-	}
-	for k := range want {
-		owned[k] = true
-	}
-	if err := d.owned.save(owned); err != nil {
-		applyErr = errors.Join(applyErr, err)
+		if err := d.owned.save(owned); err != nil {
+			applyErr = errors.Join(applyErr, err)
+		}
 	}
 	if d.have == nil {
 		var err error
@@ -239,4 +238,16 @@ func (d *Director) clear() error {
 	ops, _, err := d.Reconcile(nil, AllUp)
 	d.opts.Log.WithField("ops", len(ops)).Info("ipvs services removed on stop")
 	return err
+}
+
+func sameKeys(owned map[ServiceKey]bool, want Table) bool {
+	if len(owned) != len(want) {
+		return false
+	}
+	for k := range want {
+		if !owned[k] {
+			return false
+		}
+	}
+	return true
 }
