@@ -39,6 +39,9 @@ type Director struct {
 	// invalidates it, and the periodic reconcile always reads the kernel.
 	// Owned by Run's goroutine.
 	have Table
+	// ownedSet mirrors the owned-services file, read once at the first
+	// reconcile. Owned by Run's goroutine.
+	ownedSet map[ServiceKey]bool
 }
 
 // Result describes the last reconcile.
@@ -144,10 +147,8 @@ func (d *Director) reconcile(periodic bool) Result {
 // called from the goroutine that owns the kernel handle.
 func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, Table, error) {
 	want := Want(services, state)
-	owned, err := d.owned.load()
-	if err != nil {
-		d.opts.Log.WithError(err).Warn("owned-services file unreadable; deleting nothing this round")
-	}
+	owned := d.ownedKeys()
+	var err error
 	if d.have == nil {
 		if d.have, err = d.k.Table(); err != nil {
 			d.have = nil
@@ -168,6 +169,7 @@ func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, 
 		for k := range want {
 			owned[k] = true
 		}
+		d.ownedSet = owned
 		if err := d.owned.save(owned); err != nil {
 			applyErr = errors.Join(applyErr, err)
 		}
@@ -180,6 +182,18 @@ func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, 
 		}
 	}
 	return ops, d.have, applyErr
+}
+
+// ownedKeys returns the services lvsd made, reading the file once.
+func (d *Director) ownedKeys() map[ServiceKey]bool {
+	if d.ownedSet == nil {
+		owned, err := d.owned.load()
+		if err != nil {
+			d.opts.Log.WithError(err).Warn("owned-services file unreadable; lvsd deletes none of the services it cannot name")
+		}
+		d.ownedSet = owned
+	}
+	return d.ownedSet
 }
 
 // Table returns a copy of the kernel's table as lvsd last knew it (read
@@ -222,7 +236,7 @@ func (d *Director) onLoop(ctx context.Context, fn func() error) error {
 func (d *Director) Plan(ctx context.Context, services []config.Service, state StateFunc) ([]Op, error) {
 	var ops []Op
 	err := d.onLoop(ctx, func() error {
-		owned, _ := d.owned.load()
+		owned := d.ownedKeys()
 		have, err := d.k.Table()
 		if err != nil {
 			return err
