@@ -70,6 +70,35 @@ func (k *Kernel) Table() (Table, error) {
 	return t, nil
 }
 
+// Counters reads every service's and destination's counters.
+func (k *Kernel) Counters() (map[ServiceKey]Counters, error) {
+	svcs, err := k.h.ListServices()
+	if err != nil {
+		return nil, fmt.Errorf("list ipvs services: %w", err)
+	}
+	out := make(map[ServiceKey]Counters, len(svcs))
+	for _, s := range svcs {
+		key, _ := fromKernelService(s)
+		c := Counters{
+			Connections: s.Stats.Connections, InPackets: s.Stats.PacketsIn, OutPackets: s.Stats.PacketsOut,
+			InBytes: s.Stats.BytesIn, OutBytes: s.Stats.BytesOut, CPS: s.Stats.CPS,
+			Dests: map[netip.AddrPort]DestCounters{},
+		}
+		dests, err := k.h.ListDestinations(s)
+		if err != nil {
+			return nil, fmt.Errorf("list destinations of %v: %w", key, err)
+		}
+		for _, d := range dests {
+			a, _ := netip.AddrFromSlice(d.Address)
+			c.Dests[netip.AddrPortFrom(a.Unmap(), d.Port)] = DestCounters{
+				Active: d.ActiveConns, Inactive: d.InactConns, Persistent: d.PersistConns, Total: d.Stats.Connections,
+			}
+		}
+		out[key] = c
+	}
+	return out, nil
+}
+
 // Apply makes one netlink operation.
 func (k *Kernel) Apply(op Op) error {
 	s := toKernelService(op.Key, op.Service)

@@ -204,6 +204,14 @@ func TestIPVSDatapathNAT(t *testing.T) {
 	if p.failed != 0 || p.bodies["rs1"] != 10 || p.bodies["rs2"] != 10 {
 		t.Fatalf("weighted round robin 1:1 over NAT: %v", p)
 	}
+	// lvsd status carries the kernel's counters. The kernel copies its
+	// per-CPU totals out every 2 s (the rate estimator), so wait for them.
+	st := l.waitStatus(sock, func(s daemon.Status) bool {
+		return len(s.IPVS.Services) == 1 && s.IPVS.Services[0].Connections >= 20
+	})
+	if c := st.IPVS.Services[0]; c.Connections != 20 || c.Reals[0].Active+c.Reals[0].Inactive != 10 || c.InBytes == 0 {
+		t.Errorf("counters after 20 requests: %+v", c)
+	}
 
 	stop := make(chan struct{})
 	loop, done := l.loop(client, "192.0.2.10:80", 5*time.Millisecond, stop)

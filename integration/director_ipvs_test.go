@@ -174,3 +174,39 @@ func tableDiff(want, got director.Table) string {
 	}
 	return b.String()
 }
+
+// exampleHost has none of the examples' interfaces (host checks become
+// warnings), as on any machine that is not the director itself.
+type exampleHost struct{}
+
+func (exampleHost) Hostname() (string, error)                  { return "vm", nil }
+func (exampleHost) InterfaceAddrs(string) ([]netip.Addr, bool) { return nil, false }
+
+// TestIPVSDirectorExamples applies the shipped examples and checks with
+// ipvsadm that the kernel holds exactly what the files say.
+func TestIPVSDirectorExamples(t *testing.T) {
+	needIPVS(t)
+	cfg, err := config.Load("../examples/lvsd.yaml", config.Options{Host: exampleHost{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inNetns(t, func() error {
+		k, err := director.OpenKernel(false)
+		if err != nil {
+			return err
+		}
+		d := director.New(k, director.Options{Interval: time.Minute})
+		if _, _, err := d.Reconcile(cfg.Services, director.AllUp); err != nil {
+			return err
+		}
+		got, listing, err := ipvsadmTable()
+		if err != nil {
+			return err
+		}
+		if want := director.Want(cfg.Services, director.AllUp); !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("ipvsadm -Ln differs from examples/:\n%s\n%s", tableDiff(want, got), listing)
+		}
+		t.Logf("examples/ in the kernel, as ipvsadm shows it:\n%s", listing)
+		return nil
+	})
+}

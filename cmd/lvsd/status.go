@@ -68,9 +68,9 @@ func writeIPVS(w io.Writer, st daemon.IPVSStatus) {
 		fmt.Fprintf(w, "  last reconcile FAILED: %s\n", st.Error)
 	}
 	for _, s := range st.Services {
-		fmt.Fprintf(w, "  %s %s\n", s.Key, s.Scheduler)
+		fmt.Fprintf(w, "  %s %s: %d conns, %d cps, %d B in, %d B out\n", s.Key, s.Scheduler, s.Connections, s.CPS, s.InBytes, s.OutBytes)
 		for _, r := range s.Reals {
-			fmt.Fprintf(w, "    -> %-24s %-4s weight %d\n", r.Addr, r.Forward, r.Weight)
+			fmt.Fprintf(w, "    -> %-24s %-4s weight %d  active %d inactive %d\n", r.Addr, r.Forward, r.Weight, r.Active, r.Inactive)
 		}
 	}
 }

@@ -41,18 +41,25 @@ type IPVSStatus struct {
 	Services []ServiceStatus `json:"services"`
 }
 
-// ServiceStatus is one virtual service in the kernel.
+// ServiceStatus is one virtual service in the kernel, with its counters
+// when the kernel has them.
 type ServiceStatus struct {
-	Key       string       `json:"key"`
-	Scheduler string       `json:"scheduler"`
-	Reals     []RealStatus `json:"reals"`
+	Key         string       `json:"key"`
+	Scheduler   string       `json:"scheduler"`
+	Connections uint32       `json:"connections"`
+	InBytes     uint64       `json:"in_bytes"`
+	OutBytes    uint64       `json:"out_bytes"`
+	CPS         uint32       `json:"cps"`
+	Reals       []RealStatus `json:"reals"`
 }
 
 // RealStatus is one destination in the kernel.
 type RealStatus struct {
-	Addr    string `json:"addr"`
-	Forward string `json:"forward"`
-	Weight  int    `json:"weight"`
+	Addr     string `json:"addr"`
+	Forward  string `json:"forward"`
+	Weight   int    `json:"weight"`
+	Active   uint32 `json:"active_conns"`
+	Inactive uint32 `json:"inactive_conns"`
 }
 
 // Status returns a snapshot; it is safe from any goroutine.
@@ -71,7 +78,8 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	}
 	if d.dir != nil {
 		t, err := d.dir.Table(ctx)
-		s.IPVS = ipvsStatus(d.dir.Last(), t, err)
+		counters, cerr := d.dir.Counters(ctx)
+		s.IPVS = ipvsStatus(d.dir.Last(), t, cmp.Or(err, cerr), counters)
 	}
 	if d.health != nil {
 		s.Health = d.health.Snapshot()
@@ -85,7 +93,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	return s
 }
 
-func ipvsStatus(r director.Result, t director.Table, readErr error) IPVSStatus {
+func ipvsStatus(r director.Result, t director.Table, readErr error, counters map[director.ServiceKey]director.Counters) IPVSStatus {
 	st := IPVSStatus{At: r.At, Services: []ServiceStatus{}}
 	if err := cmp.Or(r.Err, readErr); err != nil {
 		st.Error = err.Error()
@@ -97,11 +105,15 @@ func ipvsStatus(r director.Result, t director.Table, readErr error) IPVSStatus {
 	slices.SortFunc(keys, func(a, b director.ServiceKey) int { return strings.Compare(a.String(), b.String()) })
 	for _, k := range keys {
 		svc := t[k]
-		ss := ServiceStatus{Key: k.String(), Scheduler: svc.Scheduler}
+		c := counters[k]
+		ss := ServiceStatus{Key: k.String(), Scheduler: svc.Scheduler, Connections: c.Connections,
+			InBytes: c.InBytes, OutBytes: c.OutBytes, CPS: c.CPS}
 		addrs := slices.SortedFunc(maps.Keys(svc.Dests), func(a, b netip.AddrPort) int { return a.Compare(b) })
 		for _, a := range addrs {
 			dst := svc.Dests[a]
-			ss.Reals = append(ss.Reals, RealStatus{Addr: a.String(), Forward: string(dst.Forward), Weight: dst.Weight})
+			dc := c.Dests[a]
+			ss.Reals = append(ss.Reals, RealStatus{Addr: a.String(), Forward: string(dst.Forward), Weight: dst.Weight,
+				Active: dc.Active, Inactive: dc.Inactive})
 		}
 		st.Services = append(st.Services, ss)
 	}
