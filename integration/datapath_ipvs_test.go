@@ -273,7 +273,7 @@ func TestIPVSDatapathDR(t *testing.T) {
 		l.in(ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
 		l.nginx(ns[rs], rs, 80, rs)
 	}
-	l.write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\n")
+	l.write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {reconcile_interval: 1s}\n")
 	l.write("lvsd/services.d/web.yaml", `name: web
 virtual: 192.0.2.10:80
 scheduler: rr
@@ -283,10 +283,30 @@ reals:
   - address: 192.0.2.11:80
   - address: 192.0.2.12:80
 `)
-	l.startLvsd(ns["dir"], bin, "lvsd")
+	_, sock := l.startLvsd(ns["dir"], bin, "lvsd")
 	p := l.requests(ns["client"], "192.0.2.10:80", 20)
 	if p.failed != 0 || p.bodies["rs1"] != 10 || p.bodies["rs2"] != 10 {
 		t.Fatalf("round robin over DR: %v", p)
+	}
+	// Drift: someone flushes the table, then edits a weight; the periodic
+	// reconcile (1 s here) puts back what the files say, and logs it.
+	for _, edit := range [][]string{{"ipvsadm", "-C"}, {"ipvsadm", "-e", "-t", "192.0.2.10:80", "-r", "192.0.2.11:80", "-g", "-w", "9"}} {
+		if edit[1] == "-e" {
+			l.waitStatus(sock, func(s daemon.Status) bool { return len(s.IPVS.Services) == 1 })
+		}
+		l.in(ns["dir"], edit...)
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			out, _ := l.try(ns["dir"], "ipvsadm", "-Ln")
+			if strings.Contains(out, "192.0.2.11:80                Route   1") && strings.Contains(out, "192.0.2.12:80") {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("drift after %v not repaired:\n%s\n%s", edit, out, l.logOf("lvsd"))
+			}
+		}
+	}
+	if log := l.logOf("lvsd"); strings.Count(log, "ipvs drift repaired") < 2 {
+		t.Errorf("drift repairs not logged:\n%s", log)
 	}
 	// The replies came straight from the realservers: the client learned
 	// the VIP's MAC from the director only.
