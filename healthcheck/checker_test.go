@@ -11,7 +11,7 @@ import (
 )
 
 func TestNewBuildsEachType(t *testing.T) {
-	real := netip.MustParseAddrPort("10.0.0.5:8080")
+	real := netip.MustParseAddrPort("198.51.100.5:8080")
 	tests := []struct {
 		check config.Check
 		want  string // %T of the checker
@@ -43,12 +43,12 @@ func TestNewBuildsEachType(t *testing.T) {
 }
 
 func TestNewTargetOverrides(t *testing.T) {
-	real := netip.MustParseAddrPort("10.0.0.5:8080")
+	real := netip.MustParseAddrPort("198.51.100.5:8080")
 	tests := []struct {
 		check config.Check
 		want  string
 	}{
-		{config.Check{Type: "tcp", Port: 9000}, "10.0.0.5:9000"},
+		{config.Check{Type: "tcp", Port: 9000}, "198.51.100.5:9000"},
 		{config.Check{Type: "tcp", Address: netip.MustParseAddr("10.0.1.5")}, "10.0.1.5:8080"},
 		{config.Check{Type: "tcp", Address: netip.MustParseAddr("10.0.1.5"), Port: 81}, "10.0.1.5:81"},
 	}
@@ -61,7 +61,7 @@ func TestNewTargetOverrides(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	real := netip.MustParseAddrPort("10.0.0.5:8080")
+	real := netip.MustParseAddrPort("198.51.100.5:8080")
 	for _, c := range []config.Check{
 		{Type: "gopher"},
 		{Type: "http", BodyRegex: "("},

@@ -264,7 +264,7 @@ func TestRunnerShutdown(t *testing.T) {
 }
 
 func TestSpread(t *testing.T) {
-	k := key{"web", netip.MustParseAddrPort("10.0.0.1:80")}
+	k := key{"web", netip.MustParseAddrPort("192.0.2.1:80")}
 	iv := 2 * time.Second
 	d := spread(k, iv)
 	if d < 0 || d >= iv || spread(k, iv) != d {

@@ -20,6 +20,7 @@ type RealHealth struct {
 	LastCheck  time.Time
 	LastReason Reason // "" when the last check passed
 	LastDetail string
+	Since      time.Time // the last change between up and down; zero before any
 }
 
 // State reports whether a realserver of a service is up, and whether the
@@ -54,7 +55,7 @@ func (r *Runner) Snapshot() []RealHealth {
 			Service: e.service, Real: e.real, Target: e.target, Type: e.check.Type,
 			Up: st.State == Up, Successes: st.Successes, Failures: st.Failures,
 			Checks: st.Checks, LastCheck: st.LastCheck,
-			LastReason: st.LastReason, LastDetail: st.LastDetail,
+			LastReason: st.LastReason, LastDetail: st.LastDetail, Since: st.Since,
 		})
 	}
 	r.mu.Unlock()

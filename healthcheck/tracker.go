@@ -41,6 +41,7 @@ type Stats struct {
 	LastCheck  time.Time // zero before the first result
 	LastReason Reason    // "" when the last check passed
 	LastDetail string
+	Since      time.Time // of the last change of State; zero before any
 }
 
 // Tracker damps check results into a state, like ldirectord and
@@ -84,7 +85,7 @@ func (t *Tracker) Observe(now time.Time, err error) (changed bool, tr Transition
 
 func (t *Tracker) flip(now time.Time, r Reason, detail string) Transition {
 	from := t.s.State
-	t.s.State = !from
+	t.s.State, t.s.Since = !from, now
 	return Transition{From: from, To: t.s.State, At: now, Reason: r, Detail: detail,
 		Successes: t.s.Successes, Failures: t.s.Failures}
 }

@@ -53,7 +53,7 @@ func TestTrackerPaths(t *testing.T) {
 			for i, c := range tt.results {
 				var err error
 				if c == '-' {
-					err = fail(ReasonRefused, "connect 10.0.0.1:80: refused")
+					err = fail(ReasonRefused, "connect 192.0.2.1:80: refused")
 				}
 				now := t0.Add(time.Duration(i) * time.Second)
 				changed, trn := tr.Observe(now, err)
@@ -98,10 +98,10 @@ func TestTrackerStats(t *testing.T) {
 		t.Fatalf("fresh stats %+v", st)
 	}
 	tr.Observe(t0, errors.New("boom"))
-	tr.Observe(t0.Add(time.Second), fail(ReasonTimeout, "connect 10.0.0.1:80: timeout after 1s"))
+	tr.Observe(t0.Add(time.Second), fail(ReasonTimeout, "connect 192.0.2.1:80: timeout after 1s"))
 	st := tr.Stats()
 	want := Stats{State: Up, Failures: 2, Checks: 2, LastCheck: t0.Add(time.Second),
-		LastReason: ReasonTimeout, LastDetail: "connect 10.0.0.1:80: timeout after 1s"}
+		LastReason: ReasonTimeout, LastDetail: "connect 192.0.2.1:80: timeout after 1s"}
 	if st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
