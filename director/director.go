@@ -26,12 +26,16 @@ type Director struct {
 	opts  Options
 	owned ownedFile
 
-	mu    sync.Mutex
-	want  []config.Service
-	state StateFunc
-	last  Result
-	kick  chan struct{}
-	calls chan func() // run on Run's goroutine, which owns the handle
+	mu      sync.Mutex
+	want    []config.Service
+	byName  map[string]int // index into want
+	state   StateFunc
+	pending time.Time           // when the oldest update not yet applied arrived
+	full    bool                // a full reconcile is due (Update)
+	dirty   map[string]struct{} // services whose realservers' state changed (Changed)
+	last    Result
+	kick    chan struct{}
+	calls   chan func() // run on Run's goroutine, which owns the handle
 
 	// have caches the kernel's table as of the last reconcile, so that a
 	// change (a reload, a health event) costs only its own operations:
@@ -50,6 +54,10 @@ type Result struct {
 	Ops      []Op
 	Err      error
 	Services int // in the kernel after it
+	// Latency is how long the oldest update it applied waited, from the
+	// Update call (a health decision, a reload) until the kernel had the
+	// operations; zero for a periodic run with nothing pending.
+	Latency time.Duration
 }
 
 // New returns a Director over the kernel k.
@@ -67,7 +75,36 @@ func New(k IPVS, opts Options) *Director {
 // them at once. It never blocks: the latest update wins.
 func (d *Director) Update(services []config.Service, state StateFunc) {
 	d.mu.Lock()
-	d.want, d.state = services, state
+	d.want, d.state, d.full = services, state, true
+	d.byName = make(map[string]int, len(services))
+	for i, s := range services {
+		d.byName[s.Name] = i
+	}
+	if d.pending.IsZero() {
+		d.pending = time.Now()
+	}
+	d.mu.Unlock()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Changed says that the state of some realservers of the named services
+// changed (a health decision, a drain): Run recomputes and diffs those
+// services only, so a decision costs its own operations whatever the size
+// of the table. It never blocks.
+func (d *Director) Changed(services ...string) {
+	d.mu.Lock()
+	if d.dirty == nil {
+		d.dirty = map[string]struct{}{}
+	}
+	for _, s := range services {
+		d.dirty[s] = struct{}{}
+	}
+	if d.pending.IsZero() {
+		d.pending = time.Now()
+	}
 	d.mu.Unlock()
 	select {
 	case d.kick <- struct{}{}:
@@ -111,15 +148,26 @@ func (d *Director) Run(ctx context.Context) error {
 // lvsd's back, and is logged as drift.
 func (d *Director) reconcile(periodic bool) Result {
 	d.mu.Lock()
-	services, state := d.want, d.state
+	services, state, pending, full, dirty := d.want, d.state, d.pending, d.full, d.dirty
+	if !full && !periodic && d.have != nil {
+		services = subset(services, d.byName, dirty)
+	}
+	d.pending, d.full, d.dirty = time.Time{}, false, nil
 	d.mu.Unlock()
 	if periodic {
 		d.have = nil
 	}
 	res := Result{At: time.Now()}
 	var after Table
-	res.Ops, after, res.Err = d.Reconcile(services, state)
+	if full || periodic || d.have == nil {
+		res.Ops, after, res.Err = d.Reconcile(services, state)
+	} else {
+		res.Ops, after, res.Err = d.reconcilePart(services, state)
+	}
 	res.Services = len(after)
+	if !pending.IsZero() {
+		res.Latency = time.Since(pending)
+	}
 	if len(res.Ops) > 0 {
 		entry := d.opts.Log.WithField("ops", len(res.Ops))
 		for _, op := range res.Ops {
@@ -128,7 +176,7 @@ func (d *Director) reconcile(periodic bool) Result {
 		if periodic {
 			entry.Warnf("ipvs drift repaired: %v", res.Ops)
 		} else {
-			entry.Info("ipvs table updated")
+			entry.WithField("latency", res.Latency).Info("ipvs table updated")
 		}
 	}
 	if res.Err != nil {
@@ -182,6 +230,42 @@ func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, 
 		}
 	}
 	return ops, d.have, applyErr
+}
+
+// subset picks the named services out of all.
+func subset(all []config.Service, byName map[string]int, names map[string]struct{}) []config.Service {
+	out := make([]config.Service, 0, len(names))
+	for n := range names {
+		if i, ok := byName[n]; ok {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// reconcilePart brings the kernel to what services want, for these
+// services only, against the cached table (which must be valid).
+func (d *Director) reconcilePart(services []config.Service, state StateFunc) ([]Op, Table, error) {
+	want := Want(services, state)
+	have := make(Table, len(want))
+	for k := range want {
+		if s, ok := d.have[k]; ok {
+			have[k] = s
+		}
+	}
+	ops := Diff(want, have, func(ServiceKey) bool { return false })
+	_, err := Apply(d.k, ops)
+	if err != nil {
+		d.have = nil // the kernel is not what we think: read it again
+		var rerr error
+		if d.have, rerr = d.k.Table(); rerr != nil {
+			d.have = nil
+			return ops, nil, errors.Join(err, rerr)
+		}
+		return ops, d.have, err
+	}
+	d.have.apply(ops)
+	return ops, d.have, nil
 }
 
 // ownedKeys returns the services lvsd made, reading the file once.

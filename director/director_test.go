@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -149,5 +150,36 @@ func TestChangesUseTheCachedTable(t *testing.T) {
 	}
 	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(kern, Want([]config.Service{web, v6}, AllUp)) {
 		t.Errorf("not repaired: %v", kern)
+	}
+}
+
+func TestChangedReconcilesOnlyThatService(t *testing.T) {
+	k := &readCounting{Memory: NewMemory()}
+	d := New(k, Options{Interval: time.Hour, Log: quiet()})
+	var mu sync.Mutex
+	webDown := false
+	state := func(s string, a netip.AddrPort) RealState {
+		mu.Lock()
+		defer mu.Unlock()
+		return RealState{Up: !(webDown && s == web.Name && a == web.Reals[0].Addr)}
+	}
+	d.Update([]config.Service{web, v6}, state)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	waitFor(t, "cold apply", func() bool { return d.Last().Services == 2 })
+	// Drift in v6 that a partial reconcile of web must not look at.
+	k.Edit(func(t Table) { delete(t[KeyOf(v6)].Dests, v6.Reals[0].Addr) })
+	reads := k.reads
+	mu.Lock()
+	webDown = true
+	mu.Unlock()
+	d.Changed(web.Name)
+	waitFor(t, "web's decision", func() bool { r := d.Last(); return len(r.Ops) == 1 })
+	if r := d.Last(); r.Ops[0].Kind != DelDest || r.Ops[0].Key != KeyOf(web) || r.Latency <= 0 || k.reads != reads {
+		t.Errorf("partial reconcile: %+v, kernel reads %d -> %d", r, reads, k.reads)
+	}
+	if tb, _ := k.Memory.Table(); len(tb[KeyOf(v6)].Dests) != 0 {
+		t.Error("the partial reconcile touched another service")
 	}
 }

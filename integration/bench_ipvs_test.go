@@ -3,10 +3,13 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,4 +97,85 @@ func BenchmarkIPVSColdApply(b *testing.B) {
 			"one realserver change: %d op, reconcile %.2fs\n",
 			nServices, nReals, lvsd.Seconds(), restore.Seconds(), lvsd.Seconds()/restore.Seconds(), changeOps, change.Seconds())
 	}
+}
+
+// BenchmarkIPVSUpdateDest times one destination weight change through
+// the director's kernel adapter (libipvs over generic netlink): the
+// floor of a health decision's way into the kernel.
+func BenchmarkIPVSUpdateDest(b *testing.B) {
+	needIPVSB(b)
+	services := bigTable(1, 2)
+	inNetnsB(b, func() error {
+		k, err := director.OpenKernel(false)
+		if err != nil {
+			return err
+		}
+		if _, err := director.Apply(k, director.Diff(director.Want(services, director.AllUp), director.Table{}, func(director.ServiceKey) bool { return true })); err != nil {
+			return err
+		}
+		op := director.Op{Kind: director.UpdateDest, Key: director.KeyOf(services[0]), Addr: services[0].Reals[0].Addr,
+			Dest: director.Dest{Forward: config.NAT}}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			op.Dest.Weight = 1 + i%2
+			if err := k.Apply(op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// BenchmarkIPVSDecisionToKernel measures the director's side of a health
+// decision on a quiet VM: from Changed (what the health runner's callback
+// calls) to the kernel holding the change, over many alternating
+// realserver up/down decisions, with 100 services of 10 realservers in
+// the table. It reports p50 and p99.
+func BenchmarkIPVSDecisionToKernel(b *testing.B) {
+	needIPVSB(b)
+	services := bigTable(100, 10)
+	// Every service of bigTable has the same realservers: the decision is
+	// about one realserver of one service.
+	name, target := services[50].Name, services[50].Reals[3].Addr
+	inNetnsB(b, func() error {
+		k, err := director.OpenKernel(false)
+		if err != nil {
+			return err
+		}
+		d := director.New(k, director.Options{Interval: time.Hour})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var state atomic.Bool // is the target up?
+		state.Store(true)
+		d.Update(services, func(s string, a netip.AddrPort) director.RealState {
+			return director.RealState{Up: state.Load() || s != name || a != target}
+		})
+		go d.Run(ctx)
+		for end := time.Now().Add(30 * time.Second); d.Last().Services != len(services); time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				return fmt.Errorf("initial apply: %+v", d.Last())
+			}
+		}
+		var lat []time.Duration
+		for i := 0; i < b.N; i++ {
+			up := i%2 == 1
+			state.Store(up)
+			d.Changed(name) // what the daemon's health callback does
+			for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Microsecond) {
+				if r := d.Last(); len(r.Ops) == 1 && r.Latency > 0 && r.Ops[0].Addr == target && (r.Ops[0].Kind == director.AddDest) == up {
+					lat = append(lat, r.Latency)
+					break
+				}
+				if time.Now().After(end) {
+					return fmt.Errorf("decision %d never reached the kernel: %+v", i, d.Last())
+				}
+			}
+		}
+		slices.Sort(lat)
+		p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+		b.ReportMetric(float64(p50.Microseconds()), "p50-us")
+		b.ReportMetric(float64(p99.Microseconds()), "p99-us")
+		fmt.Printf("decision to kernel over %d decisions (100 services x 10 reals): p50 %v, p99 %v\n", len(lat), p50, p99)
+		return nil
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -125,10 +126,11 @@ func (l *lab) loop(ns, url string, every time.Duration, stop <-chan struct{}) (*
 	return p, done
 }
 
-// natLab builds client -- director -- two nginx realservers behind NAT:
+// natLab builds client -- director -- nginx realservers behind NAT:
 // client 192.0.2.100, VIP 192.0.2.10 on the director, realservers
-// 198.51.100.11 and .12 on port 8080 routing back through 198.51.100.1.
-func natLab(t *testing.T) (l *lab, client, dir string) {
+// 198.51.100.11, .12, ... on port 8080 (each answering its own name)
+// routing back through 198.51.100.1. It returns the realservers' nginx.
+func natLab(t *testing.T, reals ...string) (l *lab, client, dir string, servers map[string]*exec.Cmd) {
 	l = newLab(t)
 	client, dir = l.ns("client"), l.ns("dir")
 	l.link(client, "c0", "192.0.2.100/24", dir, "d0", "192.0.2.1/24")
@@ -136,14 +138,15 @@ func natLab(t *testing.T) (l *lab, client, dir string) {
 	l.in(dir, "ip", "link", "add", "br0", "type", "bridge")
 	l.in(dir, "ip", "addr", "add", "198.51.100.1/24", "dev", "br0")
 	l.in(dir, "ip", "link", "set", "br0", "up")
-	for i, name := range []string{"rs1", "rs2"} {
+	servers = map[string]*exec.Cmd{}
+	for i, name := range reals {
 		rs := l.ns(name)
 		l.link(dir, "d"+name, "", rs, "e0", fmt.Sprintf("198.51.100.%d/24", 11+i))
 		l.in(dir, "ip", "link", "set", "d"+name, "master", "br0")
 		l.in(rs, "ip", "route", "add", "default", "via", "198.51.100.1")
-		l.nginx(rs, name, 8080, name)
+		servers[name] = l.nginx(rs, name, 8080, name)
 	}
-	return l, client, dir
+	return l, client, dir, servers
 }
 
 // startLvsd runs lvsd in ns with the given service file and waits until
@@ -195,7 +198,7 @@ reals:
 func TestIPVSDatapathNAT(t *testing.T) {
 	needIPVS(t)
 	bin := lvsdBinary(t)
-	l, client, dir := natLab(t)
+	l, client, dir, _ := natLab(t, "rs1", "rs2")
 	l.write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {set_sysctls: true}\n")
 	svc := l.write("lvsd/services.d/web.yaml", fmt.Sprintf(natService, 1))
 	proc, sock := l.startLvsd(dir, bin, "lvsd")

@@ -139,14 +139,16 @@ func (l *lab) goIn(ns string, fn func() error) <-chan error {
 }
 
 // nginx starts Debian's nginx in ns, answering every request on port
-// with body.
-func (l *lab) nginx(ns, name string, port int, body string) {
+// with body. It runs as one process (master_process off), so killing it
+// closes its listener at once.
+func (l *lab) nginx(ns, name string, port int, body string) *exec.Cmd {
 	l.t.Helper()
 	dir := filepath.Join(l.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		l.t.Fatal(err)
 	}
 	conf := fmt.Sprintf(`daemon off;
+master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
@@ -162,8 +164,9 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
-	l.start(ns, name, "nginx", "-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log"))
+	cmd := l.start(ns, name, "nginx", "-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log"))
 	l.waitPort(ns, port)
+	return cmd
 }
 
 // waitPort waits (at most 10 s) until something listens on TCP port in ns.

@@ -68,10 +68,13 @@ func hangups(ctx context.Context) <-chan struct{} {
 }
 
 func setupLog(l *logrus.Logger, cfg *config.Config) {
+	// Millisecond timestamps: failover and health decisions are measured
+	// in milliseconds, and operators read them off the log.
+	const stamp = "2006-01-02T15:04:05.000Z07:00"
 	if cfg.LogFormat == "json" {
-		l.SetFormatter(&logrus.JSONFormatter{})
+		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: stamp})
 	} else {
-		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: stamp})
 	}
 	if lvl, err := logrus.ParseLevel(cfg.LogLevel); err == nil {
 		l.SetLevel(lvl)

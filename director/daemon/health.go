@@ -28,18 +28,11 @@ func targets(cfg *config.Config) []healthcheck.Target {
 	return out
 }
 
-// onHealth is the health runner's callback: it logs the transition with
-// its reason and hands the director the new state at once, so the kernel
-// follows within a netlink round trip of the decision.
+// onHealth is the health runner's callback (the runner logs the
+// transition and its reason): it tells the director which service changed,
+// so the kernel follows within a netlink round trip of the decision.
 func (d *Daemon) onHealth(ev healthcheck.Event) {
-	entry := d.log.WithFields(logrus.Fields{"service": ev.Service, "real": ev.Real.String()})
-	if ev.Up {
-		entry.Info("realserver up")
-	} else {
-		entry.WithFields(logrus.Fields{"reason": ev.Reason, "detail": ev.Detail}).Warn("realserver down")
-	}
-	cur := d.Current()
-	d.dir.Update(cur.Config.Services, cur.state)
+	d.dir.Changed(ev.Service)
 }
 
 // stateFunc returns the director's view of the realservers of cfg: the
@@ -158,7 +151,6 @@ func (d *Daemon) Drain(a DrainArgs) error {
 		return err
 	}
 	d.log.WithFields(logrus.Fields{"service": a.Service, "real": a.Real, "drained": a.Drain}).Info("operator drain")
-	cur := d.Current()
-	d.dir.Update(cur.Config.Services, cur.state)
+	d.dir.Changed(a.Service)
 	return nil
 }

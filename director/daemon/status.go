@@ -36,7 +36,10 @@ type Status struct {
 
 // IPVSStatus is the kernel table as the last reconcile left it.
 type IPVSStatus struct {
-	At       time.Time       `json:"at"`
+	At time.Time `json:"at"`
+	// Latency of the last reconcile: from the change that asked for it
+	// (a health decision, a reload) to the kernel holding it.
+	Latency  time.Duration   `json:"latency_ns"`
 	Error    string          `json:"error,omitempty"`
 	Services []ServiceStatus `json:"services"`
 }
@@ -94,7 +97,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 }
 
 func ipvsStatus(r director.Result, t director.Table, readErr error, counters map[director.ServiceKey]director.Counters) IPVSStatus {
-	st := IPVSStatus{At: r.At, Services: []ServiceStatus{}}
+	st := IPVSStatus{At: r.At, Latency: r.Latency, Services: []ServiceStatus{}}
 	if err := cmp.Or(r.Err, readErr); err != nil {
 		st.Error = err.Error()
 	}
