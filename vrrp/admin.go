@@ -97,3 +97,16 @@ func (m *Machine) ClearFault(now time.Time) []Action {
 	m.reset(Initialize)
 	return m.startup(now, "fault cleared")
 }
+
+// Takeover makes a Backup become Master at once, as if its
+// Master_Down_Timer had fired (RFC 5798 §6.4.2): it advertises, takes the
+// addresses and arms Adver_Timer. RFC 5798 has no such event; the shell's
+// Group uses it so that the members of a group become master together, as
+// keepalived's sync groups do. It ignores a yield after Resign, since the
+// caller decided. It does nothing outside Backup.
+func (m *Machine) Takeover(now time.Time, why string) []Action {
+	if m.state != Backup {
+		return nil
+	}
+	return m.becomeMaster(now, why)
+}

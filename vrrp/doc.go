@@ -13,7 +13,17 @@
 //   - the state machine of RFC 5798 §6.4: [Machine], which takes an event and
 //     the current time and returns [Action] values for the shell to carry out.
 //
-// The shell (the IP protocol 112 socket, VIP add and delete, gratuitous ARP
-// and Node.Run) is built on this core and is the only part of the package
-// that touches the kernel or the clock.
+// The shell is built on this core and is the only part of the package
+// that touches the kernel or the clock:
+//
+//   - [Node] runs one instance ([InstanceConfig]): one goroutine owns the
+//     Machine and carries out its actions through small interfaces,
+//     [Conn] (raw IP protocol 112 sockets), [Addrs] (VIPs by netlink) and
+//     [Announcer] (gratuitous ARP, unsolicited Neighbor Advertisements),
+//     with time from a [Clock]. [Deps] replaces any of them, so the Node
+//     is tested on fakes; the Linux implementations are in *_linux.go.
+//   - Tracked interfaces and scripts lower the priority or fault the Node.
+//   - [Group] makes several Nodes hold their addresses together.
+//   - [Node.Status] reports state, transitions and counters;
+//     [Node.Switchover] and [Node.SetPriority] are the operator's levers.
 package vrrp

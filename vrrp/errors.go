@@ -44,6 +44,9 @@ var (
 	// ErrAddrList means the advertised addresses differ from ours and the
 	// sender is not the owner, so RFC 5798 §7.1 says to drop the packet.
 	ErrAddrList = errors.New("virtual address list mismatch")
+	// ErrNotPeer means a unicast advertisement came from an address that
+	// is not a configured peer (the shell checks this before Validate).
+	ErrNotPeer = errors.New("source is not a unicast peer")
 )
 
 // DropReason names why a received packet was dropped, for use as a metric
@@ -66,6 +69,7 @@ const (
 	ReasonVRID     DropReason = "vrid"
 	ReasonOwner    DropReason = "owner"
 	ReasonAddrList DropReason = "addr_list"
+	ReasonNotPeer  DropReason = "not_peer"
 	ReasonOther    DropReason = "other"
 )
 
@@ -85,6 +89,7 @@ var reasons = []struct {
 	{ErrVRID, ReasonVRID},
 	{ErrOwner, ReasonOwner},
 	{ErrAddrList, ReasonAddrList},
+	{ErrNotPeer, ReasonNotPeer},
 }
 
 // Reason returns the DropReason for an error from Parse or Validate:

@@ -1,0 +1,123 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ndp"
+	"github.com/mdlayher/packet"
+)
+
+// The EtherTypes the announcer sends.
+const (
+	etherTypeARP  = 0x0806
+	etherTypeIPv6 = 0x86dd
+)
+
+var (
+	broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	allNodesMAC  = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1} // ff02::1 (RFC 2464 §7)
+)
+
+// linkAnnouncer is the Linux Announcer. It writes whole ARP packets or
+// IPv6 packets to a datagram packet socket, so the kernel adds an
+// Ethernet header from the interface's MAC (the virtual MAC on a
+// macvlan), and nothing depends on the interface's IP configuration.
+type linkAnnouncer struct {
+	mac    net.HardwareAddr
+	pc     *packet.Conn
+	v4     bool
+	router bool
+}
+
+// newAnnouncer opens the packet socket; it must run in the node's
+// namespace. router sets the Router flag of Neighbor Advertisements.
+func newAnnouncer(ifi *net.Interface, v4, router bool) (*linkAnnouncer, error) {
+	proto := etherTypeIPv6
+	if v4 {
+		proto = etherTypeARP
+	}
+	// Send only: the filter keeps the socket from queueing what it hears.
+	pc, err := packet.Listen(ifi, packet.Datagram, proto, &packet.Config{Filter: dropAll()})
+	if err != nil {
+		return nil, fmt.Errorf("packet socket on %s: %w", ifi.Name, err)
+	}
+	return &linkAnnouncer{mac: ifi.HardwareAddr, pc: pc, v4: v4, router: router}, nil
+}
+
+// Announce implements Announcer. For IPv4 it broadcasts a gratuitous ARP
+// request and a gratuitous ARP reply, both with sender and target
+// address addr: hosts differ in which one updates their caches (Linux
+// takes both, see RFC 5227 §3). For IPv6 it sends an unsolicited Neighbor
+// Advertisement to ff02::1 (RFC 5798 §6.4.1, RFC 4861 §7.2.6): Override
+// set, Solicited clear, the target link-layer address option, and the
+// Router flag if the interface forwards IPv6 (RFC 4861 §4.4: the flag
+// says whether the sender is a router; clearing it wrongly would remove
+// a gateway VIP from hosts' default router lists).
+func (a *linkAnnouncer) Announce(addr netip.Addr) (int, error) {
+	if a.v4 {
+		return a.garp(addr)
+	}
+	return a.unsolicitedNA(addr)
+}
+
+func (a *linkAnnouncer) garp(addr netip.Addr) (int, error) {
+	sent := 0
+	var errs []error
+	for _, p := range []struct {
+		op  arp.Operation
+		tha net.HardwareAddr
+	}{
+		{arp.OperationRequest, net.HardwareAddr{0, 0, 0, 0, 0, 0}},
+		{arp.OperationReply, a.mac},
+	} {
+		pkt, err := arp.NewPacket(p.op, a.mac, addr, p.tha, addr)
+		if err != nil {
+			return sent, fmt.Errorf("gratuitous arp for %v: %w", addr, err)
+		}
+		b, err := pkt.MarshalBinary()
+		if err == nil {
+			_, err = a.pc.WriteTo(b, &packet.Addr{HardwareAddr: broadcastMAC})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gratuitous arp %v for %v: %w", p.op, addr, err))
+			continue
+		}
+		sent++
+	}
+	return sent, errors.Join(errs...)
+}
+
+func (a *linkAnnouncer) unsolicitedNA(addr netip.Addr) (int, error) {
+	na := &ndp.NeighborAdvertisement{
+		Router: a.router, Override: true, TargetAddress: addr,
+		Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: a.mac}},
+	}
+	dst := netip.IPv6LinkLocalAllNodes()
+	// The source is the target itself, which is on the interface, as
+	// Linux does for its own unsolicited advertisements.
+	icmp, err := ndp.MarshalMessageChecksum(na, addr, dst)
+	if err != nil {
+		return 0, fmt.Errorf("neighbor advertisement for %v: %w", addr, err)
+	}
+	pkt := make([]byte, 40, 40+len(icmp))
+	pkt[0] = 6 << 4
+	binary.BigEndian.PutUint16(pkt[4:], uint16(len(icmp)))
+	pkt[6], pkt[7] = 58, ndp.HopLimit // ICMPv6, 255 (RFC 4861 §7.1.2)
+	s, d := addr.As16(), dst.As16()
+	copy(pkt[8:], s[:])
+	copy(pkt[24:], d[:])
+	pkt = append(pkt, icmp...)
+	if _, err := a.pc.WriteTo(pkt, &packet.Addr{HardwareAddr: allNodesMAC}); err != nil {
+		return 0, fmt.Errorf("neighbor advertisement for %v: %w", addr, err)
+	}
+	return 1, nil
+}
+
+func (a *linkAnnouncer) Close() error { return a.pc.Close() }

@@ -1,0 +1,227 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// rawConn is the Linux Conn: raw IP sockets for protocol 112. One socket,
+// bound to the interface (SO_BINDTODEVICE), receives; it joins 224.0.0.18
+// or ff02::12 in multicast mode. The same socket sends, except with a
+// virtual MAC, where a second socket bound to the macvlan sends, so that
+// the frames carry the virtual router MAC (RFC 5798 §7.3), while adverts
+// are still received on the interface, where unicast peers send them.
+//
+// Reads use recvmsg directly rather than golang.org/x/net's ReadFrom,
+// whose IPv6 source parsing looks the zone up by interface index in the
+// calling thread's network namespace, which need not be the node's.
+type rawConn struct {
+	src     netip.Addr
+	v4      bool
+	rc      syscall.RawConn // of the receiving socket
+	oob     []byte
+	send4   *ipv4.PacketConn
+	send6   *ipv6.PacketConn
+	closers []io.Closer
+}
+
+const (
+	cflags4 = ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface
+	cflags6 = ipv6.FlagHopLimit | ipv6.FlagDst | ipv6.FlagInterface
+)
+
+// newRawConn opens the sockets; it must run in the node's namespace.
+// base is the interface, out the one to send from (base or the macvlan).
+func newRawConn(base, out *net.Interface, src netip.Addr, multicast bool) (c *rawConn, err error) {
+	c = &rawConn{src: src, v4: src.Is4()}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	recv, err := listenRaw(c.v4, base.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, recv)
+	if c.rc, err = recv.SyscallConn(); err != nil {
+		return nil, err
+	}
+	send := recv
+	if out.Index != base.Index {
+		if send, err = listenRaw(c.v4, out.Name, true); err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, send)
+	}
+	if c.v4 {
+		err = c.setup4(recv, send, base, out, multicast)
+	} else {
+		err = c.setup6(recv, send, base, out, multicast)
+	}
+	return c, err
+}
+
+// dropAll is a socket filter that accepts nothing, for send-only sockets.
+func dropAll() []bpf.RawInstruction {
+	prog, _ := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
+	return prog
+}
+
+func (c *rawConn) setup4(recv, send *net.IPConn, base, out *net.Interface, multicast bool) error {
+	r := ipv4.NewPacketConn(recv)
+	c.oob = ipv4.NewControlMessage(cflags4)
+	if err := r.SetControlMessage(cflags4, true); err != nil {
+		return fmt.Errorf("ip_recvttl, ip_pktinfo: %w", err)
+	}
+	if multicast {
+		if err := r.JoinGroup(base, &net.IPAddr{IP: MulticastIPv4.AsSlice()}); err != nil {
+			return fmt.Errorf("join %v on %s: %w", MulticastIPv4, base.Name, err)
+		}
+	}
+	s := r
+	if send != recv {
+		s = ipv4.NewPacketConn(send)
+		if err := s.SetBPF(dropAll()); err != nil {
+			return fmt.Errorf("socket filter: %w", err)
+		}
+	}
+	c.send4 = s
+	return errors.Join(s.SetTTL(255), s.SetMulticastTTL(255),
+		s.SetMulticastLoopback(false), s.SetMulticastInterface(out))
+}
+
+func (c *rawConn) setup6(recv, send *net.IPConn, base, out *net.Interface, multicast bool) error {
+	r := ipv6.NewPacketConn(recv)
+	c.oob = ipv6.NewControlMessage(cflags6)
+	if err := r.SetControlMessage(cflags6, true); err != nil {
+		return fmt.Errorf("ipv6_recvhoplimit, ipv6_recvpktinfo: %w", err)
+	}
+	if multicast {
+		if err := r.JoinGroup(base, &net.IPAddr{IP: MulticastIPv6.AsSlice()}); err != nil {
+			return fmt.Errorf("join %v on %s: %w", MulticastIPv6, base.Name, err)
+		}
+	}
+	s := r
+	if send != recv {
+		s = ipv6.NewPacketConn(send)
+		if err := s.SetBPF(dropAll()); err != nil {
+			return fmt.Errorf("socket filter: %w", err)
+		}
+	}
+	c.send6 = s
+	return errors.Join(s.SetHopLimit(255), s.SetMulticastHopLimit(255),
+		s.SetMulticastLoopback(false), s.SetMulticastInterface(out))
+}
+
+// listenRaw opens a raw socket for protocol 112 bound to device. A
+// send-only IPv6 socket on a macvlan gets IPV6_FREEBIND, because its
+// source, the interface's link-local address, is not on the macvlan.
+func listenRaw(v4 bool, device string, sendOnly bool) (*net.IPConn, error) {
+	network, addr := "ip4:112", "0.0.0.0"
+	if !v4 {
+		network, addr = "ip6:112", "::"
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, device)
+			if serr == nil && sendOnly && !v4 {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_FREEBIND, 1)
+			}
+		})
+		return errors.Join(err, serr)
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("raw socket for protocol 112 on %s: %w", device, err)
+	}
+	return pc.(*net.IPConn), nil
+}
+
+// ReadFrom implements Conn.
+func (c *rawConn) ReadFrom(b []byte) (Received, error) {
+	var n, oobn int
+	var from unix.Sockaddr
+	var rerr error
+	err := c.rc.Read(func(fd uintptr) bool {
+		n, oobn, _, from, rerr = unix.Recvmsg(int(fd), b, c.oob, 0)
+		return rerr != unix.EAGAIN && rerr != unix.EINTR
+	})
+	if err != nil {
+		return Received{}, err // net.ErrClosed after Close
+	}
+	if rerr != nil {
+		return Received{}, fmt.Errorf("recvmsg: %w", rerr)
+	}
+	var r Received
+	switch sa := from.(type) {
+	case *unix.SockaddrInet4:
+		r.Src = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		r.Src = netip.AddrFrom16(sa.Addr)
+	}
+	if c.v4 {
+		var cm ipv4.ControlMessage
+		if cm.Parse(c.oob[:oobn]) == nil {
+			r.TTL, r.Dst = uint8(cm.TTL), ipAddr(cm.Dst)
+		}
+		// A raw IPv4 socket returns the IP header too.
+		ihl := 0
+		if n > 0 {
+			ihl = int(b[0]&0x0f) * 4
+		}
+		if ihl < ipv4.HeaderLen || ihl > n {
+			ihl, n = 0, 0 // malformed: Validate drops it as short
+		}
+		r.Len = copy(b, b[ihl:n])
+	} else {
+		var cm ipv6.ControlMessage
+		if cm.Parse(c.oob[:oobn]) == nil {
+			r.TTL, r.Dst = uint8(cm.HopLimit), ipAddr(cm.Dst)
+		}
+		r.Len = n
+	}
+	return r, nil
+}
+
+func ipAddr(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}
+
+// WriteTo implements Conn; TTL and hop limit are 255 by socket option.
+func (c *rawConn) WriteTo(b []byte, dst netip.Addr) error {
+	var err error
+	if c.v4 {
+		_, err = c.send4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice()}, &net.IPAddr{IP: dst.AsSlice()})
+	} else {
+		_, err = c.send6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), HopLimit: 255}, &net.IPAddr{IP: dst.AsSlice()})
+	}
+	return err
+}
+
+// Source implements Conn.
+func (c *rawConn) Source() netip.Addr { return c.src }
+
+// Close implements Conn.
+func (c *rawConn) Close() error {
+	var errs []error
+	for _, cl := range c.closers {
+		errs = append(errs, cl.Close())
+	}
+	c.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,362 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Node runs one VRRP instance: it owns a Machine and carries out its
+// actions on the kernel through a Conn, Addrs and an Announcer. Build it
+// with NewNode and run it with Run; Status, Switchover and SetPriority may
+// be called from any goroutine.
+type Node struct {
+	cfg   InstanceConfig
+	deps  Deps
+	log   *logrus.Entry
+	clock Clock
+	st    *stats
+	ns    *os.File // Linux: the network namespace NewNode ran in
+
+	// Set before Run; unit tests replace them.
+	conn   Conn
+	addrs  Addrs
+	ann    Announcer
+	links  linkSource
+	runCmd func(ctx context.Context, argv []string) error
+	idle   func(next time.Time) // test hook: called before each wait
+
+	started atomic.Bool
+	done    chan struct{} // closed when Run returns
+	events  chan func()   // run on Run's goroutine: admin calls, scripts
+	linkCh  chan linkState
+	group   *Group
+	mbox    *mailbox
+
+	// Owned by Run's goroutine.
+	m         *Machine
+	self      netip.Addr
+	dsts      []netip.Addr
+	peers     map[netip.Addr]bool
+	exp       Expect
+	vips      []netip.Addr
+	base      uint8 // configured priority, or the last SetPriority
+	tracks    *tracks
+	view      groupView
+	leadSeen  uint64
+	last      State
+	held      map[netip.Prefix]bool
+	want      bool      // the Machine wants the VIPs
+	holdUntil time.Time // keep them until then anyway (handoverGrace)
+	annLeft   int
+	annNext   time.Time
+	refresh   time.Time
+	retry     time.Time
+	stopping  bool
+	stopAt    time.Time
+	waiters   []chan error
+	warned    map[string]time.Time // warn's memory
+}
+
+// Errors of Run, Switchover and SetPriority.
+var (
+	// ErrNotMaster means Switchover was asked of a node that is not master.
+	ErrNotMaster = errors.New("vrrp: not master")
+	// ErrResignTimeout means a Switchover's resign timed out without
+	// hearing a new master; the node released its addresses anyway.
+	ErrResignTimeout = errors.New("vrrp: resign timed out without a new master")
+	// ErrStopped means the Node stopped, or left Resigning for Fault,
+	// before the call completed.
+	ErrStopped = errors.New("vrrp: node stopped")
+)
+
+// NewNode checks cfg, applies its defaults and returns a Node that Run
+// starts. On Linux, the Node's sockets, netlink handles and track scripts
+// live in the network namespace of the thread that calls NewNode, whatever
+// thread later runs Run: to run a Node in another namespace, call NewNode
+// on a locked OS thread switched into it.
+func NewNode(cfg InstanceConfig, deps Deps) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	log := deps.Log
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = logrus.NewEntry(l)
+	}
+	n := &Node{
+		cfg: cfg, deps: deps, clock: deps.Clock, st: newStats(cfg),
+		log:  log.WithFields(logrus.Fields{"instance": cfg.Name, "vrid": cfg.VRID}),
+		conn: deps.Conn, addrs: deps.Addrs, ann: deps.Announcer,
+		done: make(chan struct{}), events: make(chan func()), linkCh: make(chan linkState),
+		mbox: newMailbox(), base: cfg.Priority, tracks: newTracks(cfg),
+		held: map[netip.Prefix]bool{}, warned: map[string]time.Time{},
+	}
+	if n.clock == nil {
+		n.clock = realClock{}
+	}
+	ns, err := captureNetns()
+	if err != nil {
+		return nil, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
+	}
+	n.ns = ns
+	return n, nil
+}
+
+// Status returns a snapshot of the node; it is safe from any goroutine.
+func (n *Node) Status() NodeStatus { return n.st.snapshot() }
+
+// Run runs the instance until ctx is done, then stops gracefully: with
+// Handover.OnStop a master resigns and Run returns once a new master is
+// heard or Handover.Timeout passes; otherwise it shuts down at once
+// (priority 0 advert, addresses released). Run closes the Conn, also an
+// injected one, and removes what it created (virtual MAC). It returns an
+// error if it cannot start, or if reading adverts fails, after releasing
+// the addresses. Run may be called once.
+func (n *Node) Run(ctx context.Context) error {
+	if !n.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("vrrp instance %q: Run called twice", n.cfg.Name)
+	}
+	defer close(n.done)
+	closeSys, err := n.open()
+	if err != nil {
+		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
+	}
+	defer closeSys()
+	if err := n.setup(); err != nil {
+		n.conn.Close()
+		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
+	}
+	bg := make(chan struct{})
+	var wg sync.WaitGroup
+	adverts, readErr := make(chan Advert), make(chan error, 1)
+	wg.Go(func() { n.readLoop(bg, adverts, readErr) })
+	if err := n.startTracking(bg, &wg); err != nil {
+		err = fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
+		n.conn.Close()
+		close(bg)
+		wg.Wait()
+		return err
+	}
+	n.begin()
+	err = n.loop(ctx, adverts, readErr)
+	n.conn.Close() // ends readLoop
+	close(bg)
+	wg.Wait()
+	return err
+}
+
+// setup builds the Machine and what readLoop needs, before it starts.
+func (n *Node) setup() error {
+	n.self = n.conn.Source().WithZone("").Unmap()
+	m, err := NewMachine(n.cfg.machineConfig(n.self))
+	if err != nil {
+		return err
+	}
+	n.m = m
+	for _, p := range n.cfg.VIPs {
+		n.vips = append(n.vips, p.Addr())
+	}
+	n.exp = Expect{Version: n.cfg.Version, VRID: n.cfg.VRID, Checksum: n.cfg.ChecksumMode,
+		Interval: n.cfg.AdvertInterval, Password: n.cfg.AuthPass, Addrs: n.vips}
+	if n.cfg.AuthPass != "" {
+		n.exp.AuthType = AuthPassword
+	}
+	switch {
+	case len(n.cfg.Unicast.Peers) > 0:
+		n.peers = map[netip.Addr]bool{}
+		for _, p := range n.cfg.Unicast.Peers {
+			n.peers[p.WithZone("").Unmap()] = true
+			n.dsts = append(n.dsts, p.WithZone(""))
+		}
+	case n.cfg.is4():
+		n.dsts = []netip.Addr{MulticastIPv4}
+	default:
+		n.dsts = []netip.Addr{MulticastIPv6}
+	}
+	return nil
+}
+
+// MulticastIPv6 is the IPv6 group VRRP advertisements are sent to
+// (RFC 5798 §5.1.2.2).
+var MulticastIPv6 = netip.MustParseAddr("ff02::12")
+
+// begin applies the initial tracking state, starts the Machine and, unless
+// it took the VIPs at once (the owner), removes any that a previous run
+// left behind: they must not be here while we are not master.
+func (n *Node) begin() {
+	now := n.clock.Now()
+	n.st.update(func(s *NodeStatus) { s.Since = now })
+	n.report(nil)
+	if n.m.State() == Initialize {
+		n.do(n.m.Start(now))
+	}
+	n.applyView(n.view) // a group lead that came before we started
+	if !n.want {
+		for _, p := range n.cfg.VIPs {
+			n.held[p] = true
+		}
+		n.reconcile(now)
+	}
+}
+
+// loop is the event loop: the only goroutine that touches the Machine.
+func (n *Node) loop(ctx context.Context, adverts <-chan Advert, readErr <-chan error) error {
+	stop := ctx.Done()
+	for {
+		now := n.clock.Now()
+		if n.stopping && (n.m.State() != Resigning || !now.Before(n.stopAt)) && !now.Before(n.holdUntil) {
+			n.finish()
+			return nil
+		}
+		n.publish()
+		var timer <-chan time.Time
+		next := n.nextDeadline()
+		if !next.IsZero() {
+			timer = n.clock.After(next.Sub(n.clock.Now()))
+		}
+		if n.idle != nil {
+			n.idle(next)
+		}
+		select {
+		case <-stop:
+			stop = nil
+			n.beginStop()
+		case a := <-adverts:
+			n.do(n.m.Receive(n.clock.Now(), a))
+		case f := <-n.events:
+			f()
+		case ls := <-n.linkCh:
+			n.onLink(ls)
+		case <-n.mbox.signal:
+			n.onMailbox()
+		case err := <-readErr:
+			n.finish()
+			return fmt.Errorf("vrrp instance %q: read: %w", n.cfg.Name, err)
+		case <-timer:
+			n.onTimer()
+		}
+	}
+}
+
+// nextDeadline returns the earliest time the loop must wake up at, or
+// zero for none.
+func (n *Node) nextDeadline() time.Time {
+	var next, stopAt time.Time
+	if n.stopping && n.m.State() == Resigning {
+		stopAt = n.stopAt
+	}
+	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.refresh, n.retry, stopAt} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
+}
+
+// onTimer handles every deadline that has passed.
+func (n *Node) onTimer() {
+	now := n.clock.Now()
+	if d := n.m.Deadline(); !d.IsZero() && !now.Before(d) {
+		n.do(n.m.Timeout(now))
+	}
+	if !n.annNext.IsZero() && !now.Before(n.annNext) {
+		n.announceRound()
+		n.annLeft--
+		n.annNext = time.Time{}
+		if n.annLeft > 0 {
+			n.annNext = now.Add(n.cfg.Announce.Interval)
+		}
+	}
+	if !n.refresh.IsZero() && !now.Before(n.refresh) {
+		n.announceRound()
+		n.refresh = now.Add(n.cfg.Announce.Refresh)
+	}
+	if !n.retry.IsZero() && !now.Before(n.retry) && n.reconcile(now) && n.want {
+		n.startAnnounce(now) // a VIP that failed before is there now
+	}
+}
+
+// beginStop starts a graceful stop; loop ends it.
+func (n *Node) beginStop() {
+	now := n.clock.Now()
+	n.stopping, n.stopAt = true, now
+	if n.cfg.Handover.OnStop && n.m.State() == Master {
+		n.do(n.m.Resign(now))
+		timeout := n.m.cfg.resignTimeout()
+		n.stopAt = now.Add(timeout + n.cfg.AdvertInterval)
+		n.log.WithField("timeout", timeout).Info("stopping: resigned, waiting for a new master")
+	}
+}
+
+// finish shuts the Machine down and makes sure the VIPs are gone.
+func (n *Node) finish() {
+	n.stopping = true
+	n.do(n.m.Shutdown(n.clock.Now()))
+	n.want, n.holdUntil = false, time.Time{}
+	n.reconcile(n.clock.Now())
+	for _, w := range n.waiters {
+		w <- ErrStopped
+	}
+	n.waiters = nil
+	if n.group != nil {
+		n.group.update(n, nil, nil) // leave: our faults no longer count
+	}
+	n.publish()
+}
+
+// publish copies the Machine's state into the status.
+func (n *Node) publish() {
+	n.st.machine(n.m.Status(), n.view.faultList())
+}
+
+// readLoop reads, checks and hands over advertisements until the Conn is
+// closed. It counts drops itself, so only good adverts wake the loop.
+func (n *Node) readLoop(done <-chan struct{}, out chan<- Advert, errc chan<- error) {
+	buf := make([]byte, 9000)
+	for {
+		r, err := n.conn.ReadFrom(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				n.st.count(cReadErr, 1)
+				errc <- err
+			}
+			return
+		}
+		a, err := n.accept(buf[:r.Len], r)
+		if err != nil {
+			n.st.drop(Reason(err))
+			n.log.WithError(err).Debug("advert dropped")
+			continue
+		}
+		if a.From == n.self {
+			continue // our own, looped back
+		}
+		n.st.count(cReceived, 1)
+		select {
+		case out <- a:
+		case <-done:
+			return
+		}
+	}
+}
+
+// accept checks a received packet: the unicast peer list, then Validate.
+func (n *Node) accept(pkt []byte, r Received) (Advert, error) {
+	src := r.Src.WithZone("").Unmap()
+	if n.peers != nil && !n.peers[src] {
+		return Advert{}, fmt.Errorf("advert from %v: %w", src, ErrNotPeer)
+	}
+	return Validate(pkt, r.TTL, src, r.Dst.WithZone("").Unmap(), n.exp)
+}

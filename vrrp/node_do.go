@@ -1,0 +1,215 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// This file carries out the Machine's actions.
+
+// do carries out acts in order. Failures are logged and counted, never
+// fatal: a node that cannot add an address retries every advert interval.
+func (n *Node) do(acts []Action) {
+	for _, act := range acts {
+		switch a := act.(type) {
+		case SendAdvert:
+			n.send(a.Priority)
+		case AcquireVIPs:
+			n.acquire()
+		case Announce:
+			n.startAnnounce(n.clock.Now())
+		case ReleaseVIPs:
+			n.release(n.handoverGrace())
+		case Became:
+			n.became(a)
+		}
+	}
+}
+
+// send writes one advertisement to each destination.
+func (n *Node) send(prio uint8) {
+	adv := Advert{Version: n.cfg.Version, Type: TypeAdvertisement, VRID: n.cfg.VRID,
+		Priority: prio, Interval: n.cfg.AdvertInterval, Addrs: n.vips}
+	if n.cfg.AuthPass != "" {
+		adv.AuthType, adv.AuthData = AuthPassword, Password(n.cfg.AuthPass)
+	}
+	for _, dst := range n.dsts {
+		b, err := adv.Marshal(n.self, dst, n.cfg.ChecksumMode)
+		if err == nil {
+			err = n.conn.WriteTo(b, dst)
+		}
+		if err != nil {
+			n.st.count(cSendErr, 1)
+			n.warn(err, "send advert", "dst", dst)
+			continue
+		}
+		n.st.count(cSent, 1)
+	}
+}
+
+// acquire adds the VIPs, then announces them.
+func (n *Node) acquire() {
+	now := n.clock.Now()
+	n.want, n.holdUntil = true, time.Time{}
+	n.reconcile(now)
+	n.startAnnounce(now)
+	if n.cfg.Announce.Refresh > 0 {
+		n.refresh = now.Add(n.cfg.Announce.Refresh)
+	}
+}
+
+// release stops announcing and removes the VIPs, after grace.
+func (n *Node) release(grace time.Duration) {
+	now := n.clock.Now()
+	n.want, n.holdUntil = false, time.Time{}
+	if grace > 0 {
+		n.holdUntil = now.Add(grace)
+	}
+	n.annLeft, n.annNext, n.refresh = 0, time.Time{}, time.Time{}
+	n.reconcile(now)
+}
+
+// handoverGrace returns how long to keep the VIPs after a planned
+// handover: when the Machine leaves Resigning because it heard the new
+// master, one advertisement interval. The new master sends its first
+// advert before it adds the VIPs (RFC 5798 §6.4.2), so releasing at once
+// could leave nobody holding them for a moment; meanwhile clients still
+// send to our MAC until the new master's gratuitous ARP reaches them.
+// A short overlap is harmless: both answer, and the announcements decide.
+func (n *Node) handoverGrace() time.Duration {
+	if n.last != Resigning || n.m.State() != Backup {
+		return 0
+	}
+	if master := n.m.Status().Master; !master.IsValid() || master == n.self {
+		return 0
+	}
+	return n.cfg.AdvertInterval
+}
+
+// reconcile adds or removes VIPs until held matches want, and reports
+// whether it added any. If some fail, the loop calls it again after one
+// advert interval.
+func (n *Node) reconcile(now time.Time) (added bool) {
+	failed, later := false, false
+	for _, p := range n.cfg.VIPs {
+		var err error
+		switch {
+		case !n.want && n.held[p] && now.Before(n.holdUntil):
+			later = true
+		case n.want && !n.held[p]:
+			if err = n.addrs.Add(p); err == nil {
+				n.held[p], added = true, true
+			}
+		case !n.want && n.held[p]:
+			if err = n.addrs.Remove(p); err == nil {
+				delete(n.held, p)
+			}
+		}
+		if err != nil {
+			failed = true
+			n.st.count(cAddrErr, 1)
+			n.warn(err, "virtual address", "vip", p)
+		}
+	}
+	n.retry = time.Time{}
+	if failed {
+		n.retry = now.Add(n.cfg.AdvertInterval)
+	}
+	if later && (n.retry.IsZero() || n.holdUntil.Before(n.retry)) {
+		n.retry = n.holdUntil
+	}
+	return added
+}
+
+// startAnnounce sends a round of announcements now and schedules the
+// remaining Repeat-1 rounds; the loop sends them between other events.
+func (n *Node) startAnnounce(now time.Time) {
+	n.announceRound()
+	n.annLeft, n.annNext = n.cfg.Announce.Repeat-1, time.Time{}
+	if n.annLeft > 0 {
+		n.annNext = now.Add(n.cfg.Announce.Interval)
+	}
+}
+
+// announceRound announces every VIP we hold once.
+func (n *Node) announceRound() {
+	for _, p := range n.cfg.VIPs {
+		if !n.held[p] {
+			continue
+		}
+		k, err := n.ann.Announce(p.Addr())
+		n.st.count(cAnnounces, k)
+		if err != nil {
+			n.st.count(cAnnounceErr, 1)
+			n.warn(err, "announce", "vip", p)
+		}
+	}
+}
+
+// became records and reports a state change.
+func (n *Node) became(b Became) {
+	t := Transition{Time: n.clock.Now(), From: n.last, To: b.State, Reason: b.Reason}
+	n.last = b.State
+	n.st.transition(t)
+	n.publish()
+	n.log.WithFields(logrus.Fields{"state": b.State.String(), "from": t.From.String(), "reason": b.Reason}).
+		Info("vrrp state change")
+	if n.deps.OnTransition != nil {
+		n.deps.OnTransition(t)
+	}
+	if t.From == Resigning {
+		n.resolveWaiters(t)
+	}
+	if n.group != nil && leads(t) {
+		n.report(&lead{state: t.To, why: t.Reason})
+	}
+}
+
+// resolveWaiters answers the Switchover calls waiting on a Resigning that
+// just ended.
+func (n *Node) resolveWaiters(t Transition) {
+	err := ErrStopped
+	if t.To == Backup {
+		err = ErrResignTimeout
+		if master := n.m.Status().Master; master.IsValid() && master != n.self {
+			err = nil
+		}
+	}
+	for _, w := range n.waiters {
+		w <- err
+	}
+	n.waiters = nil
+}
+
+// heldVIPs returns the VIPs on the interface, for tests and status.
+func (n *Node) heldVIPs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range n.cfg.VIPs {
+		if n.held[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// warnEvery is how often warn repeats one message.
+const warnEvery = 10 * time.Second
+
+// warn logs a failed action at Warn, but the same failure at most once
+// per warnEvery: a master whose sends fail would otherwise log ten lines a
+// second. The counters count every failure.
+func (n *Node) warn(err error, msg, key string, value any) {
+	id := fmt.Sprint(msg, key, value, err)
+	now := n.clock.Now()
+	if last, ok := n.warned[id]; ok && now.Sub(last) < warnEvery {
+		return
+	}
+	if len(n.warned) > 100 {
+		clear(n.warned)
+	}
+	n.warned[id] = now
+	n.log.WithError(err).WithField(key, value).Warn(msg)
+}

@@ -1,0 +1,125 @@
+package vrrp
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxTransitions is how many transitions NodeStatus keeps.
+const maxTransitions = 20
+
+// Transition is one state change of a Node.
+type Transition struct {
+	Time     time.Time
+	From, To State
+	Reason   string
+}
+
+// Counters are a Node's cumulative counters since it was created.
+type Counters struct {
+	// AdvertsSent counts advertisements written, one per destination.
+	AdvertsSent uint64
+	// AdvertsReceived counts advertisements that passed Validate.
+	AdvertsReceived uint64
+	// Drops counts received packets that did not, by reason.
+	Drops map[DropReason]uint64
+	// Transitions counts state changes.
+	Transitions uint64
+	// AnnouncesSent counts gratuitous ARP and NA packets sent.
+	AnnouncesSent uint64
+	// SendErrors, AddrErrors, AnnounceErrors and ReadErrors count failed
+	// sends, address additions or removals, announcements and reads.
+	SendErrors, AddrErrors, AnnounceErrors, ReadErrors uint64
+}
+
+// NodeStatus is a snapshot of a Node for operators.
+type NodeStatus struct {
+	Name      string
+	Interface string
+	VRID      uint8
+	State     State
+	// Priority is the effective priority, after tracking and SetPriority.
+	Priority uint8
+	// Master is the master's address as last heard, our own address while
+	// we hold the VIPs, or the zero Addr when unknown.
+	Master netip.Addr
+	// Since is when the current state began.
+	Since time.Time
+	// Faults lists why the node is in Fault (tracked items or group).
+	Faults []string
+	// Transitions are the last 20 state changes, oldest first.
+	Transitions []Transition
+	Counters    Counters
+}
+
+// stats holds a Node's status and counters. The Node's goroutine and its
+// readLoop write it; Status reads a copy from any goroutine.
+type stats struct {
+	mu sync.Mutex
+	s  NodeStatus
+}
+
+func newStats(cfg InstanceConfig) *stats {
+	return &stats{s: NodeStatus{
+		Name: cfg.Name, Interface: cfg.Interface, VRID: cfg.VRID, Priority: cfg.Priority,
+		Counters: Counters{Drops: map[DropReason]uint64{}},
+	}}
+}
+
+// snapshot returns a deep copy.
+func (st *stats) snapshot() NodeStatus {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.s
+	s.Faults = slices.Clone(s.Faults)
+	s.Transitions = slices.Clone(s.Transitions)
+	s.Counters.Drops = maps.Clone(s.Counters.Drops)
+	return s
+}
+
+// update runs fn with the status locked.
+func (st *stats) update(fn func(s *NodeStatus)) {
+	st.mu.Lock()
+	fn(&st.s)
+	st.mu.Unlock()
+}
+
+func (st *stats) drop(r DropReason) {
+	st.update(func(s *NodeStatus) { s.Counters.Drops[r]++ })
+}
+
+func (st *stats) count(field func(c *Counters) *uint64, n int) {
+	st.update(func(s *NodeStatus) { *field(&s.Counters) += uint64(n) })
+}
+
+// transition records a state change.
+func (st *stats) transition(t Transition) {
+	st.update(func(s *NodeStatus) {
+		s.Since = t.Time
+		s.Counters.Transitions++
+		if len(s.Transitions) == maxTransitions {
+			s.Transitions = slices.Delete(s.Transitions, 0, 1)
+		}
+		s.Transitions = append(s.Transitions, t)
+	})
+}
+
+// machine copies the Machine's view of things.
+func (st *stats) machine(ms Status, faults []string) {
+	st.update(func(s *NodeStatus) {
+		s.State, s.Priority, s.Master = ms.State, ms.Priority, ms.Master
+		s.Faults = faults
+	})
+}
+
+// Field selectors for stats.count.
+func cSent(c *Counters) *uint64        { return &c.AdvertsSent }
+func cReceived(c *Counters) *uint64    { return &c.AdvertsReceived }
+func cAnnounces(c *Counters) *uint64   { return &c.AnnouncesSent }
+func cSendErr(c *Counters) *uint64     { return &c.SendErrors }
+func cAddrErr(c *Counters) *uint64     { return &c.AddrErrors }
+func cAnnounceErr(c *Counters) *uint64 { return &c.AnnounceErrors }
+func cReadErr(c *Counters) *uint64     { return &c.ReadErrors }
