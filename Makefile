@@ -26,7 +26,8 @@ unit:
 # Namespace tests on the host kernel. The IPVS tests in the same binary skip
 # here (this kernel has no IPVS), so they are left to `make vm`.
 netns:
-	$(GO) test -tags integration -race -count=1 -v -skip 'IPVS' ./integration/ 2>&1 | scripts/summarize.sh netns
+	CGO_ENABLED=0 $(GO) build -o $(BUILD)/lvsd ./cmd/lvsd
+	LVSD_BIN=$(BUILD)/lvsd $(GO) test -tags integration -race -count=1 -v -skip 'IPVS' ./integration/ 2>&1 | scripts/summarize.sh netns
 
 vm:
 	CGO_ENABLED=0 $(GO) build -o $(BUILD)/lvsd ./cmd/lvsd

@@ -43,6 +43,10 @@ func statusCmd() *cobra.Command {
 			fmt.Fprintf(w, "node %s, lvsd %s, up since %s\n", s.Node, s.Version, s.StartedAt.Format(time.RFC3339))
 			fmt.Fprintf(w, "config %s generation %d loaded %s: %d instance(s), %d service(s), %d real(s)\n",
 				s.Config, s.Generation, s.LoadedAt.Format(time.RFC3339), s.Instances, s.Services, s.Reals)
+			for _, v := range s.VRRP {
+				fmt.Fprintf(w, "vrrp %s (%s vrid %d): %s, priority %d, master %v, since %s\n", v.Name, v.Interface, v.VRID,
+					v.State, v.Priority, v.Master, v.Since.Format(time.RFC3339))
+			}
 			writeIPVS(w, s.IPVS)
 			writeHealth(w, s)
 			for _, warn := range s.Warnings {

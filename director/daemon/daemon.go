@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/control"
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // Options configure a Daemon.
@@ -56,6 +59,7 @@ type Daemon struct {
 	sysctls director.Sysctls
 	sync    SyncControl
 	health  *healthcheck.Runner
+	vrrp    *vrrpSet
 	drains  *drains
 	unmet   atomic.Pointer[[]director.Requirement]
 
@@ -117,35 +121,34 @@ func (d *Daemon) Current() *Loaded { return d.cur.Load() }
 // Run serves until ctx is done. Each value on hup (SIGHUP) reloads.
 func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	cfg := d.Current().Config
-	k, err := d.open(cfg)
+	ln, err := d.prepare(cfg)
 	if err != nil {
-		return err
-	}
-	ln, err := control.Listen(cfg.ControlSocket)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	state := filepath.Dir(cfg.ControlSocket)
-	if d.drains, err = loadDrains(filepath.Join(state, "drains.json")); err != nil {
-		d.log.WithError(err).Warn("operator drains not restored")
-	}
-	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth); err != nil {
-		ln.Close()
 		return err
 	}
 	defer d.health.Shutdown()
-	d.dir = director.New(k, director.Options{
-		Interval:    cfg.Director.ReconcileInterval,
-		OwnedPath:   filepath.Join(state, "ipvs-owned.json"),
-		ClearOnStop: cfg.Director.OnStop == "clear",
-		Log:         d.log.WithField("part", "director"),
-	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	d.apply(cfg)
 	d.startSync(cfg)
 	directed := make(chan error, 1)
 	go func() { directed <- d.dir.Run(ctx) }()
+	d.waitFirstReconcile(10 * time.Second) // the table is in place before any VIP arrives
+	// VRRP runs under a context of its own: at stop it hands the VIPs
+	// over first, while IPVS and the sync daemons still serve.
+	vctx, vcancel := context.WithCancel(context.Background())
+	defer vcancel()
+	changed := make(chan struct{}, 1)
+	d.vrrp, err = d.startVRRP(vctx, cfg, func(vrrp.Transition) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		cancel()
+		return errors.Join(err, <-directed)
+	}
+	go d.syncFollower(vctx, cfg, d.vrrp, changed)
 	served := make(chan error, 1)
 	go func() { served <- control.Serve(ctx, ln, d.handle) }()
 	d.log.WithFields(logrus.Fields{
@@ -155,19 +158,54 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return d.stop(cancel, <-served, directed)
+			return d.stop(vcancel, cancel, served, directed)
 		case err := <-served:
 			// Serve ends with nil when ctx ends; anything else is a
 			// failure of the socket, which ends the daemon too.
 			if err != nil {
 				err = fmt.Errorf("control socket: %w", err)
 			}
-			return errors.Join(err, d.stop(cancel, nil, directed))
+			served <- nil
+			return errors.Join(err, d.stop(vcancel, cancel, served, directed))
 		case <-hup:
 			d.reload()
 		case reply := <-d.reloads:
 			reply <- d.reload()
 		}
+	}
+}
+
+// prepare opens what Run needs: the IPVS table, the control socket, the
+// operator drains, the health runner and the director.
+func (d *Daemon) prepare(cfg *config.Config) (net.Listener, error) {
+	k, err := d.open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := control.Listen(cfg.ControlSocket)
+	if err != nil {
+		return nil, err
+	}
+	state := filepath.Dir(cfg.ControlSocket)
+	if d.drains, err = loadDrains(filepath.Join(state, "drains.json")); err != nil {
+		d.log.WithError(err).Warn("operator drains not restored")
+	}
+	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.dir = director.New(k, director.Options{
+		Interval:    cfg.Director.ReconcileInterval,
+		OwnedPath:   filepath.Join(state, "ipvs-owned.json"),
+		ClearOnStop: cfg.Director.OnStop == "clear",
+		Log:         d.log.WithField("part", "director"),
+	})
+	return ln, nil
+}
+
+func (d *Daemon) waitFirstReconcile(limit time.Duration) {
+	for end := time.Now().Add(limit); d.dir.Last().At.IsZero() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -184,6 +222,9 @@ func (d *Daemon) reload() ReloadResult {
 	} else {
 		if cfg.ControlSocket != old.Config.ControlSocket {
 			d.log.WithField("socket", cfg.ControlSocket).Warn("control.socket changes take effect at restart")
+		}
+		if !reflect.DeepEqual(cfg.Instances, old.Config.Instances) || !reflect.DeepEqual(cfg.Groups, old.Config.Groups) {
+			d.log.Warn("vrrp instance changes take effect at restart (lvsd switchover first for no loss); services and checks are reloaded now")
 		}
 		res.OK, res.Generation = true, old.Generation+1
 	}
@@ -203,10 +244,23 @@ func (d *Daemon) reload() ReloadResult {
 	return res
 }
 
-// stop ends the director and the sync daemons after the control socket.
-func (d *Daemon) stop(cancel context.CancelFunc, servedErr error, directed <-chan error) error {
+// stop hands the VIPs over (bounded by the longest handover timeout),
+// then ends the control socket, the director and the sync daemons.
+func (d *Daemon) stop(vcancel, cancel context.CancelFunc, served, directed <-chan error) error {
+	vcancel()
+	limit := 5 * time.Second
+	for _, in := range d.Current().Config.Instances {
+		limit = max(limit, in.Handover.Timeout+5*time.Second)
+	}
+	var verr error
+	select {
+	case <-d.vrrp.done:
+		verr = errors.Join(d.vrrp.errs...)
+	case <-time.After(limit):
+		verr = fmt.Errorf("vrrp instances still stopping after %v", limit)
+	}
 	cancel()
-	err := errors.Join(servedErr, <-directed, d.stopSync(d.Current().Config))
+	err := errors.Join(verr, <-served, <-directed, d.stopSync(d.Current().Config))
 	d.log.Info("lvsd stopped")
 	return err
 }
@@ -228,14 +282,17 @@ func (d *Daemon) apply(cfg *config.Config) {
 }
 
 // startSync starts the connection sync daemons: the backup always (it
-// receives the peer's connections), and the master too. Until VRRP drives
-// the roles, a director runs both, so whichever takes the VIPs already
-// holds the other's connections.
+// receives the peer's connections); the master follows VRRP
+// (syncFollower), or runs all along on a director without VRRP.
 func (d *Daemon) startSync(cfg *config.Config) {
 	if cfg.Sync == nil {
 		return
 	}
-	for _, role := range []director.SyncRole{director.SyncBackup, director.SyncMaster} {
+	roles := []director.SyncRole{director.SyncBackup}
+	if len(cfg.Instances) == 0 {
+		roles = append(roles, director.SyncMaster) // no VRRP to follow
+	}
+	for _, role := range roles {
 		if err := d.sync.Start(role, cfg.Sync.Interface, cfg.Sync.SyncID); err != nil {
 			d.log.WithError(err).Error("ipvs connection sync not started")
 			continue

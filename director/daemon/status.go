@@ -14,6 +14,7 @@ import (
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/control"
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // Status is what `lvsd status` shows of the daemon itself.
@@ -29,6 +30,7 @@ type Status struct {
 	Reals      int                      `json:"reals"`
 	LastReload *ReloadResult            `json:"last_reload,omitempty"`
 	IPVS       IPVSStatus               `json:"ipvs"`
+	VRRP       []vrrp.NodeStatus        `json:"vrrp"`
 	Health     []healthcheck.RealHealth `json:"health"`
 	Drained    map[string][]string      `json:"drained,omitempty"`
 	Warnings   []string                 `json:"warnings,omitempty"`
@@ -84,6 +86,11 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		counters, cerr := d.dir.Counters(ctx)
 		s.IPVS = ipvsStatus(d.dir.Last(), t, cmp.Or(err, cerr), counters)
 	}
+	if d.vrrp != nil {
+		for _, n := range d.vrrp.nodes {
+			s.VRRP = append(s.VRRP, n.Status())
+		}
+	}
 	if d.health != nil {
 		s.Health = d.health.Snapshot()
 		s.Drained = d.drains.list()
@@ -132,6 +139,14 @@ func (d *Daemon) handle(ctx context.Context, req control.Request) (any, error) {
 		return d.Reload(ctx)
 	case "diff":
 		return d.Diff(ctx)
+	case "switchover":
+		var a SwitchoverArgs
+		if len(req.Args) > 0 {
+			if err := json.Unmarshal(req.Args, &a); err != nil {
+				return nil, fmt.Errorf("switchover: %w", err)
+			}
+		}
+		return d.Switchover(ctx, a)
 	case "drain":
 		var a DrainArgs
 		if err := json.Unmarshal(req.Args, &a); err != nil {
@@ -139,5 +154,5 @@ func (d *Daemon) handle(ctx context.Context, req control.Request) (any, error) {
 		}
 		return nil, d.Drain(a)
 	}
-	return nil, fmt.Errorf("%w %q (have: status, reload, diff, drain)", errUnknownCmd, req.Cmd)
+	return nil, fmt.Errorf("%w %q (have: status, reload, diff, drain, switchover)", errUnknownCmd, req.Cmd)
 }

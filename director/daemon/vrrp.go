@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director"
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// instanceConfig converts a configured instance into what vrrp runs.
+func instanceConfig(in config.Instance) vrrp.InstanceConfig {
+	c := vrrp.InstanceConfig{
+		Name: in.Name, Interface: in.Interface, VRID: in.VRID, Priority: in.Priority, Version: in.Version,
+		AdvertInterval: in.AdvertInterval, Preempt: in.Preempt, PreemptDelay: in.PreemptDelay,
+		AuthPass: in.AuthPass, VIPs: in.VIPs, VirtualMAC: in.VirtualMAC,
+		Announce: vrrp.AnnounceConfig{Repeat: in.Announce.Repeat, Interval: in.Announce.Interval, Refresh: in.Announce.Refresh},
+		Handover: vrrp.Handover{OnStop: in.Handover.OnStop, Timeout: in.Handover.Timeout},
+	}
+	if in.Unicast != nil {
+		c.Unicast = vrrp.Unicast{Source: in.Unicast.Source, Peers: in.Unicast.Peers}
+	}
+	for _, t := range in.TrackIfaces {
+		c.TrackInterfaces = append(c.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
+	}
+	for _, t := range in.TrackScripts {
+		c.TrackScripts = append(c.TrackScripts, vrrp.TrackScript{Name: t.Name, Command: t.Command,
+			Interval: t.Interval, Timeout: t.Timeout, Weight: t.Weight, Rise: t.Rise, Fall: t.Fall})
+	}
+	return c
+}
+
+// vrrpSet is the running VRRP instances of the daemon.
+type vrrpSet struct {
+	nodes  []*vrrp.Node
+	byName map[string]*vrrp.Node
+	prio   map[string]uint8 // configured priorities, for --restore
+	done   chan struct{}    // closed when every node's Run has returned
+	errs   []error
+}
+
+// startVRRP builds a Node per instance and a Group per group and runs
+// them until ctx is done. Transitions go to onTransition, which must not
+// block.
+func (d *Daemon) startVRRP(ctx context.Context, cfg *config.Config, onTransition func(vrrp.Transition)) (*vrrpSet, error) {
+	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, done: make(chan struct{})}
+	for _, in := range cfg.Instances {
+		n, err := vrrp.NewNode(instanceConfig(in), vrrp.Deps{
+			Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition,
+		})
+		if err != nil {
+			return nil, err
+		}
+		set.nodes = append(set.nodes, n)
+		set.byName[in.Name], set.prio[in.Name] = n, in.Priority
+	}
+	for _, g := range cfg.Groups {
+		var members []*vrrp.Node
+		for _, name := range g.Instances {
+			members = append(members, set.byName[name])
+		}
+		if _, err := vrrp.NewGroup(g.Name, members...); err != nil {
+			return nil, err
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, n := range set.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Run(ctx); err != nil {
+				mu.Lock()
+				set.errs = append(set.errs, err)
+				mu.Unlock()
+				d.log.WithError(err).Error("vrrp instance stopped")
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(set.done) }()
+	return set, nil
+}
+
+// holdsVIPs reports whether any instance holds its addresses.
+func (s *vrrpSet) holdsVIPs() bool {
+	for _, n := range s.nodes {
+		if n.Status().State.HoldsVIPs() {
+			return true
+		}
+	}
+	return false
+}
+
+// syncFollower starts the IPVS sync master daemon while this node holds
+// VIPs and stops it when it holds none; the backup daemon runs all along
+// (startSync), so a new master already has the old one's connections.
+func (d *Daemon) syncFollower(ctx context.Context, cfg *config.Config, set *vrrpSet, changed <-chan struct{}) {
+	if cfg.Sync == nil {
+		return
+	}
+	master := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		now := set.holdsVIPs()
+		if now == master {
+			continue
+		}
+		var err error
+		if now {
+			err = d.sync.Start(director.SyncMaster, cfg.Sync.Interface, cfg.Sync.SyncID)
+		} else {
+			err = d.sync.Stop(director.SyncMaster)
+		}
+		if err != nil {
+			d.log.WithError(err).Error("ipvs sync master daemon not switched")
+			continue
+		}
+		master = now
+		d.log.WithField("running", now).Info("ipvs sync master daemon follows vrrp")
+	}
+}
+
+// SwitchoverArgs selects instances for `lvsd switchover`.
+type SwitchoverArgs struct {
+	Instance string `json:"instance,omitempty"` // "" = every instance this node is master of
+	Restore  bool   `json:"restore,omitempty"`  // give back the configured priorities
+}
+
+// SwitchoverResult reports, per instance, what happened.
+type SwitchoverResult struct {
+	Instances map[string]string `json:"instances"`
+}
+
+// Switchover hands this node's master instances over to the peer without
+// loss (resign: priority 0 advertised, VIPs kept until the new master is
+// heard), then drops their priority to 1 so that preemption does not take
+// them back; Restore gives the configured priorities back.
+func (d *Daemon) Switchover(ctx context.Context, a SwitchoverArgs) (SwitchoverResult, error) {
+	res := SwitchoverResult{Instances: map[string]string{}}
+	if d.vrrp == nil || len(d.vrrp.nodes) == 0 {
+		return res, errors.New("no vrrp instances configured")
+	}
+	var errs []error
+	for name, n := range d.vrrp.byName {
+		if a.Instance != "" && name != a.Instance {
+			continue
+		}
+		res.Instances[name] = d.switchOne(ctx, name, n, a.Restore, &errs)
+	}
+	if len(res.Instances) == 0 {
+		return res, fmt.Errorf("no vrrp instance named %q", a.Instance)
+	}
+	return res, errors.Join(errs...)
+}
+
+func (d *Daemon) switchOne(ctx context.Context, name string, n *vrrp.Node, restore bool, errs *[]error) string {
+	if restore {
+		if err := n.SetPriority(ctx, d.vrrp.prio[name]); err != nil {
+			*errs = append(*errs, err)
+			return "error: " + err.Error()
+		}
+		return fmt.Sprintf("priority %d restored", d.vrrp.prio[name])
+	}
+	start := time.Now()
+	err := n.Switchover(ctx)
+	switch {
+	case errors.Is(err, vrrp.ErrNotMaster):
+		return "not master here: nothing to hand over"
+	case err != nil && !errors.Is(err, vrrp.ErrResignTimeout):
+		*errs = append(*errs, err)
+		return "error: " + err.Error()
+	}
+	if perr := n.SetPriority(ctx, 1); perr != nil {
+		*errs = append(*errs, perr)
+	}
+	st := n.Status()
+	msg := fmt.Sprintf("handed over to %v in %v; priority now 1 (lvsd switchover --restore gives it back)",
+		st.Master, time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		msg = "no new master heard before the timeout; VIPs released anyway; priority now 1"
+	}
+	d.log.WithFields(logrus.Fields{"instance": name}).Info("switchover: " + msg)
+	return msg
+}
