@@ -48,9 +48,14 @@ func newPair(t *testing.T) *pair {
 	p.client = p.ns["client"]
 	for name, prio := range map[string]int{"a": 150, "b": 100} {
 		l.echo(p.ns[name], ":7000")
+		hook := l.write(name+"/notify.sh", "#!/bin/sh\necho \"$LVSD_NODE $*\" >> "+l.dir+"/"+name+"/notified\n")
+		if err := os.Chmod(hook, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		p.config[name] = l.write(name+"/lvsd.yaml", fmt.Sprintf(`node: %s
 control: {socket: ctl.sock}
 http: {listen: ""}
+notify: {command: [%s], timeout: 2s}
 vrrp:
   instances:
     - name: front
@@ -60,7 +65,7 @@ vrrp:
       advert_interval: 100ms
       virtual_ips: [%s/24]
       handover: {on_stop: true, timeout: 2s}
-`, name, prio, pairVIP))
+`, name, hook, prio, pairVIP))
 		l.write(name+"/services.d/echo.yaml", "name: echo\nvirtual: "+pairVIP+":7000\nforward: dr\ncheck: {type: none}\n"+
 			"reals:\n  - address: 192.0.2.11:7000\n")
 		p.sock[name] = l.dir + "/" + name + "/ctl.sock"
@@ -206,6 +211,18 @@ func TestPairSwitchoverAndStop(t *testing.T) {
 
 	if n, _ := run("lvsd switchover a->b", func() { t.Log(strings.TrimSpace(p.ctl("a", "switchover"))) }, "b"); n != 0 {
 		t.Errorf("switchover lost %d probes\n%s", n, p.logs())
+	}
+	// The notify hooks heard every transition, with state and priority.
+	for name, want := range map[string][]string{
+		"a": {"a vrrp front BACKUP 150", "a vrrp front MASTER 150", "a vrrp front RESIGNING 150", "a vrrp front BACKUP "},
+		"b": {"b vrrp front BACKUP 100", "b vrrp front MASTER 100"},
+	} {
+		got, _ := os.ReadFile(p.l.dir + "/" + name + "/notified")
+		for _, w := range want {
+			if !strings.Contains(string(got), w) {
+				t.Errorf("%s's notify hook lacks %q:\n%s", name, w, got)
+			}
+		}
 	}
 	if st := p.state("a"); st != "BACKUP" {
 		t.Errorf("a is %s after handing over, want BACKUP (priority 1 holds it there)", st)

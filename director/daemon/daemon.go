@@ -20,8 +20,8 @@ import (
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/control"
+	"github.com/lvsd/lvsd/director/notify"
 	"github.com/lvsd/lvsd/healthcheck"
-	"github.com/lvsd/lvsd/vrrp"
 )
 
 // Options configure a Daemon.
@@ -59,9 +59,13 @@ type Daemon struct {
 	sysctls director.Sysctls
 	sync    SyncControl
 	health  *healthcheck.Runner
-	vrrp    *vrrpSet
-	drains  *drains
-	unmet   atomic.Pointer[[]director.Requirement]
+	notify  *notify.Notifier
+	// notifyStop ends the notifier after the final transitions are queued.
+	notifyStop context.CancelFunc
+	notifyDone chan struct{}
+	vrrp       *vrrpSet
+	drains     *drains
+	unmet      atomic.Pointer[[]director.Requirement]
 
 	cur     atomic.Pointer[Loaded]
 	mu      sync.Mutex // guards last, and orders it with stores to cur
@@ -138,12 +142,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	vctx, vcancel := context.WithCancel(context.Background())
 	defer vcancel()
 	changed := make(chan struct{}, 1)
-	d.vrrp, err = d.startVRRP(vctx, cfg, func(vrrp.Transition) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	})
+	d.vrrp, err = d.startVRRP(vctx, cfg, changed)
 	if err != nil {
 		cancel()
 		return errors.Join(err, <-directed)
@@ -190,6 +189,11 @@ func (d *Daemon) prepare(cfg *config.Config) (net.Listener, error) {
 	if d.drains, err = loadDrains(filepath.Join(state, "drains.json")); err != nil {
 		d.log.WithError(err).Warn("operator drains not restored")
 	}
+	d.notify = notify.New(notifyConfig(cfg), d.log.WithField("part", "notify"))
+	notifyCtx, notifyStop := context.WithCancel(context.Background())
+	d.notifyDone = make(chan struct{})
+	d.notifyStop = notifyStop
+	go func() { defer close(d.notifyDone); d.notify.Run(notifyCtx) }()
 	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth); err != nil {
 		ln.Close()
 		return nil, err
@@ -237,6 +241,7 @@ func (d *Daemon) reload() ReloadResult {
 	d.last = &res
 	d.mu.Unlock()
 	if res.OK {
+		d.notify.SetConfig(notifyConfig(cfg))
 		d.apply(cfg)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
 			Info("configuration reloaded")
@@ -261,8 +266,14 @@ func (d *Daemon) stop(vcancel, cancel context.CancelFunc, served, directed <-cha
 	}
 	cancel()
 	err := errors.Join(verr, <-served, <-directed, d.stopSync(d.Current().Config))
+	d.notifyStop() // deliver what is queued, each hook bounded by its timeout
+	<-d.notifyDone
 	d.log.Info("lvsd stopped")
 	return err
+}
+
+func notifyConfig(cfg *config.Config) notify.Config {
+	return notify.Config{Command: cfg.Notify.Command, Webhook: cfg.Notify.Webhook, Timeout: cfg.Notify.Timeout}
 }
 
 // apply puts a configuration in service: the kernel settings its

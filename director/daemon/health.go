@@ -14,6 +14,7 @@ import (
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/notify"
 	"github.com/lvsd/lvsd/healthcheck"
 )
 
@@ -30,9 +31,16 @@ func targets(cfg *config.Config) []healthcheck.Target {
 
 // onHealth is the health runner's callback (the runner logs the
 // transition and its reason): it tells the director which service changed,
-// so the kernel follows within a netlink round trip of the decision.
+// so the kernel follows within a netlink round trip of the decision, then
+// the notify hooks.
 func (d *Daemon) onHealth(ev healthcheck.Event) {
 	d.dir.Changed(ev.Service)
+	state := "down"
+	if ev.Up {
+		state = "up"
+	}
+	d.notify.Notify(notify.Event{Kind: "realserver", Node: d.Current().Config.Node, At: ev.At,
+		Service: ev.Service, Real: ev.Real.String(), State: state, Reason: ev.Detail})
 }
 
 // stateFunc returns the director's view of the realservers of cfg: the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/notify"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -46,14 +47,22 @@ type vrrpSet struct {
 }
 
 // startVRRP builds a Node per instance and a Group per group and runs
-// them until ctx is done. Transitions go to onTransition, which must not
-// block.
-func (d *Daemon) startVRRP(ctx context.Context, cfg *config.Config, onTransition func(vrrp.Transition)) (*vrrpSet, error) {
+// them until ctx is done. Every transition goes to the notify hooks and
+// wakes changed (the sync follower); neither blocks the node.
+func (d *Daemon) startVRRP(ctx context.Context, cfg *config.Config, changed chan<- struct{}) (*vrrpSet, error) {
 	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, done: make(chan struct{})}
 	for _, in := range cfg.Instances {
-		n, err := vrrp.NewNode(instanceConfig(in), vrrp.Deps{
-			Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition,
-		})
+		var n *vrrp.Node
+		onTransition := func(tr vrrp.Transition) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+			d.notify.Notify(notify.Event{Kind: "vrrp", Node: cfg.Node, At: tr.Time, Instance: in.Name, VRID: in.VRID,
+				From: tr.From.String(), State: tr.To.String(), Priority: n.Status().Priority, Reason: tr.Reason})
+		}
+		var err error
+		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition})
 		if err != nil {
 			return nil, err
 		}
