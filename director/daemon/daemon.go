@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,8 +186,7 @@ func (d *Daemon) prepare(cfg *config.Config) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	state := filepath.Dir(cfg.ControlSocket)
-	if d.drains, err = loadDrains(filepath.Join(state, "drains.json")); err != nil {
+	if d.drains, err = loadDrains(statePath(cfg, "drains.json")); err != nil {
 		d.log.WithError(err).Warn("operator drains not restored")
 	}
 	d.notify = notify.New(notifyConfig(cfg), d.log.WithField("part", "notify"))
@@ -200,7 +200,7 @@ func (d *Daemon) prepare(cfg *config.Config) (net.Listener, error) {
 	}
 	d.dir = director.New(k, director.Options{
 		Interval:    cfg.Director.ReconcileInterval,
-		OwnedPath:   filepath.Join(state, "ipvs-owned.json"),
+		OwnedPath:   statePath(cfg, "ipvs-owned.json"),
 		ClearOnStop: cfg.Director.OnStop == "clear",
 		Log:         d.log.WithField("part", "director"),
 	})
@@ -270,6 +270,13 @@ func (d *Daemon) stop(vcancel, cancel context.CancelFunc, served, directed <-cha
 	<-d.notifyDone
 	d.log.Info("lvsd stopped")
 	return err
+}
+
+// statePath names a state file beside the control socket, after it
+// (/run/lvsd/lvsd.sock: /run/lvsd/lvsd.ipvs-owned.json), so that two
+// daemons with two sockets never share state, even in one directory.
+func statePath(cfg *config.Config, name string) string {
+	return strings.TrimSuffix(cfg.ControlSocket, filepath.Ext(cfg.ControlSocket)) + "." + name
 }
 
 func notifyConfig(cfg *config.Config) notify.Config {

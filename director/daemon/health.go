@@ -69,7 +69,7 @@ func (d *Daemon) stateFunc(cfg *config.Config) director.StateFunc {
 
 // drains are realservers the operator took out with `lvsd drain`: weight
 // 0, existing connections finish. They survive reloads and restarts (a
-// file beside the control socket) until `lvsd undrain`.
+// file beside the control socket, see statePath) until `lvsd undrain`.
 type drains struct {
 	path string
 	mu   sync.Mutex
