@@ -19,11 +19,12 @@ type anyHost struct{}
 func (anyHost) Hostname() (string, error)                  { return "example-host", nil }
 func (anyHost) InterfaceAddrs(string) ([]netip.Addr, bool) { return nil, false }
 
-// mainFiles finds every main file: lvsd*.yaml anywhere under examples/.
+// mainFiles finds every main file: any .yaml under examples/ that is not
+// in a services.d directory.
 func mainFiles(t *testing.T) []string {
 	var files []string
 	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "lvsd") && strings.HasSuffix(p, ".yaml") {
+		if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(p)) != "services.d" && strings.HasSuffix(p, ".yaml") {
 			files = append(files, p)
 		}
 		return err
@@ -39,7 +40,6 @@ func TestExamplesAreValid(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no example main files found")
 	}
-	services := 0
 	for _, f := range files {
 		cfg, err := config.Load(f, config.Options{Host: anyHost{}})
 		if err != nil {
@@ -49,12 +49,21 @@ func TestExamplesAreValid(t *testing.T) {
 		if len(cfg.Services) == 0 {
 			t.Errorf("%s: no services loaded from %s", f, cfg.ServicesDir)
 		}
-		services += len(cfg.Services)
 	}
 	// Every service file must be reached by some main file.
+	loaded := map[string]bool{}
+	for _, f := range files {
+		if cfg, err := config.Load(f, config.Options{Host: anyHost{}}); err == nil {
+			for _, s := range cfg.Services {
+				loaded[filepath.Clean(s.File)] = true
+			}
+		}
+	}
 	all, _ := filepath.Glob("*/services.d/*.yaml")
 	top, _ := filepath.Glob("services.d/*.yaml")
-	if want := len(all) + len(top); services < want {
-		t.Errorf("main files load %d services, but there are %d service files", services, want)
+	for _, f := range append(all, top...) {
+		if !loaded[filepath.Clean(f)] {
+			t.Errorf("%s is not loaded by any main file", f)
+		}
 	}
 }

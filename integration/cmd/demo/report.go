@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/lvsd/lvsd/integration/netlab"
+)
+
+// window is what the client saw between two moments.
+type window struct {
+	ok, failed int
+	// outage is the longest gap between two good requests that has
+	// failures in it: from the last good one before to the first good one
+	// after, an upper bound on what the client lost.
+	outage time.Duration
+}
+
+func measure(samples []netlab.Sample, from, to time.Time) window {
+	var w window
+	var lastOK time.Time
+	failing := false
+	for _, s := range samples {
+		if !s.At.Before(to) {
+			break
+		}
+		inside := !s.At.Before(from)
+		if !s.OK {
+			if inside {
+				w.failed++
+				failing = true
+			}
+			continue
+		}
+		if inside {
+			w.ok++
+			if failing && !lastOK.IsZero() {
+				w.outage = max(w.outage, s.At.Sub(lastOK))
+			}
+		}
+		lastOK, failing = s.At, false
+	}
+	if failing && !lastOK.IsZero() {
+		w.outage = max(w.outage, to.Sub(lastOK))
+	}
+	return w
+}
+
+func report(w io.Writer, begin time.Time, steps []step, samples []netlab.Sample) {
+	end := time.Now()
+	if n := len(samples); n > 0 {
+		end = samples[n-1].At.Add(time.Millisecond)
+	}
+	fmt.Fprintf(w, "\nlvsd pair demo: a client requests http://%s every 10 ms (a new connection each time)\n", vip)
+	fmt.Fprintln(w, "through the VIP, NAT to three nginx app servers; A (priority 150) and B (100), adverts every 200 ms.")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %-11s |\n", "t", "event", "effect", "client outage", "failed")
+	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|\n", dashes(9), dashes(49), dashes(42), dashes(16), dashes(13))
+	fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %-11s |\n", "0.0s", "A is master, traffic flows", "", "", "")
+	for i, st := range steps {
+		to := end
+		if i+1 < len(steps) {
+			to = steps[i+1].at
+		}
+		m := measure(samples, st.at, to)
+		effect := fmt.Sprintf("%s after %.2fs", st.result, st.took.Seconds())
+		fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %4d of %-4d |\n", fmt.Sprintf("%.1fs", st.at.Sub(begin).Seconds()),
+			st.what, effect, fmt.Sprintf("%d ms", m.outage.Milliseconds()), m.failed, m.ok+m.failed)
+	}
+	fmt.Fprintln(w, "\nVRRP states (front/gateway) once each effect was reached:")
+	for _, st := range steps {
+		fmt.Fprintf(w, "  %-47s %s\n", st.what, st.after)
+	}
+	all := measure(samples, time.Time{}, end)
+	fmt.Fprintf(w, "\nrequests: %d, failed: %d; served by:", all.ok+all.failed, all.failed)
+	for _, kv := range byRealserver(samples) {
+		fmt.Fprintf(w, " %s %d", kv.name, kv.n)
+	}
+	fmt.Fprintln(w)
+}
+
+type count struct {
+	name string
+	n    int
+}
+
+func byRealserver(samples []netlab.Sample) []count {
+	m := map[string]int{}
+	for _, s := range samples {
+		if s.OK {
+			m[s.Body]++
+		}
+	}
+	var out []count
+	for name, n := range m {
+		out = append(out, count{name, n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func dashes(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = '-'
+	}
+	return string(b)
+}
