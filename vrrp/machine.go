@@ -198,7 +198,15 @@ func (m *Machine) masterReceive(now time.Time, a Advert) []Action {
 		}
 		m.learn(a)
 		m.toBackup(now)
-		return []Action{ReleaseVIPs{}, Became{Backup, reason}}
+		// RFC 5798 §6.4.3 only steps down. lvsd first sends one last
+		// advert of its own priority: after a split brain (or a
+		// preemption) the winner may never have heard this node as
+		// master, so it would not re-announce, and clients that followed
+		// this node would be left with a MAC that no longer holds the
+		// VIPs. Hearing a lower-priority master, the winner advertises and
+		// re-announces at once (the heal below). Receivers treat it as an
+		// ordinary advert.
+		return []Action{SendAdvert{m.prio}, ReleaseVIPs{}, Became{Backup, reason}}
 	}
 	// The RFC discards an advert we outrank. Two masters means a split
 	// brain that is healing: advertise now so the loser steps down at once,

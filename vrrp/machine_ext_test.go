@@ -158,7 +158,7 @@ func TestMachinePriority(t *testing.T) {
 	runMachineCases(t, []machineCase{
 		{name: "Master advertises a new priority at once, then loses to a better peer", steps: then(asMaster(),
 			step{4 * time.Second, setPrio(50), []Action{SendAdvert{50}}, Master, 5 * time.Second, 50},
-			step{4500 * ms, recv(100, lower), []Action{ReleaseVIPs{}, Became{Backup, "higher priority 100"}}, Backup, 4500*ms + 3*time.Second + 804687500*time.Nanosecond, 50},
+			step{4500 * ms, recv(100, lower), []Action{SendAdvert{50}, ReleaseVIPs{}, Became{Backup, "higher priority 100"}}, Backup, 4500*ms + 3*time.Second + 804687500*time.Nanosecond, 50},
 		)},
 		{name: "Backup with a raised priority preempts the master (§6.4.2)", steps: []step{
 			{0, start(), []Action{Became{Backup, ""}}, Backup, md100, 0},

@@ -59,6 +59,7 @@ type Node struct {
 	holdUntil time.Time // keep them until then anyway (handoverGrace)
 	annLeft   int
 	annNext   time.Time
+	annLate   time.Time // one more round past the hosts' neighbour locktime
 	refresh   time.Time
 	retry     time.Time
 	stopping  bool
@@ -257,7 +258,7 @@ func (n *Node) nextDeadline() time.Time {
 	if n.stopping && n.m.State() == Resigning {
 		stopAt = n.stopAt
 	}
-	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.refresh, n.retry, stopAt} {
+	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.annLate, n.refresh, n.retry, stopAt} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -278,6 +279,10 @@ func (n *Node) onTimer() {
 		if n.annLeft > 0 {
 			n.annNext = now.Add(n.cfg.Announce.Interval)
 		}
+	}
+	if !n.annLate.IsZero() && !now.Before(n.annLate) {
+		n.announceRound()
+		n.annLate = time.Time{}
 	}
 	if !n.refresh.IsZero() && !now.Before(n.refresh) {
 		n.announceRound()

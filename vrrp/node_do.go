@@ -68,7 +68,7 @@ func (n *Node) release(grace time.Duration) {
 	if grace > 0 {
 		n.holdUntil = now.Add(grace)
 	}
-	n.annLeft, n.annNext, n.refresh = 0, time.Time{}, time.Time{}
+	n.annLeft, n.annNext, n.annLate, n.refresh = 0, time.Time{}, time.Time{}, time.Time{}
 	n.reconcile(now)
 }
 
@@ -124,13 +124,26 @@ func (n *Node) reconcile(now time.Time) (added bool) {
 	return added
 }
 
+// lateAnnounce is when a burst gets one more round: past the neighbour
+// "locktime" of Linux hosts (1 s by default, ip-sysctl.rst), during which
+// a host ignores ARP that would change an entry it just updated. Without
+// it, a client that followed the other node's announcements a moment
+// before (a split brain healing, a takeover racing a resign) keeps the
+// wrong MAC until the entry goes stale, seconds later. keepalived's
+// garp_master_delay answers the same problem.
+const lateAnnounce = 1100 * time.Millisecond
+
 // startAnnounce sends a round of announcements now and schedules the
-// remaining Repeat-1 rounds; the loop sends them between other events.
+// remaining Repeat-1 rounds, and a late one; the loop sends them between
+// other events.
 func (n *Node) startAnnounce(now time.Time) {
 	n.announceRound()
 	n.annLeft, n.annNext = n.cfg.Announce.Repeat-1, time.Time{}
 	if n.annLeft > 0 {
 		n.annNext = now.Add(n.cfg.Announce.Interval)
+	}
+	if last := now.Add(time.Duration(n.annLeft) * n.cfg.Announce.Interval); last.Before(now.Add(lateAnnounce)) {
+		n.annLate = now.Add(lateAnnounce)
 	}
 }
 

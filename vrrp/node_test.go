@@ -92,7 +92,8 @@ func TestNodeMasterAdvertisesAndStepsDown(t *testing.T) {
 	// Announce rounds ended within the first second; now only adverts.
 	h.expectOps("send 100 to 224.0.0.18", "send 100 to 224.0.0.18", "send 100 to 224.0.0.18")
 	h.recvAdvert(150, peerLow)
-	h.expectOps("remove 192.0.2.100/24", "remove 192.0.2.101/24")
+	// One last advert tells the winner, then the addresses go.
+	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24", "remove 192.0.2.101/24")
 	if s := h.n.Status(); s.State != Backup || s.Master != peerLow {
 		t.Errorf("status %v following %v, want BACKUP following %v", s.State, s.Master, peerLow)
 	}
@@ -136,7 +137,7 @@ func TestNodeAnnounceRepeatsDoNotBlock(t *testing.T) {
 		t.Errorf("timeline:\n got %q\nwant %q", got, want)
 	}
 	h.recvAdvert(200, peerHigh)
-	h.expectOps("remove 192.0.2.100/24")
+	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24")
 	h.advance(mdi100 - time.Millisecond)
 	h.expectOps() // no refresh, no repeats once released
 	if c := h.n.Status().Counters; c.AnnouncesSent != 2*7 {
@@ -346,7 +347,36 @@ func TestNodeStatusKeepsLast20Transitions(t *testing.T) {
 	if last := s.Transitions[19]; last.To != Backup || last.From != Master || s.Since != last.Time {
 		t.Errorf("last transition %+v, since %v", last, s.Since)
 	}
-	if s.Counters.AdvertsReceived != 15 || s.Counters.AdvertsSent != 15 || s.Name != "web" || s.VRID != 7 {
+	// Each takeover sends an advert, and each step-down one more.
+	if s.Counters.AdvertsReceived != 15 || s.Counters.AdvertsSent != 30 || s.Name != "web" || s.VRID != 7 {
 		t.Errorf("status %+v", s)
 	}
+}
+
+// TestNodeLateAnnounce: a burst shorter than the neighbour locktime gets
+// one more round 1.1 s after it began, so a client that ignored the burst
+// (it had just followed the other node) follows this one all the same.
+func TestNodeLateAnnounce(t *testing.T) {
+	cfg := nodeConfig()
+	cfg.VIPs = cfg.VIPs[:1]
+	cfg.Announce = AnnounceConfig{Repeat: 2, Interval: 100 * time.Millisecond}
+	h := newHarness(t, cfg)
+	h.run()
+	h.advance(mdi100)
+	takeover := h.clk.Now()
+	h.advance(1200 * time.Millisecond)
+	ops, times := h.log.takeTimed()
+	var got []string
+	for i, op := range ops {
+		if strings.HasPrefix(op, "announce") {
+			got = append(got, fmt.Sprintf("%v %s", times[i].Sub(takeover), op))
+		}
+	}
+	want := []string{"0s announce 192.0.2.100", "100ms announce 192.0.2.100", "1.1s announce 192.0.2.100"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("announcements:\n got %q\nwant %q", got, want)
+	}
+	// Released afterwards: the addresses go.
+	h.recvAdvert(200, peerHigh)
+	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24")
 }

@@ -1,0 +1,265 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	osexec "os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/director/control"
+	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/integration/netlab"
+)
+
+// lvsdState returns the state of the first VRRP instance of the lvsd
+// answering on sock, or "?" when it does not answer.
+func lvsdState(sock string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var s daemon.Status
+	if err := control.Call(ctx, sock, "status", nil, &s); err != nil || len(s.VRRP) == 0 {
+		return "?"
+	}
+	return s.VRRP[0].State.String()
+}
+
+// echoServer serves line echo on addr in ns until the returned stop is
+// called (or the test ends).
+func (l *lab) echoServer(ns, addr string) (stop func()) {
+	l.t.Helper()
+	var ln net.Listener
+	err := <-l.goIn(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err })
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	l.t.Cleanup(func() { ln.Close() })
+	return func() { ln.Close() }
+}
+
+// drPair is two lvsd directors with real IPVS in DR mode in front of two
+// echo realservers, with connection sync, on one segment.
+type drPair struct {
+	*lab
+	bin        string
+	ns, sock   map[string]string
+	proc       map[string]*os.Process
+	stopEcho   map[string]func()
+	runs       int
+	configFile map[string]string
+	service    string
+}
+
+func newDRPair(t *testing.T) *drPair {
+	p := &drPair{lab: newLab(t), bin: lvsdBinary(t), ns: map[string]string{}, sock: map[string]string{},
+		proc: map[string]*os.Process{}, stopEcho: map[string]func(){}, configFile: map[string]string{}}
+	sw := p.ns2("sw")
+	p.in(sw, "ip", "link", "add", "br0", "type", "bridge")
+	p.in(sw, "ip", "link", "set", "br0", "up")
+	addrs := map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24", "rs1": "192.0.2.11/24", "rs2": "192.0.2.12/24"}
+	for _, name := range []string{"client", "a", "b", "rs1", "rs2"} {
+		p.ns[name] = p.ns2(name)
+		p.link(p.ns[name], "e0", addrs[name], sw, "p"+name, "")
+		p.in(sw, "ip", "link", "set", "p"+name, "master", "br0")
+	}
+	for _, rs := range []string{"rs1", "rs2"} {
+		p.in(p.ns[rs], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
+		p.in(p.ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
+		p.stopEcho[rs] = p.echoServer(p.ns[rs], ":7000")
+	}
+	p.service = "name: echo\nvirtual: 192.0.2.10:7000\nscheduler: rr\nforward: dr\n" +
+		"check: {type: tcp, interval: 200ms, timeout: 150ms, fall: 2, rise: 2}\n" +
+		"reals:\n  - address: 192.0.2.11:7000\n    weight: %d\n  - address: 192.0.2.12:7000\n"
+	for d, prio := range map[string]int{"a": 150, "b": 100} {
+		p.configFile[d] = p.write(d+"/lvsd.yaml", fmt.Sprintf(`node: %s
+control: {socket: ctl.sock}
+http: {listen: ""}
+sync: {interface: e0, sync_id: 9}
+vrrp:
+  instances:
+    - name: front
+      interface: e0
+      vrid: 52
+      priority: %d
+      advert_interval: 100ms
+      virtual_ips: [192.0.2.10/24]
+      handover: {on_stop: true, timeout: 2s}
+`, d, prio))
+		p.write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 1))
+		p.sock[d] = p.dir + "/" + d + "/ctl.sock"
+	}
+	return p
+}
+
+func (p *drPair) ns2(name string) string { return p.lab.ns(name) }
+
+func (p *drPair) start(d string) {
+	p.t.Helper()
+	p.runs++
+	cmd := p.lab.start(p.ns[d], fmt.Sprintf("lvsd-%s-%d", d, p.runs), p.bin, "run", "-c", p.configFile[d])
+	p.proc[d] = cmd.Process
+	p.waitUp(p.sock[d])
+}
+
+// waitStates waits (at most 10 s) for both directors' states.
+func (p *drPair) waitStates(a, b string) time.Duration {
+	p.t.Helper()
+	start := time.Now()
+	for time.Since(start) < 10*time.Second {
+		if lvsdState(p.sock["a"]) == a && lvsdState(p.sock["b"]) == b {
+			return time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.t.Fatalf("want a %s, b %s; have a %s, b %s\n%s", a, b, lvsdState(p.sock["a"]), lvsdState(p.sock["b"]), p.logOf(fmt.Sprintf("lvsd-a-%d", p.runs)))
+	return 0
+}
+
+func (p *drPair) lvsctl(d string, args ...string) {
+	p.t.Helper()
+	if out, err := runLvsd(p.bin, append(args, "-c", p.configFile[d])...); err != nil {
+		p.t.Fatalf("lvsd %v: %v\n%s", args, err, out)
+	}
+}
+
+// lost checks that no probe failed from `from` on, after waiting settle.
+func (p *drPair) lost(t *testing.T, pr *netlab.Prober, what string, from time.Time, settle time.Duration, want int) {
+	t.Helper()
+	time.Sleep(settle)
+	failed, total := netlab.Failures(pr.Samples(), from)
+	t.Logf("%s: %d of %d probes failed", what, failed, total)
+	if want >= 0 && failed > want {
+		t.Errorf("%s: %d probes failed, want at most %d", what, failed, want)
+	}
+}
+
+// TestIPVSPairEndToEnd runs a DR pair with real IPVS and sync through
+// everything a pair goes through, with a client probing the VIP every
+// 10 ms over new connections, and holds each event to the design: nothing
+// lost to a reload or after a split-brain heal; established connections
+// survive switchovers, the master's death and its preempting return.
+//
+// Known gap: a planned switchover and a preemption can still lose a
+// connection that is being opened at the instant the VIP moves (its SYN
+// went through the old holder, its next packet reaches the new one before
+// IPVS sync does, and the new holder's own TCP stack resets it). The test
+// bounds those at inFlight and logs the count.
+const inFlight = 3
+func TestIPVSPairEndToEnd(t *testing.T) {
+	needIPVS(t)
+	p := newDRPair(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := 1; i <= p.runs; i++ {
+				for _, d := range []string{"a", "b"} {
+					if l := p.logOf(fmt.Sprintf("lvsd-%s-%d", d, i)); l != "" {
+						t.Logf("==== lvsd-%s-%d\n%s", d, i, l)
+					}
+				}
+			}
+			t.Logf("client neighbours: %s", p.in(p.ns["client"], "ip", "neigh"))
+		}
+	})
+	p.start("a")
+	p.start("b")
+	p.waitStates("MASTER", "BACKUP")
+	pr := p.nl.ProbeWith(p.ns["client"], 10*time.Millisecond, 8, func() (string, error) { return "", echoOnce("192.0.2.10:7000") })
+	t.Cleanup(func() { _, _ = pr.Stop() })
+	time.Sleep(time.Second)
+	p.lost(t, pr, "steady state", time.Time{}, 0, 0)
+
+	// A reload with a changed weight, on both directors.
+	mark := time.Now()
+	for _, d := range []string{"a", "b"} {
+		p.write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 3))
+		_ = p.proc[d].Signal(syscall.SIGHUP)
+	}
+	p.waitStatus(p.sock["a"], func(s daemon.Status) bool { return s.Generation == 2 })
+	p.lost(t, pr, "reload during traffic", mark, time.Second, 0)
+
+	// Planned switchover and back, with an established connection open.
+	conn, r := p.dialEcho(p.ns["client"], "192.0.2.10:7000")
+	defer conn.Close()
+	mark = time.Now()
+	p.lvsctl("a", "switchover")
+	p.waitStates("BACKUP", "MASTER")
+	p.lost(t, pr, "lvsd switchover a->b", mark, time.Second, inFlight)
+	mark = time.Now()
+	p.lvsctl("b", "switchover")
+	p.waitStates("MASTER", "BACKUP")
+	p.lvsctl("a", "switchover", "--restore")
+	p.lvsctl("b", "switchover", "--restore")
+	p.lost(t, pr, "lvsd switchover b->a and restore", mark, time.Second, inFlight)
+	if err := roundTrip(conn, r, "after two switchovers"); err != nil {
+		t.Errorf("established connection lost in the switchovers: %v", err)
+	}
+
+	// Split brain: B hears nothing for 2 s, takes the VIP too; heal.
+	p.in(p.ns["b"], "nft", "add table inet lvsdtest; add chain inet lvsdtest in { type filter hook input priority 0; }; "+
+		"add chain inet lvsdtest out { type filter hook output priority 0; }; add rule inet lvsdtest in meta l4proto 112 drop; "+
+		"add rule inet lvsdtest out meta l4proto 112 drop")
+	p.waitStates("MASTER", "MASTER")
+	time.Sleep(time.Second)
+	p.in(p.ns["b"], "nft", "delete table inet lvsdtest")
+	healed := time.Now()
+	p.waitStates("MASTER", "BACKUP")
+	p.lost(t, pr, "after the split-brain heal", healed.Add(300*time.Millisecond), time.Second, 0)
+
+	// A dies with an established connection open: B has it from sync.
+	conn2, r2 := p.dialEcho(p.ns["client"], "192.0.2.10:7000")
+	defer conn2.Close()
+	if err := roundTrip(conn2, r2, "before the death"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // let sync carry it to B
+	_ = p.proc["a"].Signal(syscall.SIGSTOP)
+	p.in(p.ns["a"], "ip", "link", "set", "e0", "down")
+	died := time.Now()
+	_ = p.proc["a"].Kill()
+	took := p.waitStates("?", "MASTER")
+	if err := roundTrip(conn2, r2, "after the death"); err != nil {
+		t.Errorf("established connection lost when the master died: %v", err)
+	}
+	p.lost(t, pr, fmt.Sprintf("master died (B master %v later)", took.Round(time.Millisecond)), died, time.Second, -1)
+
+	// A restarts and preempts back.
+	p.in(p.ns["a"], "ip", "link", "set", "e0", "up")
+	mark = time.Now()
+	p.start("a")
+	p.waitStates("MASTER", "BACKUP")
+	p.lost(t, pr, "A restarted and preempted", mark, time.Second, inFlight)
+	if err := roundTrip(conn2, r2, "after the preemption"); err != nil {
+		t.Errorf("established connection lost when A preempted: %v", err)
+	}
+
+	// A realserver dies during a failover: B takes over and drops rs2.
+	p.stopEcho["rs2"]()
+	_ = p.proc["a"].Signal(syscall.SIGSTOP)
+	p.in(p.ns["a"], "ip", "link", "set", "e0", "down")
+	_ = p.proc["a"].Kill()
+	p.waitStates("?", "MASTER")
+	p.waitStatus(p.sock["b"], func(s daemon.Status) bool {
+		return len(s.IPVS.Services) == 1 && len(s.IPVS.Services[0].Reals) == 1
+	})
+	p.lost(t, pr, "after B took over and dropped the dead realserver", time.Now(), time.Second, 0)
+}
+
+func runLvsd(bin string, args ...string) (string, error) {
+	out, err := osexec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
