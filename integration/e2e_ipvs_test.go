@@ -160,6 +160,7 @@ func (p *drPair) lost(t *testing.T, pr *netlab.Prober, what string, from time.Ti
 // IPVS sync does, and the new holder's own TCP stack resets it). The test
 // bounds those at inFlight and logs the count.
 const inFlight = 3
+
 func TestIPVSPairEndToEnd(t *testing.T) {
 	needIPVS(t)
 	p := newDRPair(t)
