@@ -148,6 +148,10 @@ func (p *drPair) lost(t *testing.T, pr *netlab.Prober, what string, from time.Ti
 	}
 }
 
+// inFlight bounds the new connections a planned switchover or a
+// preemption may lose: see TestIPVSPairEndToEnd.
+const inFlight = 3
+
 // TestIPVSPairEndToEnd runs a DR pair with real IPVS and sync through
 // everything a pair goes through, with a client probing the VIP every
 // 10 ms over new connections, and holds each event to the design: nothing
@@ -159,8 +163,6 @@ func (p *drPair) lost(t *testing.T, pr *netlab.Prober, what string, from time.Ti
 // went through the old holder, its next packet reaches the new one before
 // IPVS sync does, and the new holder's own TCP stack resets it). The test
 // bounds those at inFlight and logs the count.
-const inFlight = 3
-
 func TestIPVSPairEndToEnd(t *testing.T) {
 	needIPVS(t)
 	p := newDRPair(t)
