@@ -3,12 +3,8 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +16,7 @@ import (
 
 	"github.com/lvsd/lvsd/director/control"
 	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // lvsdBinary is the lvsd binary under test, built before the VM boots
@@ -38,7 +35,7 @@ func lvsdBinary(t *testing.T) string {
 
 // probe is a client looping over a URL with one new connection per
 // request, counting what it gets.
-type probe struct {
+type reqProbe struct {
 	mu     sync.Mutex
 	ok     int
 	failed int
@@ -50,8 +47,8 @@ type probe struct {
 // calling goroutine, which goIn locked into the client's namespace
 // (http.Transport would dial on a goroutine of its own, on a thread in
 // another namespace).
-func (p *probe) get(addr string) {
-	body, err := httpGet(addr)
+func (p *reqProbe) get(addr string) {
+	body, err := netlab.HTTPGet(addr, 2*time.Second)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
@@ -62,40 +59,18 @@ func (p *probe) get(addr string) {
 		return
 	}
 	p.ok++
-	p.bodies[strings.TrimSpace(body)]++
+	p.bodies[body]++
 }
 
-func httpGet(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\nHost: lab\r\n\r\n"); err != nil {
-		return "", err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return string(body), err
-}
-
-func (p *probe) String() string {
+func (p *reqProbe) String() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return fmt.Sprintf("%d ok, %d failed, by realserver %v, errors %v", p.ok, p.failed, p.bodies, p.errs)
 }
 
 // requests makes n sequential requests from namespace ns.
-func (l *lab) requests(ns, url string, n int) *probe {
-	p := &probe{bodies: map[string]int{}}
+func (l *lab) requests(ns, url string, n int) *reqProbe {
+	p := &reqProbe{bodies: map[string]int{}}
 	err := <-l.goIn(ns, func() error {
 		for i := 0; i < n; i++ {
 			p.get(url)
@@ -109,8 +84,8 @@ func (l *lab) requests(ns, url string, n int) *probe {
 }
 
 // loop probes url from ns every interval until stop is closed.
-func (l *lab) loop(ns, url string, every time.Duration, stop <-chan struct{}) (*probe, <-chan error) {
-	p := &probe{bodies: map[string]int{}}
+func (l *lab) loop(ns, url string, every time.Duration, stop <-chan struct{}) (*reqProbe, <-chan error) {
+	p := &reqProbe{bodies: map[string]int{}}
 	done := l.goIn(ns, func() error {
 		tick := time.NewTicker(every)
 		defer tick.Stop()

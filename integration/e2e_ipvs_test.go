@@ -15,7 +15,7 @@ import (
 
 	"github.com/lvsd/lvsd/director/control"
 	"github.com/lvsd/lvsd/director/daemon"
-	"github.com/lvsd/lvsd/integration/netlab"
+	"github.com/lvsd/lvsd/director/probe"
 )
 
 // lvsdState returns the state of the first VRRP instance of the lvsd
@@ -138,10 +138,10 @@ func (p *drPair) lvsctl(d string, args ...string) {
 }
 
 // lost checks that no probe failed from `from` on, after waiting settle.
-func (p *drPair) lost(t *testing.T, pr *netlab.Prober, what string, from time.Time, settle time.Duration, want int) {
+func (p *drPair) lost(t *testing.T, pr *probe.Prober, what string, from time.Time, settle time.Duration, want int) {
 	t.Helper()
 	time.Sleep(settle)
-	failed, total := netlab.Failures(pr.Samples(), from)
+	failed, total := probe.Failures(pr.Samples(), from)
 	t.Logf("%s: %d of %d probes failed", what, failed, total)
 	if want >= 0 && failed > want {
 		t.Errorf("%s: %d probes failed, want at most %d", what, failed, want)

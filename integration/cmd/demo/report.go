@@ -6,49 +6,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/netlab"
+	"github.com/lvsd/lvsd/director/probe"
 )
 
-// window is what the client saw between two moments.
-type window struct {
-	ok, failed int
-	// outage is the longest gap between two good requests that has
-	// failures in it: from the last good one before to the first good one
-	// after, an upper bound on what the client lost.
-	outage time.Duration
-}
-
-func measure(samples []netlab.Sample, from, to time.Time) window {
-	var w window
-	var lastOK time.Time
-	failing := false
-	for _, s := range samples {
-		if !s.At.Before(to) {
-			break
-		}
-		inside := !s.At.Before(from)
-		if !s.OK {
-			if inside {
-				w.failed++
-				failing = true
-			}
-			continue
-		}
-		if inside {
-			w.ok++
-			if failing && !lastOK.IsZero() {
-				w.outage = max(w.outage, s.At.Sub(lastOK))
-			}
-		}
-		lastOK, failing = s.At, false
-	}
-	if failing && !lastOK.IsZero() {
-		w.outage = max(w.outage, to.Sub(lastOK))
-	}
-	return w
-}
-
-func report(w io.Writer, begin time.Time, steps []step, samples []netlab.Sample) {
+func report(w io.Writer, begin time.Time, steps []step, samples []probe.Sample) {
 	end := time.Now()
 	if n := len(samples); n > 0 {
 		end = samples[n-1].At.Add(time.Millisecond)
@@ -64,17 +25,17 @@ func report(w io.Writer, begin time.Time, steps []step, samples []netlab.Sample)
 		if i+1 < len(steps) {
 			to = steps[i+1].at
 		}
-		m := measure(samples, st.at, to)
+		m := probe.Measure(samples, st.at, to)
 		effect := fmt.Sprintf("%s after %.2fs", st.result, st.took.Seconds())
 		fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %4d of %-4d |\n", fmt.Sprintf("%.1fs", st.at.Sub(begin).Seconds()),
-			st.what, effect, fmt.Sprintf("%d ms", m.outage.Milliseconds()), m.failed, m.ok+m.failed)
+			st.what, effect, fmt.Sprintf("%d ms", m.Outage.Milliseconds()), m.Failed, m.OK+m.Failed)
 	}
 	fmt.Fprintln(w, "\nVRRP states (front/gateway) once each effect was reached:")
 	for _, st := range steps {
 		fmt.Fprintf(w, "  %-47s %s\n", st.what, st.after)
 	}
-	all := measure(samples, time.Time{}, end)
-	fmt.Fprintf(w, "\nrequests: %d, failed: %d; served by:", all.ok+all.failed, all.failed)
+	all := probe.Measure(samples, time.Time{}, end)
+	fmt.Fprintf(w, "\nrequests: %d, failed: %d; served by:", all.OK+all.Failed, all.Failed)
 	for _, kv := range byRealserver(samples) {
 		fmt.Fprintf(w, " %s %d", kv.name, kv.n)
 	}
@@ -86,7 +47,7 @@ type count struct {
 	n    int
 }
 
-func byRealserver(samples []netlab.Sample) []count {
+func byRealserver(samples []probe.Sample) []count {
 	m := map[string]int{}
 	for _, s := range samples {
 		if s.OK {
