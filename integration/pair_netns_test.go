@@ -231,6 +231,16 @@ func TestPairSwitchoverAndStop(t *testing.T) {
 	p.ctl("a", "switchover", "--restore")
 	p.waitMaster("a", 5*time.Second)
 
+	// lvsd drill does both, probing the VIP from the client's namespace.
+	out, err := exec.Command("ip", "netns", "exec", p.client, p.bin, "drill", "-c", p.config["a"],
+		"--probe", pairVIP+":7000", "--settle", "500ms").CombinedOutput()
+	t.Logf("lvsd drill:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "probe 192.0.2.10:7000, handover: 0 of ") ||
+		!strings.Contains(string(out), "take back: master again") {
+		t.Errorf("lvsd drill: %v", err)
+	}
+	p.waitMaster("a", 5*time.Second)
+
 	if n, _ := run("SIGTERM of the master (handover on stop)", func() { _ = p.proc["a"].Signal(syscall.SIGTERM) }, "b"); n != 0 {
 		t.Errorf("graceful stop lost %d probes\n%s", n, p.logs())
 	}

@@ -28,7 +28,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("config", "c", defaultConfig, "main configuration file")
-	root.AddCommand(runCmd(), validateCmd(), statusCmd(), reloadCmd(), diffCmd(), switchoverCmd(), drainCmd(true), drainCmd(false), versionCmd())
+	root.AddCommand(runCmd(), validateCmd(), statusCmd(), reloadCmd(), diffCmd(), switchoverCmd(), drillCmd(), drainCmd(true), drainCmd(false), versionCmd())
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
