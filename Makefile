@@ -35,11 +35,9 @@ vm:
 	$(GO) run ./integration/cmd/vmrun -timeout 10m -env LVSD_BIN=$(BUILD)/lvsd -dir $(CURDIR)/integration -- $(BUILD)/integration.test -test.v -test.count=1 -test.run 'IPVS' 2>&1 | scripts/summarize.sh vm
 
 # Benchmarks print figures; they never assert timings. The IPVS ones run
-# in the VM beside ipvsadm on the same kernel.
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
-	CGO_ENABLED=0 $(GO) test -c -tags integration -o $(BUILD)/integration.test ./integration/
-	$(GO) run ./integration/cmd/vmrun -timeout 30m -dir $(CURDIR)/integration -- $(BUILD)/integration.test -test.run '^$$' -test.bench 'IPVS' -test.benchtime 1x
+# in the VM beside ipvsadm on the same kernel; the run ends with one table.
+bench: deps
+	scripts/bench.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
