@@ -60,6 +60,13 @@ func inNetns(t *testing.T, fn func() error) {
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "network namespace: needs root")
 	}
+	if err := inFreshNetns(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inFreshNetns is inNetns without the test: it returns fn's error.
+func inFreshNetns(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: thread exits with goroutine
@@ -75,9 +82,7 @@ func inNetns(t *testing.T, fn func() error) {
 		}
 		errc <- fn()
 	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	return <-errc
 }
 
 // linkUp sets the named link up in the calling thread's namespace.
@@ -108,22 +113,7 @@ func needIPVSB(b *testing.B) {
 // inNetnsB is inNetns for benchmarks.
 func inNetnsB(b *testing.B, fn func() error) {
 	b.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: thread exits with goroutine
-		ns, err := netns.New()
-		if err != nil {
-			errc <- fmt.Errorf("new netns: %w", err)
-			return
-		}
-		defer ns.Close()
-		if err := linkUp("lo"); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
+	if err := inFreshNetns(fn); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ package integration
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -13,32 +12,7 @@ import (
 )
 
 // echo serves a line-echo TCP server on addr in ns until the test ends.
-func (l *lab) echo(ns, addr string) {
-	l.t.Helper()
-	ready := make(chan error, 1)
-	go func() {
-		err := <-l.goIn(ns, func() error {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				ready <- err
-				return err
-			}
-			l.t.Cleanup(func() { ln.Close() })
-			ready <- nil
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return nil
-				}
-				go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-			}
-		})
-		_ = err
-	}()
-	if err := <-ready; err != nil {
-		l.t.Fatal(err)
-	}
-}
+func (l *lab) echo(ns, addr string) { l.echoServer(ns, addr) }
 
 // TestIPVSSyncFailover: a long-lived TCP connection opened through
 // director A keeps working through director B once A is gone and B holds
