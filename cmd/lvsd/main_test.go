@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,11 +100,18 @@ func TestRunLifecycle(t *testing.T) {
 	web := "name: web\nvirtual: 192.0.2.10:80\nforward: nat\ncheck: {type: none}\nreals:\n  - address: 198.51.100.11:8080\n"
 	must(t, os.WriteFile(filepath.Join(svc, "web.yaml"), []byte(web), 0o644))
 
+	// systemd's notify socket: lvsd says READY=1 once it serves, and
+	// RELOADING=1/READY=1 around reloads, STOPPING=1 at the end.
+	notifySock := filepath.Join(dir, "notify.sock")
+	notes, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifySock, Net: "unixgram"})
+	must(t, err)
+	defer notes.Close()
 	var logs syncBuffer
 	// --dry-run: this kernel has no IPVS; the in-memory table refuses what
 	// the kernel would.
 	run := exec.Command(lvsdBin, "run", "--dry-run", "-c", cfg)
 	run.Stdout, run.Stderr = &logs, &logs
+	run.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifySock)
 	must(t, run.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- run.Wait() }()
@@ -177,6 +185,19 @@ func TestRunLifecycle(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "reload rejected") || !strings.Contains(l, "lvsd stopped") {
 		t.Errorf("logs lack the rejection or the stop:\n%s", l)
+	}
+	var got []string
+	buf := make([]byte, 256)
+	_ = notes.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		n, err := notes.Read(buf)
+		if err != nil {
+			break
+		}
+		got = append(got, string(buf[:n]))
+	}
+	if s := strings.Join(got, " "); !strings.HasPrefix(s, "READY=1 RELOADING=1 READY=1") || !strings.HasSuffix(s, "STOPPING=1") {
+		t.Errorf("sd_notify messages: %q", got)
 	}
 }
 

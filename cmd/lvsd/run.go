@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,7 @@ func runCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := logrus.New()
-			opts := daemon.Options{Log: logrus.NewEntry(logger), Version: version}
+			opts := daemon.Options{Log: logrus.NewEntry(logger), Version: version, Lifecycle: sdNotify}
 			if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
 				// An in-memory table that refuses what the kernel refuses:
 				// see what lvsd would do before letting it near the kernel.
@@ -92,4 +93,15 @@ func (s dryRunSync) Start(role director.SyncRole, iface string, id uint8) error 
 func (s dryRunSync) Stop(role director.SyncRole) error {
 	s.log.Infof("dry run: would stop the ipvs sync %s daemon", role)
 	return nil
+}
+
+// sdNotify tells systemd (Type=notify) where lvsd stands; outside systemd
+// (no NOTIFY_SOCKET) it does nothing.
+func sdNotify(state string) {
+	msg := map[string]string{
+		"ready": sddaemon.SdNotifyReady, "reloading": sddaemon.SdNotifyReloading, "stopping": sddaemon.SdNotifyStopping,
+	}[state]
+	if msg != "" {
+		_, _ = sddaemon.SdNotify(false, msg)
+	}
 }

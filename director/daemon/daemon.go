@@ -40,6 +40,9 @@ type Options struct {
 	// Sync starts and stops the IPVS connection sync daemons; nil means
 	// the kernel's.
 	Sync SyncControl
+	// Lifecycle, if set, hears "ready" once lvsd serves, "reloading" and
+	// "ready" around each reload, and "stopping" (systemd's sd_notify).
+	Lifecycle func(state string)
 }
 
 // SyncControl starts and stops the IPVS connection sync daemons.
@@ -59,6 +62,7 @@ type Daemon struct {
 	dir     *director.Director
 	sysctls director.Sysctls
 	sync    SyncControl
+	life    func(string)
 	health  *healthcheck.Runner
 	notify  *notify.Notifier
 	// notifyStop ends the notifier after the final transitions are queued.
@@ -111,9 +115,12 @@ func New(path string, o Options) (*Daemon, error) {
 	if o.Sync == nil {
 		o.Sync = director.KernelSync{}
 	}
+	if o.Lifecycle == nil {
+		o.Lifecycle = func(string) {}
+	}
 	d := &Daemon{
 		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
-		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls, sync: o.Sync,
+		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls, sync: o.Sync, life: o.Lifecycle,
 	}
 	d.started = d.now()
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
@@ -155,6 +162,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 		"config": d.path, "socket": cfg.ControlSocket, "services": len(cfg.Services),
 		"instances": len(cfg.Instances), "version": d.version,
 	}).Info("lvsd started")
+	d.life("ready")
 	for {
 		select {
 		case <-ctx.Done():
@@ -216,6 +224,8 @@ func (d *Daemon) waitFirstReconcile(limit time.Duration) {
 // reload loads the files again. A configuration that fails validation is
 // rejected with all its errors and the running one keeps serving.
 func (d *Daemon) reload() ReloadResult {
+	d.life("reloading")
+	defer d.life("ready")
 	old := d.Current()
 	res := ReloadResult{At: d.now(), Generation: old.Generation}
 	cfg, err := config.Load(d.path, d.opts)
@@ -252,6 +262,7 @@ func (d *Daemon) reload() ReloadResult {
 // stop hands the VIPs over (bounded by the longest handover timeout),
 // then ends the control socket, the director and the sync daemons.
 func (d *Daemon) stop(vcancel, cancel context.CancelFunc, served, directed <-chan error) error {
+	d.life("stopping")
 	vcancel()
 	limit := 5 * time.Second
 	for _, in := range d.Current().Config.Instances {
