@@ -1,9 +1,13 @@
 // Package healthcheck probes realservers and decides when they are up.
 //
 // A Checker makes one probe. The pure Tracker turns a run of results into
-// up and down transitions (rise and fall). The Runner schedules one gocron
-// job per (service, realserver), feeds each result to that pair's Tracker
-// and reports every transition to a callback.
+// up and down transitions (rise and fall). The Runner starts the checks
+// in batches, one gocron job per slice of an interval (see bucket), feeds
+// each result to that pair's Tracker and reports every transition to a
+// callback. Connect-only TCP checks, the bulk of a large farm's, are made
+// by the connect engine (Linux): non-blocking sockets on one epoll
+// instance, about the CPU of a C loop doing the same; the others run their
+// Checker on a bounded worker pool.
 package healthcheck
 
 import (

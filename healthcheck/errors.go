@@ -125,6 +125,8 @@ var errnoReasons = map[syscall.Errno]Reason{
 	syscall.EACCES:        ReasonLocal,
 	syscall.EPERM:         ReasonLocal,
 	syscall.EAFNOSUPPORT:  ReasonLocal,
+	syscall.EMFILE:        ReasonLocal, // out of file descriptors here
+	syscall.ENFILE:        ReasonLocal,
 	syscall.ETIMEDOUT:     ReasonTimeout,
 }
 

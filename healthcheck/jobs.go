@@ -3,12 +3,11 @@ package healthcheck
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"reflect"
+	"sync/atomic"
 	"time"
 
-	"github.com/go-co-op/gocron/v2"
 	"github.com/sirupsen/logrus"
 
 	"github.com/lvsd/lvsd/director/config"
@@ -20,22 +19,45 @@ type key struct {
 	real    netip.AddrPort
 }
 
-// entry is one check as the Runner runs it.
+// entry is one check as the Runner runs it. The fields a run touches come
+// first, to share a cache line or two: a Runner visits thousands of
+// entries a second, each once.
 type entry struct {
 	key
-	check   config.Check
-	checker Checker
-	target  netip.AddrPort
-	static  bool       // no job: the state is fixed (none, on, off, or broken)
-	broken  bool       // the checker could not be built; rebuilt at every Set
-	tracker *Tracker   // guarded by Runner.mu
-	job     gocron.Job // guarded by Runner.mu; nil until scheduled
+	running atomic.Bool        // a run started and its result is not recorded yet
+	gone    atomic.Bool        // removed or replaced by Set (set under Runner.mu): no more runs or results
+	due     time.Time          // when the current run's batch was due; owned by the run
+	spec    *dialSpec          // set: a connect-only TCP check, made by the connect engine
+	tracker *Tracker           // guarded by Runner.mu
+	checker Checker            // run on the pool when spec is nil
+	target  netip.AddrPort     // what the checker probes
+	timeout time.Duration      // of one run: the check's, at most its interval
+	ctx     context.Context    // of checker runs; cancelled when the entry goes
+	cancel  context.CancelFunc // nil for entries without a context
+
+	check  config.Check
+	static bool          // no runs: the state is fixed (none, on, off, or broken)
+	broken bool          // the checker could not be built; rebuilt at every Set
+	phase  time.Duration // offset of its runs in the interval
+	bucket bucketKey
+}
+
+// scheduled reports whether the entry has runs to schedule.
+func (e *entry) scheduled() bool { return !e.static && e.check.Interval > 0 }
+
+// retire cancels a run of e on the pool, once swap has marked e gone (no
+// run starts any more). A connect in flight ends by its timeout; its
+// result is dropped.
+func (e *entry) retire() {
+	if e.cancel != nil {
+		e.cancel()
+	}
 }
 
 // swap installs the entries for targets under the lock, queues the events
-// of checks whose new type changed the state, and returns what Set must do
-// outside the lock: jobs to start and stop, and events to log.
-func (r *Runner) swap(targets []Target) (start []*entry, stop []gocron.Job, evs []Event, errs []error) {
+// of checks whose new type changed the state, and returns the entries it
+// removed or replaced, for Set to retire, and events to log.
+func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []error) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -56,9 +78,6 @@ func (r *Runner) swap(targets []Target) (start []*entry, stop []gocron.Job, evs 
 			errs = append(errs, err)
 		}
 		next[k] = e
-		if !e.static {
-			start = append(start, e)
-		}
 		if old != nil && old.tracker.State() != e.tracker.State() {
 			ev := e.event(now)
 			r.events.push(ev) // under mu, as in record
@@ -66,12 +85,13 @@ func (r *Runner) swap(targets []Target) (start []*entry, stop []gocron.Job, evs 
 		}
 	}
 	for k, old := range r.jobs {
-		if next[k] != old && old.job != nil {
-			stop = append(stop, old.job)
+		if next[k] != old {
+			old.gone.Store(true) // under mu: record drops its results from now on
+			gone = append(gone, old)
 		}
 	}
 	r.jobs = next
-	return start, stop, evs, errs
+	return gone, evs, errs
 }
 
 // newEntry builds the entry for a new or changed check. A check that
@@ -97,6 +117,22 @@ func (r *Runner) newEntry(now time.Time, k key, c config.Check, old *entry) (*en
 		up = old.tracker.State() == Up
 	}
 	e.tracker = NewTracker(c.Rise, c.Fall, up)
+	iv := c.Interval
+	if iv <= 0 {
+		return e, fmt.Errorf("healthcheck %s %s: interval %v: not positive", k.service, k.real, iv)
+	}
+	e.timeout = c.Timeout
+	if e.timeout <= 0 || e.timeout > iv {
+		e.timeout = iv
+	}
+	e.phase = spread(k, iv)
+	e.bucket = bucketOf(iv, e.phase)
+	if t, ok := ch.(*TCP); ok && t.connectOnly() && r.engine != nil {
+		e.spec, _ = newDialSpec(target, t.source, e.timeout) // nil (scoped address): the pool
+	}
+	if e.spec == nil {
+		e.ctx, e.cancel = context.WithCancel(r.ctx)
+	}
 	return e, nil
 }
 
@@ -112,67 +148,49 @@ func (e *entry) event(now time.Time) Event {
 	return ev
 }
 
-// schedule starts e's job. The first run is spread over the interval by
-// a hash of the key, so that many checks do not fire together after a
-// start or a reload.
-func (r *Runner) schedule(e *entry) error {
-	iv := e.check.Interval
-	if iv <= 0 {
-		return fmt.Errorf("healthcheck %s %s: interval %v: not positive", e.service, e.real, iv)
+// runChecker is one run of e's Checker on the pool, bounded by the
+// check's timeout. A run cut short because e was removed or the Runner
+// shut down says nothing about the realserver and is dropped.
+func (r *Runner) runChecker(e *entry) {
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	err := e.checker.Check(ctx, e.target)
+	cancel()
+	if e.ctx.Err() != nil {
+		e.running.Store(false)
+		return
 	}
-	first := time.Now().Add(spread(e.key, iv))
-	j, err := r.sched.NewJob(gocron.DurationJob(iv), gocron.NewTask(r.task(e)),
-		gocron.WithContext(r.ctx),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-		gocron.WithStartAt(gocron.WithStartDateTimePast(first)),
-		gocron.WithName(e.service+" "+e.real.String()),
-	)
-	if err != nil {
-		return fmt.Errorf("healthcheck %s %s: schedule: %w", e.service, e.real, err)
-	}
-	r.mu.Lock()
-	e.job = j
-	r.mu.Unlock()
-	return nil
+	r.finish(e, err)
 }
 
-// spread is a deterministic offset in [0, interval) derived from the key.
-func spread(k key, interval time.Duration) time.Duration {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(k.service))
-	_, _ = h.Write([]byte{0})
-	b, _ := k.real.MarshalBinary()
-	_, _ = h.Write(b)
-	return time.Duration(h.Sum64() % uint64(interval))
+// engineDone receives the connect engine's results.
+func (r *Runner) engineDone(tag any, err error) { r.finish(tag.(*entry), err) }
+
+// finish ends a run: the result goes to the tracker and the hook, and
+// only then may the next run start, so results are recorded in order.
+func (r *Runner) finish(e *entry, err error) {
+	if r.record(e, err) && r.hook != nil {
+		r.hook(Result{Service: e.service, Real: e.real, Due: e.due, Done: time.Now(), Err: err})
+	}
+	e.running.Store(false)
 }
 
-// task is e's gocron task: one check bounded by the check's timeout. A
-// run cut short because the job was removed or the Runner shut down says
-// nothing about the realserver and is dropped.
-func (r *Runner) task(e *entry) func(context.Context) {
-	timeout := e.check.Timeout
-	if timeout <= 0 || timeout > e.check.Interval {
-		timeout = e.check.Interval
-	}
-	return func(ctx context.Context) {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		err := e.checker.Check(cctx, e.target)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		r.record(e, err)
+// skipped counts a run that did not start because the previous one of
+// the same check had not ended.
+func (r *Runner) skipped(e *entry, due time.Time) {
+	if r.hook != nil {
+		r.hook(Result{Service: e.service, Real: e.real, Due: due, Skipped: true})
 	}
 }
 
-// record feeds one result to e's tracker, unless e was replaced meanwhile,
-// and queues the transition it causes.
-func (r *Runner) record(e *entry, err error) {
+// record feeds one result to e's tracker, unless e was removed or
+// replaced meanwhile (then it reports false), and queues the transition it
+// causes.
+func (r *Runner) record(e *entry, err error) bool {
 	now := r.clock.Now()
 	r.mu.Lock()
-	if r.jobs[e.key] != e {
+	if e.gone.Load() { // no longer in r.jobs
 		r.mu.Unlock()
-		return
+		return false
 	}
 	changed, tr := e.tracker.Observe(now, err)
 	ev := Event{Service: e.service, Real: e.real, Up: bool(tr.To), Reason: tr.Reason, Detail: tr.Detail, At: tr.At}
@@ -187,4 +205,5 @@ func (r *Runner) record(e *entry, err error) {
 	if changed {
 		r.logEvent(ev)
 	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -56,29 +57,53 @@ func WithClock(c Clock) Option { return func(r *Runner) { r.clock = c } }
 // WithFactory builds checkers with f instead of New.
 func WithFactory(f Factory) Option { return func(r *Runner) { r.factory = f } }
 
+// Result is the outcome of one scheduled run of a check, for metrics and
+// benchmarks: when its batch was due, when its result came and what it
+// was; or that it did not start because the check's previous run had not
+// ended.
+type Result struct {
+	Service string
+	Real    netip.AddrPort
+	Due     time.Time // when the run's batch was scheduled to start
+	Done    time.Time // when the result was recorded; zero when Skipped
+	Err     error     // nil: healthy
+	Skipped bool
+}
+
+// WithResults passes every run's Result to f, from the goroutine that
+// ended the run (or skipped it): f must be quick and safe for concurrent
+// use. Results of runs cut short by Set or Shutdown are not passed.
+func WithResults(f func(Result)) Option { return func(r *Runner) { r.hook = f } }
+
 type wallClock struct{}
 
 // Now returns the wall-clock time.
 func (wallClock) Now() time.Time { return time.Now() }
 
-// Runner runs every realserver's check on its own gocron job and keeps
-// each one's Tracker. Events are delivered in order by a single goroutine
-// that the Runner owns, so the callback never runs concurrently with
-// itself and a slow callback never delays a check; it may call any method
-// except Shutdown.
+// Runner runs every realserver's check and keeps each one's Tracker.
+// Checks are started in batches by gocron jobs (see bucket): connect-only
+// TCP checks on the connect engine, which waits for all of them on one
+// epoll instance, the others on a bounded worker pool. Events are
+// delivered in order by a single goroutine that the Runner owns, so the
+// callback never runs concurrently with itself and a slow callback never
+// delays a check; it may call any method except Shutdown.
 type Runner struct {
 	log     *logrus.Entry
 	clock   Clock
 	factory Factory
+	hook    func(Result) // nil: none
 	sched   gocron.Scheduler
-	ctx     context.Context // parent of every job's; cancelled by Shutdown
+	ctx     context.Context // parent of every job's and check's; cancelled by Shutdown
 	cancel  context.CancelFunc
 	events  *eventQueue
+	engine  *connEngine // nil: every check runs on the pool
+	pool    *pool
 
-	setMu  sync.Mutex // serialises Set and Shutdown
-	closed bool       // guarded by setMu
+	setMu   sync.Mutex            // serialises Set and Shutdown
+	closed  bool                  // guarded by setMu
+	buckets map[bucketKey]*bucket // guarded by setMu
 
-	mu   sync.Mutex // guards jobs, each entry's tracker and job
+	mu   sync.Mutex // guards jobs and each entry's tracker
 	jobs map[key]*entry
 }
 
@@ -94,7 +119,7 @@ func NewRunner(log *logrus.Entry, onEvent func(Event), opts ...Option) (*Runner,
 	if onEvent == nil {
 		onEvent = func(Event) {}
 	}
-	r := &Runner{log: log, clock: wallClock{}, factory: New, jobs: map[key]*entry{}}
+	r := &Runner{log: log, clock: wallClock{}, factory: New, jobs: map[key]*entry{}, buckets: map[bucketKey]*bucket{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -104,17 +129,26 @@ func NewRunner(log *logrus.Entry, onEvent func(Event), opts ...Option) (*Runner,
 	}
 	r.sched = s
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.pool = newPool(r.ctx, maxWorkers)
+	if r.engine, err = newConnEngine(r.ctx, r.engineDone); err != nil {
+		r.engine = nil
+		lvl := logrus.WarnLevel
+		if runtime.GOOS != "linux" {
+			lvl = logrus.DebugLevel // expected: the engine is Linux only
+		}
+		log.WithError(err).Log(lvl, "no connect engine: TCP checks run on the worker pool")
+	}
 	r.events = newEventQueue(onEvent)
 	s.Start()
 	return r, nil
 }
 
 // Set makes targets the whole set of checks. A (service, real) whose check
-// is unchanged keeps its job and its state, so a reload does not disturb
-// health. A changed check gets a new job and a fresh count, but keeps the
+// is unchanged keeps its schedule and its state, so a reload does not
+// disturb health. A changed check gets a fresh count, but keeps the
 // current up or down state (its initial state applies only to a new
 // realserver). Removed ones stop. Check types none, on and off need no
-// job: their state is set at once, with an Event if it changed. A check
+// runs: their state is set at once, with an Event if it changed. A check
 // that cannot be built is tracked as down and reported in the error; the
 // others are applied regardless.
 func (r *Runner) Set(targets []Target) error {
@@ -123,15 +157,11 @@ func (r *Runner) Set(targets []Target) error {
 	if r.closed {
 		return ErrClosed
 	}
-	start, stop, evs, errs := r.swap(targets)
-	for _, j := range stop {
-		_ = r.sched.RemoveJob(j.ID()) // not found: it ended on its own
+	gone, evs, errs := r.swap(targets)
+	for _, e := range gone {
+		e.retire()
 	}
-	for _, e := range start {
-		if err := r.schedule(e); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, r.rebucket()...)
 	for _, ev := range evs {
 		r.logEvent(ev)
 	}
@@ -139,8 +169,8 @@ func (r *Runner) Set(targets []Target) error {
 }
 
 // Shutdown stops every job, waits for running checks (each is cancelled
-// at once) and for the event callback to finish the events already
-// queued. Later calls do nothing.
+// at once; connects in flight are closed) and for the event callback to
+// finish the events already queued. Later calls do nothing.
 func (r *Runner) Shutdown() error {
 	r.setMu.Lock()
 	if r.closed {
@@ -151,6 +181,10 @@ func (r *Runner) Shutdown() error {
 	r.setMu.Unlock()
 	r.cancel()
 	err := r.sched.Shutdown()
+	r.pool.wait()
+	if r.engine != nil {
+		r.engine.wait()
+	}
 	r.events.close()
 	if err != nil {
 		return fmt.Errorf("healthcheck scheduler shutdown: %w", err)

@@ -16,17 +16,25 @@ const maxReply = 64 << 10
 
 // TCP checks that a realserver accepts a connection and, optionally, that
 // it answers a sent string (or greets, with expect alone) with a reply
-// containing the expected string.
+// containing the expected string. Check dials with net.Dial and closes
+// with a FIN. The Runner makes connect-only checks on its connect engine
+// instead, which classifies failures alike but closes with a RST (see
+// connEngine).
 type TCP struct {
 	dialer *net.Dialer
+	source netip.Addr // the dialer's local address, for the connect engine
 	send   []byte
 	expect []byte
 }
 
 // NewTCP builds a TCP checker from c (source, send, expect).
 func NewTCP(c config.Check) *TCP {
-	return &TCP{dialer: dialer(c, "tcp"), send: []byte(c.Send), expect: []byte(c.Expect)}
+	return &TCP{dialer: dialer(c, "tcp"), source: c.Source, send: []byte(c.Send), expect: []byte(c.Expect)}
 }
+
+// connectOnly reports whether t only connects and closes, which the
+// Runner's connect engine does for it.
+func (t *TCP) connectOnly() bool { return len(t.send) == 0 && len(t.expect) == 0 }
 
 // Check connects to target, sends and reads as configured, and closes.
 func (t *TCP) Check(ctx context.Context, target netip.AddrPort) error {

@@ -1,0 +1,35 @@
+//go:build !linux
+
+package healthcheck
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// connEngine exists only on Linux; elsewhere every check runs on the
+// worker pool with its Checker.
+type connEngine struct{}
+
+// dialSpec exists only on Linux.
+type dialSpec struct{}
+
+func newConnEngine(context.Context, func(any, error)) (*connEngine, error) {
+	return nil, errors.New("connect engine: Linux only")
+}
+
+func newDialSpec(netip.AddrPort, netip.Addr, time.Duration) (*dialSpec, error) {
+	return nil, errors.New("connect engine: Linux only")
+}
+
+// connReq is a connect to make.
+type connReq struct {
+	spec *dialSpec
+	tag  any
+}
+
+func (*connEngine) start(...connReq) {}
+
+func (*connEngine) wait() {}

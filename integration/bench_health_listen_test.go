@@ -1,0 +1,225 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// hcbTargetAddr is the i-th target of a kind: TCP on 198.51.100.0/24,
+// HTTP on 203.0.113.0/24.
+func hcbTargetAddr(http bool, i int) netip.AddrPort {
+	if http {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(1 + i/hcbHTTPPorts)}), uint16(hcbHTTPPort0+i%hcbHTTPPorts))
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + i/hcbTCPPorts)}), uint16(hcbTCPPort0+i%hcbTCPPorts))
+}
+
+// hcbRaiseNofile raises this process's (and so its children's) open-file
+// limit to its hard limit, which must be at least n: the listeners take
+// 11,000 descriptors.
+func hcbRaiseNofile(b *testing.B, n uint64) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatal(err)
+	}
+	if lim.Max < n {
+		b.Fatalf("RLIMIT_NOFILE hard limit %d: below the %d descriptors the listeners need", lim.Max, n)
+	}
+	lim.Cur = lim.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatalf("raise RLIMIT_NOFILE to %d: %v", lim.Max, err)
+	}
+}
+
+// hcbNamespace creates a namespace named hcb-<random> with lo up and the
+// targets' addresses on it (this kernel may lack the dummy link type); it
+// is deleted at cleanup.
+func hcbNamespace(b *testing.B) string {
+	r := make([]byte, 3)
+	_, _ = rand.Read(r)
+	ns := "hcb-" + hex.EncodeToString(r)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		b.Fatalf("ip netns add %s: %v: %s", ns, err, out)
+	}
+	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	var batch strings.Builder
+	batch.WriteString("link set lo up\n")
+	for i := range hcbTCPAddrs {
+		fmt.Fprintf(&batch, "addr add %v/32 dev lo\n", hcbTargetAddr(false, i*hcbTCPPorts).Addr())
+	}
+	for i := range hcbHTTPAddrs {
+		fmt.Fprintf(&batch, "addr add %v/32 dev lo\n", hcbTargetAddr(true, i*hcbHTTPPorts).Addr())
+	}
+	cmd := exec.Command("ip", "-netns", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("ip -netns %s -batch: %v\n%s", ns, err, out)
+	}
+	return ns
+}
+
+// hcbListen opens every listener inside ns, from a thread locked there,
+// and serves them from this process until cleanup: TCP listeners accept
+// and close, HTTP ones answer one request with 200 and close.
+func hcbListen(b *testing.B, ns string) {
+	var (
+		ls  []net.Listener
+		raw *hcbAcceptor
+	)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		if raw, err = hcbNewAcceptor(hcbTCPAddrs * hcbTCPPorts); err != nil {
+			errc <- err
+			return
+		}
+		for i := range hcbHTTPAddrs * hcbHTTPPorts {
+			l, err := net.Listen("tcp", hcbTargetAddr(true, i).String())
+			if err != nil {
+				errc <- err
+				return
+			}
+			ls = append(ls, l)
+			go hcbServeHTTP(l)
+		}
+		errc <- nil
+	}()
+	err := <-errc
+	b.Cleanup(func() {
+		for _, l := range ls {
+			l.Close()
+		}
+		if raw != nil {
+			raw.close()
+		}
+	})
+	if err != nil {
+		b.Fatalf("listen in %s: %v", ns, err)
+	}
+}
+
+// hcbAcceptor serves the TCP listeners from one goroutine on one epoll
+// instance, accepting and closing. Go's accept loop per listener costs
+// several times as much per connection (netpoller registration, a
+// goroutine wake-up), and the listeners share two cores with the checker.
+type hcbAcceptor struct {
+	epfd    int
+	fds     []int
+	stop    atomic.Bool
+	running bool // loop started
+	done    chan struct{}
+}
+
+// hcbNewAcceptor opens n TCP listeners in the calling thread's namespace.
+func hcbNewAcceptor(n int) (*hcbAcceptor, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	a := &hcbAcceptor{epfd: epfd, done: make(chan struct{})}
+	for i := range n {
+		t := hcbTargetAddr(false, i)
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		a.fds = append(a.fds, fd)
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(t.Port()), Addr: t.Addr().As4()}); err != nil {
+			a.close()
+			return nil, fmt.Errorf("bind %v: %w", t, err)
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := errors.Join(unix.Listen(fd, 4096), unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev)); err != nil {
+			a.close()
+			return nil, fmt.Errorf("listen %v: %w", t, err)
+		}
+	}
+	a.running = true
+	go a.loop()
+	return a, nil
+}
+
+func (a *hcbAcceptor) loop() {
+	defer close(a.done)
+	evs := make([]unix.EpollEvent, 512)
+	for !a.stop.Load() {
+		n, _ := unix.EpollWait(a.epfd, evs, 100)
+		for _, ev := range evs[:max(n, 0)] {
+			for {
+				c, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(ev.Fd), 0, 0, unix.SOCK_CLOEXEC, 0, 0)
+				if errno != 0 {
+					break // EAGAIN: the queue is empty
+				}
+				unix.Close(int(c))
+			}
+		}
+	}
+}
+
+func (a *hcbAcceptor) close() {
+	if a.stop.Swap(true) {
+		return
+	}
+	if a.running {
+		<-a.done // within epoll_wait's 100 ms
+	}
+	for _, fd := range a.fds {
+		unix.Close(fd)
+	}
+	unix.Close(a.epfd)
+}
+
+var hcbReply = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nUP\n")
+
+func hcbServeHTTP(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(bytes.TrimSpace(line)) == 0 {
+					break
+				}
+			}
+			_, _ = c.Write(hcbReply)
+		}()
+	}
+}
