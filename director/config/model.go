@@ -41,10 +41,15 @@ type Instance struct {
 	Unicast        *Unicast
 	VIPs           []netip.Prefix
 	VirtualMAC     bool
-	Announce       Announce
-	TrackIfaces    []TrackInterface
-	TrackScripts   []TrackScript
-	Handover       Handover
+	// Checksum is the VRRPv3 IPv4 checksum variant: "pseudo-header" (the
+	// default, keepalived's), "no-pseudo-header" (RFC 9568, Cisco,
+	// Juniper, keepalived's v3_checksum_as_v2) or "legacy-unicast"
+	// (keepalived 1.3.6 and earlier with unicast peers).
+	Checksum     string
+	Announce     Announce
+	TrackIfaces  []TrackInterface
+	TrackScripts []TrackScript
+	Handover     Handover
 }
 
 // IPv6 reports whether the instance carries IPv6 addresses (one family per

@@ -49,6 +49,7 @@ type rawInstance struct {
 	Unicast        *rawUnicast `yaml:"unicast"`
 	VirtualIPs     []string    `yaml:"virtual_ips"`
 	VirtualMAC     bool        `yaml:"virtual_mac"`
+	Checksum       string      `yaml:"checksum"`
 	Announce       rawAnnounce `yaml:"announce"`
 	Track          rawTrack    `yaml:"track"`
 	Handover       rawHandover `yaml:"handover"`

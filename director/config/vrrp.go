@@ -68,6 +68,7 @@ func resolveInstance(p string, raw rawInstance, r reporter) Instance {
 	resolveVersion(p, &in, r)
 	in.VIPs = resolveVIPs(p, raw.VirtualIPs, in.Version, r)
 	in.Unicast = resolveUnicast(p, raw.Unicast, in, r)
+	in.Checksum = resolveChecksum(p, raw.Checksum, in, r)
 	in.Announce = resolveAnnounce(p, raw.Announce, r)
 	in.TrackIfaces, in.TrackScripts = resolveTrack(p, raw.Track, r)
 	in.Handover = Handover{
@@ -183,6 +184,24 @@ func resolveUnicast(p string, raw *rawUnicast, in Instance, r reporter) *Unicast
 		}
 	}
 	return u
+}
+
+// resolveChecksum checks the VRRPv3 IPv4 checksum variant (see
+// vrrp.ChecksumMode): RFC 5798 §5.2.8 is read two ways for IPv4.
+func resolveChecksum(p, s string, in Instance, r reporter) string {
+	switch s {
+	case "", "pseudo-header":
+		return "pseudo-header"
+	case "no-pseudo-header", "legacy-unicast":
+		if in.Version != 3 || in.IPv6() {
+			r.at(p+".checksum", "%q only applies to VRRPv3 over IPv4 (v2 and IPv6 have one checksum)", s)
+		} else if s == "legacy-unicast" && in.Unicast == nil {
+			r.at(p+".checksum", "legacy-unicast only applies with unicast peers")
+		}
+		return s
+	}
+	r.at(p+".checksum", "%q is not pseudo-header, no-pseudo-header or legacy-unicast", s)
+	return "pseudo-header"
 }
 
 func resolveAnnounce(p string, raw rawAnnounce, r reporter) Announce {

@@ -27,6 +27,12 @@ func instanceConfig(in config.Instance) vrrp.InstanceConfig {
 	if in.Unicast != nil {
 		c.Unicast = vrrp.Unicast{Source: in.Unicast.Source, Peers: in.Unicast.Peers}
 	}
+	switch in.Checksum {
+	case "no-pseudo-header":
+		c.ChecksumMode = vrrp.ChecksumNoPseudoHeader
+	case "legacy-unicast":
+		c.ChecksumMode = vrrp.ChecksumLegacyUnicast
+	}
 	for _, t := range in.TrackIfaces {
 		c.TrackInterfaces = append(c.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
 	}
