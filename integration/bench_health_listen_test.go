@@ -12,14 +12,14 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // hcbTargetAddr is the i-th target of a kind: TCP on 198.51.100.0/24,
@@ -83,35 +83,20 @@ func hcbListen(b *testing.B, ns string) {
 		ls  []net.Listener
 		raw *hcbAcceptor
 	)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
+	err := <-netlab.Go(ns, func() (err error) {
 		if raw, err = hcbNewAcceptor(hcbTCPAddrs * hcbTCPPorts); err != nil {
-			errc <- err
-			return
+			return err
 		}
 		for i := range hcbHTTPAddrs * hcbHTTPPorts {
 			l, err := net.Listen("tcp", hcbTargetAddr(true, i).String())
 			if err != nil {
-				errc <- err
-				return
+				return err
 			}
 			ls = append(ls, l)
 			go hcbServeHTTP(l)
 		}
-		errc <- nil
-	}()
-	err := <-errc
+		return nil
+	})
 	b.Cleanup(func() {
 		for _, l := range ls {
 			l.Close()

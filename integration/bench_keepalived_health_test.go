@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // The realservers of BenchmarkIPVSHealthVsKeepalived: the first kahReals
@@ -290,22 +290,7 @@ type kahAcceptor struct {
 // until cleanup.
 func kahListen(b *testing.B, ns string) *kahAcceptor {
 	a := &kahAcceptor{epfd: -1, done: make(chan struct{})}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- a.open()
-	}()
-	err := <-errc
+	err := <-netlab.Go(ns, a.open)
 	if err == nil {
 		go a.loop()
 	} else {

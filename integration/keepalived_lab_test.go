@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // kadLab is the segment the keepalived tests and the failover benchmark
@@ -133,22 +134,7 @@ func (l *kadLab) try(ns string, args ...string) (string, error) {
 // goIn runs fn on a goroutine locked to a thread in host's namespace and
 // returns its result; sockets fn opens live there.
 func (l *kadLab) goIn(host string, fn func() error) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		h, err := netns.GetFromName(l.ns[host])
-		if err != nil {
-			done <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			done <- err
-			return
-		}
-		done <- fn()
-	}()
-	return done
+	return netlab.Go(l.ns[host], fn)
 }
 
 // respond serves TCP port kadPort in host's namespace on every address,

@@ -143,12 +143,17 @@ func (l *Lab) LogOf(name string) string {
 }
 
 // GoIn runs fn in namespace ns on a goroutine locked to its own thread and
-// returns a channel with fn's result. Sockets fn opens live in ns, and
-// stay there when used from other goroutines.
-func (l *Lab) GoIn(ns string, fn func() error) <-chan error {
+// returns a channel with fn's result (see Go).
+func (l *Lab) GoIn(ns string, fn func() error) <-chan error { return Go(ns, fn) }
+
+// Go runs fn in the named network namespace on a goroutine locked to its
+// own thread and returns a channel with fn's result. Sockets fn opens live
+// in ns, and stay there when used from other goroutines. The thread is
+// never unlocked: it exits with the goroutine, and the namespace with it.
+func Go(ns string, fn func() error) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		runtime.LockOSThread()
 		h, err := netns.GetFromName(ns)
 		if err != nil {
 			done <- err
