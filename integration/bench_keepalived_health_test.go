@@ -4,19 +4,15 @@ package integration
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lvsd/integration/netlab"
 )
@@ -124,7 +120,7 @@ func kahTable(runs ...kahRun) string {
 // kahKeepalived runs keepalived's checker on the realservers and
 // measures it; keepalived is stopped before it returns (and at cleanup,
 // should the benchmark fail first).
-func kahKeepalived(b *testing.B, ns, dir, bin string, acc *kahAcceptor) kahRun {
+func kahKeepalived(b *testing.B, ns, dir, bin string, acc *hcbAcceptor) kahRun {
 	conf := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(conf, []byte(kahConfig()), 0o600); err != nil {
 		b.Fatal(err)
@@ -213,7 +209,7 @@ func kahKeepalived(b *testing.B, ns, dir, bin string, acc *kahAcceptor) kahRun {
 // kahLvsd runs lvsd's Runner on the same realservers as a child process
 // (hcbRun) and counts what reaches the listeners over a window aligned,
 // within the child's start-up, with the child's own.
-func kahLvsd(b *testing.B, ns, dir string, acc *kahAcceptor) kahRun {
+func kahLvsd(b *testing.B, ns, dir string, acc *hcbAcceptor) kahRun {
 	done := make(chan hcbResult, 1)
 	start := time.Now()
 	go func() {
@@ -276,85 +272,14 @@ func kahDests(ns string) string {
 
 func kahAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-// kahAcceptor is hcbAcceptor's pattern (one epoll goroutine accepting and
-// closing) with a count of the connections accepted.
-type kahAcceptor struct {
-	epfd int
-	fds  []int
-	n    atomic.Int64
-	stop atomic.Bool
-	done chan struct{}
-}
-
-// kahListen opens the kahReals TCP listeners inside ns and serves them
-// until cleanup.
-func kahListen(b *testing.B, ns string) *kahAcceptor {
-	a := &kahAcceptor{epfd: -1, done: make(chan struct{})}
-	err := <-netlab.Go(ns, a.open)
-	if err == nil {
-		go a.loop()
-	} else {
-		close(a.done)
-	}
-	b.Cleanup(a.close)
+// kahListen opens the kahReals TCP listeners inside ns, served (and
+// counted) by an hcbAcceptor until cleanup.
+func kahListen(b *testing.B, ns string) *hcbAcceptor {
+	var a *hcbAcceptor
+	err := <-netlab.Go(ns, func() (err error) { a, err = hcbNewAcceptor(kahReals); return err })
 	if err != nil {
 		b.Fatalf("listen in %s: %v", ns, err)
 	}
+	b.Cleanup(a.close)
 	return a
-}
-
-func (a *kahAcceptor) open() error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return err
-	}
-	a.epfd = epfd
-	for i := range kahReals {
-		t := hcbTargetAddr(false, i)
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		a.fds = append(a.fds, fd)
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(t.Port()), Addr: t.Addr().As4()}); err != nil {
-			return fmt.Errorf("bind %v: %w", t, err)
-		}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-		if err := errors.Join(unix.Listen(fd, 4096), unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev)); err != nil {
-			return fmt.Errorf("listen %v: %w", t, err)
-		}
-	}
-	return nil
-}
-
-func (a *kahAcceptor) loop() {
-	defer close(a.done)
-	evs := make([]unix.EpollEvent, 512)
-	for !a.stop.Load() {
-		n, _ := unix.EpollWait(a.epfd, evs, 100)
-		for _, ev := range evs[:max(n, 0)] {
-			for {
-				c, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(ev.Fd), 0, 0, unix.SOCK_CLOEXEC, 0, 0)
-				if errno != 0 {
-					break // EAGAIN: the queue is empty
-				}
-				a.n.Add(1)
-				unix.Close(int(c))
-			}
-		}
-	}
-}
-
-func (a *kahAcceptor) close() {
-	if a.stop.Swap(true) {
-		return
-	}
-	<-a.done // within epoll_wait's 100 ms
-	for _, fd := range a.fds {
-		unix.Close(fd)
-	}
-	if a.epfd >= 0 {
-		unix.Close(a.epfd)
-	}
 }
