@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/sirupsen/logrus"
@@ -29,6 +31,7 @@ func runCmd() *cobra.Command {
 				opts.OpenIPVS = func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }
 				opts.Sysctls = director.ReadOnly(director.ProcSysctls{})
 				opts.Sync = dryRunSync{log: opts.Log}
+				opts.Handover = dryRunHandover{log: opts.Log}
 				logger.SetLevel(logrus.DebugLevel)
 			}
 			d, err := daemon.New(configPath(cmd), opts)
@@ -94,6 +97,26 @@ func (s dryRunSync) Stop(role director.SyncRole) error {
 	s.log.Infof("dry run: would stop the ipvs sync %s daemon", role)
 	return nil
 }
+
+// dryRunHandover logs the connection handovers lvsd would make.
+type dryRunHandover struct{ log *logrus.Entry }
+
+func (h dryRunHandover) Flush(cfg *config.Config) (int, error) {
+	if cfg.Sync != nil {
+		h.log.Infof("dry run: would send the connection table to the peer on %s", cfg.Sync.Interface)
+	}
+	return 0, nil
+}
+
+func (h dryRunHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
+	if len(eps) > 0 {
+		h.log.Debugf("dry run: would hold resets from %v for %v", eps, d)
+	}
+	return nil
+}
+
+func (dryRunHandover) Held() (uint64, error) { return 0, nil }
+func (dryRunHandover) Close() error          { return nil }
 
 // sdNotify tells systemd (Type=notify) where lvsd stands; outside systemd
 // (no NOTIFY_SOCKET) it does nothing.

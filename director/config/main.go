@@ -75,7 +75,10 @@ func resolveSync(raw *rawSync, r reporter) *Sync {
 	if raw == nil {
 		return nil
 	}
-	s := &Sync{Interface: raw.Interface}
+	s := &Sync{Interface: raw.Interface, HoldResets: durOr(raw.HoldResets, 3*time.Second)}
+	if s.HoldResets < 0 || s.HoldResets > time.Minute {
+		r.at("sync.hold_resets", "%v out of range 0-1m: it bounds how long a client waits for a connection the peer never sent", s.HoldResets)
+	}
 	if s.Interface == "" {
 		r.at("sync.interface", "required: the interface the sync daemon sends and listens on")
 	}

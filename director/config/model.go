@@ -106,6 +106,10 @@ type Group struct {
 type Sync struct {
 	Interface string
 	SyncID    uint8
+	// HoldResets is how long after taking the VIPs this node holds the
+	// resets its own TCP stack would send for connections it does not know
+	// yet (they are on their way from the old master); 0 holds none.
+	HoldResets time.Duration
 }
 
 // Notify says whom to tell about state changes.

@@ -97,8 +97,9 @@ type rawGroup struct {
 }
 
 type rawSync struct {
-	Interface string `yaml:"interface"`
-	SyncID    *int   `yaml:"sync_id"`
+	Interface  string    `yaml:"interface"`
+	SyncID     *int      `yaml:"sync_id"`
+	HoldResets *Duration `yaml:"hold_resets"`
 }
 
 type rawNotify struct {

@@ -40,6 +40,9 @@ type Options struct {
 	// Sync starts and stops the IPVS connection sync daemons; nil means
 	// the kernel's.
 	Sync SyncControl
+	// Handover flushes connections to the peer and holds resets at VIP
+	// moves; nil means the kernel's (package connsync, an nftables table).
+	Handover Handover
 	// Lifecycle, if set, hears "ready" once lvsd serves, "reloading" and
 	// "ready" around each reload, and "stopping" (systemd's sd_notify).
 	Lifecycle func(state string)
@@ -53,18 +56,20 @@ type SyncControl interface {
 
 // Daemon is one running lvsd.
 type Daemon struct {
-	path    string
-	opts    config.Options
-	open    func(*config.Config) (director.IPVS, error)
-	log     *logrus.Entry
-	version string
-	now     func() time.Time
-	dir     *director.Director
-	sysctls director.Sysctls
-	sync    SyncControl
-	life    func(string)
-	health  *healthcheck.Runner
-	notify  *notify.Notifier
+	path     string
+	opts     config.Options
+	open     func(*config.Config) (director.IPVS, error)
+	log      *logrus.Entry
+	version  string
+	now      func() time.Time
+	dir      *director.Director
+	sysctls  director.Sysctls
+	sync     SyncControl
+	handover Handover
+	follow   *follower
+	life     func(string)
+	health   *healthcheck.Runner
+	notify   *notify.Notifier
 	// notifyStop ends the notifier after the final transitions are queued.
 	notifyStop context.CancelFunc
 	notifyDone chan struct{}
@@ -115,13 +120,18 @@ func New(path string, o Options) (*Daemon, error) {
 	if o.Sync == nil {
 		o.Sync = director.KernelSync{}
 	}
+	if o.Handover == nil {
+		o.Handover = &kernelHandover{}
+	}
 	if o.Lifecycle == nil {
 		o.Lifecycle = func(string) {}
 	}
 	d := &Daemon{
 		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
 		reloads: make(chan chan ReloadResult), sysctls: o.Sysctls, sync: o.Sync, life: o.Lifecycle,
+		handover: o.Handover,
 	}
+	d.follow = &follower{d: d}
 	d.started = d.now()
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
 	return d, nil
@@ -150,12 +160,13 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	vctx, vcancel := context.WithCancel(context.Background())
 	defer vcancel()
 	changed := make(chan struct{}, 1)
+	d.follow.arm(cfg) // before any VIP can arrive
 	d.vrrp, err = d.startVRRP(vctx, cfg, changed)
 	if err != nil {
 		cancel()
 		return errors.Join(err, <-directed)
 	}
-	go d.syncFollower(vctx, cfg, d.vrrp, changed)
+	go d.follow.run(vctx, d.vrrp, changed)
 	served := make(chan error, 1)
 	go func() { served <- control.Serve(ctx, ln, d.handle) }()
 	d.log.WithFields(logrus.Fields{
@@ -253,6 +264,7 @@ func (d *Daemon) reload() ReloadResult {
 	if res.OK {
 		d.notify.SetConfig(notifyConfig(cfg))
 		d.apply(cfg)
+		d.follow.reloaded(cfg)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
 			Info("configuration reloaded")
 	}
@@ -275,6 +287,7 @@ func (d *Daemon) stop(vcancel, cancel context.CancelFunc, served, directed <-cha
 	case <-time.After(limit):
 		verr = fmt.Errorf("vrrp instances still stopping after %v", limit)
 	}
+	d.follow.final()
 	cancel()
 	err := errors.Join(verr, <-served, <-directed, d.stopSync(d.Current().Config))
 	d.notifyStop() // deliver what is queued, each hook bounded by its timeout

@@ -67,6 +67,7 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 		OpenIPVS: func(*config.Config) (director.IPVS, error) { return mem, nil },
 		Sysctls:  offSysctls{},
 		Sync:     &fakeSync{},
+		Handover: &fakeHandover{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +171,7 @@ func TestSyncDaemonsFollowConfig(t *testing.T) {
 	for _, onStop := range []string{"keep", "clear"} {
 		write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML+"sync: {interface: eth1, sync_id: 7}\ndirector: {on_stop: "+onStop+"}\n")
 		fs := &fakeSync{}
-		d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Sysctls: offSysctls{},
+		d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Sysctls: offSysctls{}, Handover: &fakeHandover{},
 			OpenIPVS: func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }})
 		if err != nil {
 			t.Fatal(err)

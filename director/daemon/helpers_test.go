@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
@@ -62,4 +63,46 @@ func (f *fakeSync) Stop(role director.SyncRole) error {
 	defer f.mu.Unlock()
 	delete(f.running, role)
 	return nil
+}
+
+// fakeHandover records flushes and holds instead of touching the kernel.
+type fakeHandover struct {
+	mu      sync.Mutex
+	flushes []time.Time
+	holds   []holdCall
+	closed  bool
+}
+
+type holdCall struct {
+	eps []netip.AddrPort
+	d   time.Duration
+}
+
+func (f *fakeHandover) Flush(*config.Config) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes = append(f.flushes, time.Now())
+	return 1, nil
+}
+
+func (f *fakeHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holds = append(f.holds, holdCall{eps, d})
+	return nil
+}
+
+func (f *fakeHandover) Held() (uint64, error) { return 0, nil }
+
+func (f *fakeHandover) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *fakeHandover) snapshot() (flushes int, holds []holdCall, closed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.flushes), append([]holdCall(nil), f.holds...), f.closed
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/notify"
 	"github.com/lvsd/lvsd/vrrp"
@@ -110,39 +109,6 @@ func (s *vrrpSet) holdsVIPs() bool {
 		}
 	}
 	return false
-}
-
-// syncFollower starts the IPVS sync master daemon while this node holds
-// VIPs and stops it when it holds none; the backup daemon runs all along
-// (startSync), so a new master already has the old one's connections.
-func (d *Daemon) syncFollower(ctx context.Context, cfg *config.Config, set *vrrpSet, changed <-chan struct{}) {
-	if cfg.Sync == nil {
-		return
-	}
-	master := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		}
-		now := set.holdsVIPs()
-		if now == master {
-			continue
-		}
-		var err error
-		if now {
-			err = d.sync.Start(director.SyncMaster, cfg.Sync.Interface, cfg.Sync.SyncID)
-		} else {
-			err = d.sync.Stop(director.SyncMaster)
-		}
-		if err != nil {
-			d.log.WithError(err).Error("ipvs sync master daemon not switched")
-			continue
-		}
-		master = now
-		d.log.WithField("running", now).Info("ipvs sync master daemon follows vrrp")
-	}
 }
 
 // SwitchoverArgs selects instances for `lvsd switchover`.

@@ -1,0 +1,93 @@
+package daemon
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/connsync"
+	"github.com/lvsd/lvsd/director/rstguard"
+)
+
+// Handover carries connections being opened across a VIP move, which the
+// kernel's sync alone does not (see package connsync): the old master
+// flushes its connection table to the peer, and the new master holds the
+// resets its own TCP stack would send until the table has arrived.
+type Handover interface {
+	// Flush sends this node's IPVS connections to the peer's backup
+	// daemon and returns how many it sent.
+	Flush(cfg *config.Config) (int, error)
+	// Hold holds resets from eps (TCP VIP:port) for d.
+	Hold(eps []netip.AddrPort, d time.Duration) error
+	// Held returns how many resets were held so far.
+	Held() (uint64, error)
+	Close() error
+}
+
+// kernelHandover is Handover on this kernel: connsync and an nftables
+// table named guardTable, opened on first use in lvsd's namespace.
+type kernelHandover struct {
+	mu    sync.Mutex
+	guard *rstguard.Guard
+}
+
+const guardTable = "lvsd"
+
+func (k *kernelHandover) Flush(cfg *config.Config) (int, error) {
+	if cfg.Sync == nil {
+		return 0, nil
+	}
+	return connsync.Flush(cfg.Sync.Interface, cfg.Sync.SyncID, connsync.NewResolver(cfg.Services))
+}
+
+func (k *kernelHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.guard == nil {
+		if len(eps) == 0 {
+			return nil
+		}
+		g, err := rstguard.Open(guardTable)
+		if err != nil {
+			return err
+		}
+		k.guard = g
+	}
+	return k.guard.Hold(eps, d)
+}
+
+func (k *kernelHandover) Held() (uint64, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.guard == nil {
+		return 0, nil
+	}
+	return k.guard.Held()
+}
+
+func (k *kernelHandover) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.guard == nil {
+		return nil
+	}
+	err := k.guard.Close()
+	k.guard = nil
+	return err
+}
+
+// heldEndpoints are the TCP virtual services' VIP:port, whose resets a new
+// master holds. Fwmark services have no port to name and are left out.
+func heldEndpoints(cfg *config.Config) []netip.AddrPort {
+	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
+		return nil
+	}
+	var eps []netip.AddrPort
+	for _, s := range cfg.Services {
+		if s.FWMark == 0 && s.Protocol == "tcp" && s.Virtual.IsValid() {
+			eps = append(eps, s.Virtual)
+		}
+	}
+	return eps
+}
