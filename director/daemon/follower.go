@@ -56,7 +56,11 @@ func (f *follower) run(ctx context.Context, set *vrrpSet, changed <-chan struct{
 }
 
 // step moves to holds (whether this node holds any VIP now).
-func (f *follower) step(holds bool) {
+func (f *follower) step(holds bool) { f.stepTo(holds, false) }
+
+// stepTo is step; at stop (final) the caller flushes the stragglers
+// itself, before lvsd exits, instead of a timer that might never fire.
+func (f *follower) stepTo(holds, final bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cfg := f.d.Current().Config
@@ -78,7 +82,9 @@ func (f *follower) step(holds bool) {
 	}
 	f.switchSync(cfg, false)
 	f.flush(cfg, "released the VIPs")
-	time.AfterFunc(stragglerDelay, func() { f.flush(f.d.Current().Config, "stragglers") })
+	if !final {
+		time.AfterFunc(stragglerDelay, func() { f.flush(f.d.Current().Config, "stragglers") })
+	}
 	f.arm(cfg)
 }
 
@@ -122,7 +128,7 @@ func (f *follower) final() {
 	was := f.master
 	f.mu.Unlock()
 	if was {
-		f.step(false)
+		f.stepTo(false, true)
 		time.Sleep(stragglerDelay)
 		f.flush(f.d.Current().Config, "stragglers")
 	}
