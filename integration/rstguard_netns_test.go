@@ -32,22 +32,10 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	const table = "lvsdtest"
 	vip4, vip6 := "192.0.2.10:80", "[2001:db8::10]:80"
 	other := "192.0.2.10:81"
-	held := []netip.AddrPort{netip.MustParseAddrPort(vip4), netip.MustParseAddrPort(vip6)}
-	refused := func(addr string) {
-		t.Helper()
-		if err := rstDial(l, c, addr, 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Fatalf("dial %s: %v, want connection refused", addr, err)
-		}
-	}
-	silent := func(addr string) {
-		t.Helper()
-		// Timeout(), not os.ErrDeadlineExceeded: net reports a dial
-		// deadline as either, depending on which fires first.
-		var ne net.Error
-		if err := rstDial(l, c, addr, 500*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
-			t.Fatalf("dial %s: %v, want a timeout (reset held)", addr, err)
-		}
-	}
+	eps := []netip.AddrPort{netip.MustParseAddrPort(vip4), netip.MustParseAddrPort(vip6)}
+	held := rstguard.Holds{Resets: eps}
+	client := rstClient{t, l, c}
+	refused, silent := client.refused, client.silent
 
 	refused(vip4)
 	refused(vip6)
@@ -55,7 +43,9 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	g := openRSTGuard(t, l, d, table)
 	out := l.in(d, "nft", "list", "table", "inet", table) // nft must read what the library wrote
 	for _, want := range []string{"type ipv4_addr . inet_service", "type ipv6_addr . inet_service", "flags timeout",
-		"hook output priority filter; policy accept", "ip saddr . tcp sport @held4", "ip6 saddr . tcp sport @held6"} {
+		"set replies4 {", "set replies6 {",
+		"hook output priority filter; policy accept", "ip saddr . tcp sport @held4", "ip6 saddr . tcp sport @held6",
+		"hook forward priority 101; policy accept", "ip saddr . tcp sport @replies4", "ip6 saddr . tcp sport @replies6"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("nft list table inet %s lacks %q:\n%s", table, want, out)
 		}
@@ -99,7 +89,13 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	// An empty hold releases at once.
 	l.must(g.Hold(held, 30*time.Second))
 	silent(vip4)
-	l.must(g.Hold(nil, 0))
+	l.must(g.Hold(rstguard.Holds{}, 0))
+	refused(vip4)
+	refused(vip6)
+
+	// Held as a realserver's replies, the VIP:ports are not held as
+	// resets: the output chain looks at held4 and held6 only.
+	l.must(g.Hold(rstguard.Holds{Replies: eps}, 30*time.Second))
 	refused(vip4)
 	refused(vip6)
 
@@ -110,7 +106,7 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	if n, err := g2.Held(); err != nil || n != 0 {
 		t.Errorf("Held() of the new table = %d, %v; want 0", n, err)
 	}
-	l.must(g2.Hold(held[1:], 30*time.Second))
+	l.must(g2.Hold(rstguard.Holds{Resets: eps[1:]}, 30*time.Second))
 	silent(vip6)
 	refused(vip4)
 	if n, err := g2.Held(); err != nil || n == 0 {
@@ -125,6 +121,84 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Errorf("Close of a guard whose table is gone: %v", err)
 	}
+}
+
+// TestRSTGuardHoldsForwardedReplies runs the reply guard on this
+// machine's kernel, which has no IPVS: d is a plain router between client
+// c and server r, so every reply of r's that d forwards stands in for one
+// that IPVS left untranslated (it would carry the VIP otherwise). While
+// the guard holds r's endpoint, d drops r's SYN-ACK and the client times
+// out; r's other endpoints answer as before; the hold ends by itself.
+func TestRSTGuardHoldsForwardedReplies(t *testing.T) {
+	l := newLab(t)
+	c, d, r := l.ns("c"), l.ns("d"), l.ns("r")
+	for _, ns := range []string{c, d, r} {
+		// With DAD on the fresh links, d held the first forwarded IPv6
+		// packet for about a second, long enough to fail a dial.
+		l.in(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+	}
+	l.link(c, "eth0", "192.0.2.1/24", d, "eth0", "192.0.2.2/24")
+	l.link(d, "eth1", "198.51.100.1/24", r, "eth0", "198.51.100.11/24")
+	l.in(c, "ip", "addr", "add", "2001:db8:c::1/64", "dev", "eth0", "nodad")
+	l.in(d, "ip", "addr", "add", "2001:db8:c::2/64", "dev", "eth0", "nodad")
+	l.in(d, "ip", "addr", "add", "2001:db8:d::1/64", "dev", "eth1", "nodad")
+	l.in(r, "ip", "addr", "add", "2001:db8:d::11/64", "dev", "eth0", "nodad")
+	l.in(d, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	l.in(c, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.2")
+	l.in(c, "ip", "-6", "route", "add", "2001:db8:d::/64", "via", "2001:db8:c::2")
+	l.in(r, "ip", "route", "add", "default", "via", "198.51.100.1")
+	l.in(r, "ip", "-6", "route", "add", "default", "via", "2001:db8:d::1")
+
+	real4, real6 := "198.51.100.11:8080", "[2001:db8:d::11]:8080"
+	open, closed := "198.51.100.11:8081", "198.51.100.11:8082" // held by nobody
+	for _, addr := range []string{real4, real6, open} {
+		rstListen(t, l, r, addr)
+	}
+	eps := []netip.AddrPort{netip.MustParseAddrPort(real4), netip.MustParseAddrPort(real6)}
+	client := rstClient{t, l, c}
+	client.connects(real4)
+	client.connects(real6)
+	client.connects(open)
+	client.refused(closed) // r's reset, forwarded
+
+	g := openRSTGuard(t, l, d, "lvsdtest")
+	// Held as resets, r's endpoints go on: forwarded packets never
+	// traverse the output chain.
+	l.must(g.Hold(rstguard.Holds{Resets: eps}, 30*time.Second))
+	client.connects(real4)
+	client.connects(real6)
+
+	start := time.Now()
+	l.must(g.Hold(rstguard.Holds{Replies: eps}, 2*time.Second))
+	t.Logf("held:\n%s", l.in(d, "nft", "list", "set", "inet", "lvsdtest", "replies4"))
+	client.silent(real4)
+	client.silent(real6)
+	client.connects(open)  // only held endpoints
+	client.refused(closed) // a reset from an endpoint nobody holds still passes
+	resets, replies, err := g.HeldByKind()
+	l.must(err)
+	if n, err := g.Held(); err != nil || n != resets+replies || replies < 2 || resets != 0 {
+		t.Errorf("Held() = %d, %v; HeldByKind() = %d resets, %d replies; want at least 2 replies, no resets, and their sum",
+			n, err, resets, replies)
+	}
+	t.Logf("HeldByKind() = %d resets, %d replies", resets, replies)
+
+	// The kernel ends the hold by itself.
+	var last error
+	for end := start.Add(3 * time.Second); time.Now().Before(end); {
+		if last = rstDial(l, c, real4, 300*time.Millisecond); last == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if last != nil {
+		t.Fatalf("dial %s %v after a 2s hold: %v, want connected", real4, time.Since(start).Round(time.Millisecond), last)
+	}
+	if took := time.Since(start); took < 1950*time.Millisecond {
+		t.Errorf("hold of 2s ended after %v", took)
+	}
+	t.Logf("hold of 2s ended within %v", time.Since(start).Round(time.Millisecond))
+	client.connects(real6)
 }
 
 // openRSTGuard opens a reset guard in namespace ns and closes it when the
@@ -159,4 +233,57 @@ func rstDial(l *lab, ns, addr string, timeout time.Duration) error {
 		l.t.Fatalf("enter %s: %v", ns, err)
 	}
 	return dialErr
+}
+
+// rstListen listens on TCP addr in namespace ns, and accepts and closes
+// every connection, until the test ends.
+func rstListen(t *testing.T, l *lab, ns, addr string) {
+	t.Helper()
+	var ln net.Listener
+	l.must(<-l.goIn(ns, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}))
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // closed at the end of the test
+			}
+			conn.Close()
+		}
+	}()
+}
+
+// rstClient dials from namespace ns and fails the test when a dial ends
+// otherwise than wanted.
+type rstClient struct {
+	t  *testing.T
+	l  *lab
+	ns string
+}
+
+func (c rstClient) connects(addr string) {
+	c.t.Helper()
+	if err := rstDial(c.l, c.ns, addr, 2*time.Second); err != nil {
+		c.t.Fatalf("dial %s: %v, want connected", addr, err)
+	}
+}
+
+func (c rstClient) refused(addr string) {
+	c.t.Helper()
+	if err := rstDial(c.l, c.ns, addr, 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		c.t.Fatalf("dial %s: %v, want connection refused", addr, err)
+	}
+}
+
+func (c rstClient) silent(addr string) {
+	c.t.Helper()
+	// Timeout(), not os.ErrDeadlineExceeded: net reports a dial deadline
+	// as either, depending on which fires first.
+	var ne net.Error
+	if err := rstDial(c.l, c.ns, addr, 500*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
+		c.t.Fatalf("dial %s: %v, want a timeout (held)", addr, err)
+	}
 }

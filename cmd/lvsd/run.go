@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/rstguard"
 )
 
 func runCmd() *cobra.Command {
@@ -108,9 +108,9 @@ func (h dryRunHandover) Flush(cfg *config.Config) (int, error) {
 	return 0, nil
 }
 
-func (h dryRunHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
-	if len(eps) > 0 {
-		h.log.Debugf("dry run: would hold resets from %v for %v", eps, d)
+func (h dryRunHandover) Hold(held rstguard.Holds, d time.Duration) error {
+	if len(held.Resets)+len(held.Replies) > 0 {
+		h.log.Debugf("dry run: would hold resets from %v and untranslated replies from %v for %v", held.Resets, held.Replies, d)
 	}
 	return nil
 }

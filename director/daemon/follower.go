@@ -35,7 +35,7 @@ type follower struct {
 // arm puts the idle reset hold in place; called before VRRP starts, at
 // every step as a backup and after a reload.
 func (f *follower) arm(cfg *config.Config) {
-	if err := f.d.handover.Hold(heldEndpoints(cfg), idleHold); err != nil {
+	if err := f.d.handover.Hold(holdsOf(cfg), idleHold); err != nil {
 		f.d.log.WithError(err).Warn("reset hold not armed: a connection opened during a takeover may be reset")
 	}
 }
@@ -73,7 +73,7 @@ func (f *follower) stepTo(holds, final bool) {
 	f.master = holds
 	if holds {
 		if cfg.Sync != nil && cfg.Sync.HoldResets > 0 {
-			if err := f.d.handover.Hold(heldEndpoints(cfg), cfg.Sync.HoldResets); err != nil {
+			if err := f.d.handover.Hold(holdsOf(cfg), cfg.Sync.HoldResets); err != nil {
 				f.d.log.WithError(err).Warn("reset hold not set")
 			}
 		}

@@ -4,11 +4,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/rstguard"
 )
 
 func newFollowerDaemon(t *testing.T, syncYAML string) (*Daemon, *fakeSync, *fakeHandover) {
@@ -36,7 +38,10 @@ func newFollowerDaemon(t *testing.T, syncYAML string) (*Daemon, *fakeSync, *fake
 func TestFollowerHandsOver(t *testing.T) {
 	d, fs, fh := newFollowerDaemon(t, "sync: {interface: eth1, sync_id: 7, hold_resets: 2s}\n")
 	f := d.follow
-	web := []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:80")} // TCP only: the UDP service has no resets
+	// TCP only (the UDP service has no resets); the NAT realserver's
+	// untranslated replies are held too.
+	web := rstguard.Holds{Resets: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:80")},
+		Replies: []netip.AddrPort{netip.MustParseAddrPort("198.51.100.11:8080")}}
 	f.arm(d.Current().Config)
 	f.step(false) // a backup's transitions re-arm
 	f.step(true)
@@ -100,8 +105,8 @@ func TestFollowerHoldOff(t *testing.T) {
 	d.follow.step(true)
 	_, holds, _ := fh.snapshot()
 	for _, h := range holds {
-		if len(h.eps) != 0 {
-			t.Errorf("hold_resets 0 held %v", h.eps)
+		if len(h.h.Resets)+len(h.h.Replies) != 0 {
+			t.Errorf("hold_resets 0 held %+v", h.h)
 		}
 	}
 	d, _, fh = newFollowerDaemon(t, "")
@@ -112,8 +117,8 @@ func TestFollowerHoldOff(t *testing.T) {
 		t.Errorf("no sync: %d flushes", n)
 	} else {
 		for _, h := range holds {
-			if len(h.eps) != 0 {
-				t.Errorf("no sync: held %v", h.eps)
+			if len(h.h.Resets)+len(h.h.Replies) != 0 {
+				t.Errorf("no sync: held %+v", h.h)
 			}
 		}
 	}
@@ -124,13 +129,8 @@ func equalHolds(a, b []holdCall) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].d != b[i].d || len(a[i].eps) != len(b[i].eps) {
+		if a[i].d != b[i].d || !slices.Equal(a[i].h.Resets, b[i].h.Resets) || !slices.Equal(a[i].h.Replies, b[i].h.Replies) {
 			return false
-		}
-		for j := range a[i].eps {
-			if a[i].eps[j] != b[i].eps[j] {
-				return false
-			}
 		}
 	}
 	return true

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"net/netip"
 	"sync"
 	"time"
 
@@ -18,8 +17,9 @@ type Handover interface {
 	// Flush sends this node's IPVS connections to the peer's backup
 	// daemon and returns how many it sent.
 	Flush(cfg *config.Config) (int, error)
-	// Hold holds resets from eps (TCP VIP:port) for d.
-	Hold(eps []netip.AddrPort, d time.Duration) error
+	// Hold holds, for d, the resets from h.Resets (TCP VIP:port) and the
+	// untranslated NAT replies from h.Replies (realserver addr:port).
+	Hold(h rstguard.Holds, d time.Duration) error
 	// Held returns how many resets were held so far.
 	Held() (uint64, error)
 	Close() error
@@ -41,11 +41,11 @@ func (k *kernelHandover) Flush(cfg *config.Config) (int, error) {
 	return connsync.Flush(cfg.Sync.Interface, cfg.Sync.SyncID, connsync.NewResolver(cfg.Services))
 }
 
-func (k *kernelHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
+func (k *kernelHandover) Hold(h rstguard.Holds, d time.Duration) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.guard == nil {
-		if len(eps) == 0 {
+		if len(h.Resets)+len(h.Replies) == 0 {
 			return nil
 		}
 		g, err := rstguard.Open(guardTable)
@@ -54,7 +54,7 @@ func (k *kernelHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
 		}
 		k.guard = g
 	}
-	return k.guard.Hold(eps, d)
+	return k.guard.Hold(h, d)
 }
 
 func (k *kernelHandover) Held() (uint64, error) {
@@ -77,17 +77,29 @@ func (k *kernelHandover) Close() error {
 	return err
 }
 
-// heldEndpoints are the TCP virtual services' VIP:port, whose resets a new
-// master holds. Fwmark services have no port to name and are left out.
-func heldEndpoints(cfg *config.Config) []netip.AddrPort {
+// holdsOf is what a new master holds: the TCP virtual services' VIP:port
+// (its own stack's resets) and, for NAT, their realservers' addr:port
+// (replies IPVS cannot translate yet, which would reach the client with
+// the realserver's address and be answered with a reset). Fwmark services
+// have no port to name and are left out.
+func holdsOf(cfg *config.Config) rstguard.Holds {
+	var h rstguard.Holds
 	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
-		return nil
+		return h
 	}
-	var eps []netip.AddrPort
 	for _, s := range cfg.Services {
-		if s.FWMark == 0 && s.Protocol == "tcp" && s.Virtual.IsValid() {
-			eps = append(eps, s.Virtual)
+		if s.FWMark != 0 || s.Protocol != "tcp" || !s.Virtual.IsValid() {
+			continue
+		}
+		h.Resets = append(h.Resets, s.Virtual)
+		for _, r := range s.Reals {
+			if r.Forward == config.NAT && r.Addr.Port() != 0 {
+				h.Replies = append(h.Replies, r.Addr)
+			}
+		}
+		if s.Sorry.IsValid() && s.Forward == config.NAT && s.Sorry.Port() != 0 {
+			h.Replies = append(h.Replies, s.Sorry)
 		}
 	}
-	return eps
+	return h
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/rstguard"
 )
 
 type noHost struct{}
@@ -74,8 +75,8 @@ type fakeHandover struct {
 }
 
 type holdCall struct {
-	eps []netip.AddrPort
-	d   time.Duration
+	h rstguard.Holds
+	d time.Duration
 }
 
 func (f *fakeHandover) Flush(*config.Config) (int, error) {
@@ -85,10 +86,10 @@ func (f *fakeHandover) Flush(*config.Config) (int, error) {
 	return 1, nil
 }
 
-func (f *fakeHandover) Hold(eps []netip.AddrPort, d time.Duration) error {
+func (f *fakeHandover) Hold(h rstguard.Holds, d time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.holds = append(f.holds, holdCall{eps, d})
+	f.holds = append(f.holds, holdCall{h, d})
 	return nil
 }
 

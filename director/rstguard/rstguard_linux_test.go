@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,18 +39,46 @@ func guardFor(t *testing.T, name string) *Guard {
 	return newGuard(c, name)
 }
 
-func TestResetRuleLoadsTheSetKey(t *testing.T) {
+func TestRulesLoadTheSetKey(t *testing.T) {
 	g := guardFor(t, "lvsd")
-	for _, tt := range []struct {
-		f       family
+	tcp := func(nfproto byte) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: unix.NFT_REG_1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: unix.NFT_REG_1, Data: []byte{nfproto}},
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: unix.NFT_REG_1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: unix.NFT_REG_1, Data: []byte{6}},
+		}
+	}
+	rst := []expr.Any{
+		&expr.Payload{DestRegister: unix.NFT_REG_1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: unix.NFT_REG_1, DestRegister: unix.NFT_REG_1, Len: 1, Mask: []byte{0x04}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: unix.NFT_REG_1, Data: []byte{0}},
+	}
+	tests := []struct {
+		chain   *nftables.Chain
 		set     *nftables.Set
-		nfproto byte
+		addrOff uint32
 		ep      netip.AddrPort
+		matches []expr.Any // before the loads
 	}{
-		{ipv4, g.set4, 2, netip.MustParseAddrPort("192.0.2.10:80")},
-		{ipv6, g.set6, 10, netip.MustParseAddrPort("[2001:db8::10]:443")},
-	} {
-		exprs := resetRule(tt.f, tt.set)
+		// Resets: this family, TCP, RST set.
+		{g.output, g.held4, 12, netip.MustParseAddrPort("192.0.2.10:80"), append(tcp(2), rst...)},
+		{g.output, g.held6, 8, netip.MustParseAddrPort("[2001:db8::10]:443"), append(tcp(10), rst...)},
+		// Replies: this family, TCP, whatever the flags.
+		{g.forward, g.replies4, 12, netip.MustParseAddrPort("198.51.100.11:8080"), tcp(2)},
+		{g.forward, g.replies6, 8, netip.MustParseAddrPort("[2001:db8::11]:8080"), tcp(10)},
+	}
+	rules := g.rules()
+	if len(rules) != len(tests) {
+		t.Fatalf("%d rules, want %d", len(rules), len(tests))
+	}
+	for i, tt := range tests {
+		r := rules[i]
+		if r.chain != tt.chain || r.set != tt.set {
+			t.Errorf("rule %d: chain %s, set %s; want %s, %s", i, r.chain.Name, r.set.Name, tt.chain.Name, tt.set.Name)
+			continue
+		}
+		exprs := r.exprs
 		key, _ := setKey(tt.ep)
 		if got := tt.set.KeyType.Bytes; got != uint32(len(key)) {
 			t.Errorf("%s: key type of %d bytes, setKey gives %d", tt.set.Name, got, len(key))
@@ -58,9 +87,12 @@ func TestResetRuleLoadsTheSetKey(t *testing.T) {
 		// address from the first data register, the source port in the
 		// register right after it.
 		n := len(exprs)
+		if n < 5 {
+			t.Fatalf("%s: %d expressions: %s", tt.set.Name, n, show(exprs))
+		}
 		addr, port := exprs[n-5].(*expr.Payload), exprs[n-4].(*expr.Payload)
 		look := exprs[n-3].(*expr.Lookup)
-		if addr.Base != expr.PayloadBaseNetworkHeader || addr.Offset != tt.f.addrOff || addr.Len != uint32(len(tt.ep.Addr().AsSlice())) || regByte(addr.DestRegister) != 0 {
+		if addr.Base != expr.PayloadBaseNetworkHeader || addr.Offset != tt.addrOff || addr.Len != uint32(len(tt.ep.Addr().AsSlice())) || regByte(addr.DestRegister) != 0 {
 			t.Errorf("%s: address load %+v", tt.set.Name, addr)
 		}
 		if port.Base != expr.PayloadBaseTransportHeader || port.Offset != 0 || port.Len != 2 || regByte(port.DestRegister) != addr.Len {
@@ -75,18 +107,8 @@ func TestResetRuleLoadsTheSetKey(t *testing.T) {
 		if v, ok := exprs[n-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
 			t.Errorf("%s: last expression %#v, want drop", tt.set.Name, exprs[n-1])
 		}
-		// The matches before the loads: this family, TCP, RST set.
-		want := []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: unix.NFT_REG_1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: unix.NFT_REG_1, Data: []byte{tt.nfproto}},
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: unix.NFT_REG_1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: unix.NFT_REG_1, Data: []byte{6}},
-			&expr.Payload{DestRegister: unix.NFT_REG_1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
-			&expr.Bitwise{SourceRegister: unix.NFT_REG_1, DestRegister: unix.NFT_REG_1, Len: 1, Mask: []byte{0x04}, Xor: []byte{0}},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: unix.NFT_REG_1, Data: []byte{0}},
-		}
-		if got := exprs[:n-5]; !sameExprs(got, want) {
-			t.Errorf("%s: matches\n got %s\nwant %s", tt.set.Name, show(got), show(want))
+		if got := exprs[:n-5]; !sameExprs(got, tt.matches) {
+			t.Errorf("%s: matches\n got %s\nwant %s", tt.set.Name, show(got), show(tt.matches))
 		}
 	}
 }
@@ -96,27 +118,42 @@ func TestNewGuardLayout(t *testing.T) {
 	if g.table.Name != "lvsd" || g.table.Family != nftables.TableFamilyINet {
 		t.Errorf("table %+v, want inet lvsd", g.table)
 	}
+	ids := map[uint32]string{}
 	for _, s := range []struct {
 		set   *nftables.Set
 		name  string
 		bytes uint32
 		kind  string
 	}{
-		{g.set4, "held4", key4Len, "ipv4_addr . inet_service"},
-		{g.set6, "held6", key6Len, "ipv6_addr . inet_service"},
+		{g.held4, "held4", key4Len, "ipv4_addr . inet_service"},
+		{g.held6, "held6", key6Len, "ipv6_addr . inet_service"},
+		{g.replies4, "replies4", key4Len, "ipv4_addr . inet_service"},
+		{g.replies6, "replies6", key6Len, "ipv6_addr . inet_service"},
 	} {
 		if s.set.Name != s.name || s.set.KeyType.Bytes != s.bytes || s.set.KeyType.Name != s.kind ||
 			!s.set.HasTimeout || !s.set.Concatenation || s.set.Timeout != 0 || s.set.ID == 0 || s.set.Table != g.table {
 			t.Errorf("set %+v, want %s typed %s (%d bytes) with flag timeout and no default timeout", s.set, s.name, s.kind, s.bytes)
 		}
+		if other, ok := ids[s.set.ID]; ok {
+			t.Errorf("sets %s and %s both have ID %d", other, s.name, s.set.ID)
+		}
+		ids[s.set.ID] = s.name
 	}
-	if g.set4.ID == g.set6.ID {
-		t.Errorf("both sets have ID %d", g.set4.ID)
-	}
-	c := g.chain
-	if c.Type != nftables.ChainTypeFilter || *c.Hooknum != unix.NF_INET_LOCAL_OUT || *c.Priority != 0 ||
-		*c.Policy != nftables.ChainPolicyAccept || c.Table != g.table {
-		t.Errorf("chain %+v, want filter hook output priority 0 policy accept", c)
+	for _, c := range []struct {
+		chain *nftables.Chain
+		name  string
+		hook  uint32
+		prio  nftables.ChainPriority
+	}{
+		{g.output, "output", unix.NF_INET_LOCAL_OUT, 0},
+		// Right after IPVS's NAT reply hook (forward, 100), never at 0.
+		{g.forward, "forward", unix.NF_INET_FORWARD, 101},
+	} {
+		ch := c.chain
+		if ch.Name != c.name || ch.Type != nftables.ChainTypeFilter || uint32(*ch.Hooknum) != c.hook || *ch.Priority != c.prio ||
+			*ch.Policy != nftables.ChainPolicyAccept || ch.Table != g.table {
+			t.Errorf("chain %+v, want %s: filter hook %d priority %d policy accept", ch, c.name, c.hook, c.prio)
+		}
 	}
 }
 
@@ -138,7 +175,7 @@ func TestElementsChunks(t *testing.T) {
 
 // sentMsg is one message of a batch, decoded as far as the tests need.
 type sentMsg struct {
-	kind  string // "flush held4", "add held6"
+	kind  string // "flush held4", "add replies6"
 	keys  [][]byte
 	msecs []uint64 // element timeouts
 }
@@ -230,26 +267,42 @@ func decodeSetElems(t *testing.T, m netlink.Message) sentMsg {
 
 func TestHoldSendsOneBatch(t *testing.T) {
 	g, batches := recordBatches(t)
-	eps := []netip.AddrPort{
-		netip.MustParseAddrPort("192.0.2.10:80"),
-		netip.MustParseAddrPort("[2001:db8::10]:443"),
-		netip.MustParseAddrPort("[::ffff:192.0.2.11]:80"),
-	}
-	if err := g.Hold(eps, 1500*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Hold(nil, 0); err != nil {
-		t.Fatal(err)
-	}
-	ip6 := netip.MustParseAddr("2001:db8::10").AsSlice()
-	want := [][]sentMsg{
-		{
-			{kind: "flush held4"},
-			{kind: "flush held6"},
-			{kind: "add held4", keys: [][]byte{{192, 0, 2, 10, 0, 80, 0, 0}, {192, 0, 2, 11, 0, 80, 0, 0}}, msecs: []uint64{1500, 1500}},
-			{kind: "add held6", keys: [][]byte{append(ip6, 0x01, 0xbb, 0, 0)}, msecs: []uint64{1500}},
+	h := Holds{
+		Resets: []netip.AddrPort{
+			netip.MustParseAddrPort("192.0.2.10:80"),
+			netip.MustParseAddrPort("[2001:db8::10]:443"),
+			netip.MustParseAddrPort("[::ffff:192.0.2.11]:80"),
 		},
-		{{kind: "flush held4"}, {kind: "flush held6"}}, // release: no empty adds
+		Replies: []netip.AddrPort{
+			netip.MustParseAddrPort("198.51.100.11:8080"),
+			netip.MustParseAddrPort("198.51.100.12:8080"),
+			netip.MustParseAddrPort("[::ffff:198.51.100.11]:8080"), // same as the first
+		},
+	}
+	if err := g.Hold(h, 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Hold(Holds{Replies: []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::11]:8080")}}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Hold(Holds{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	flushes := []sentMsg{{kind: "flush held4"}, {kind: "flush held6"}, {kind: "flush replies4"}, {kind: "flush replies6"}}
+	ip6 := netip.MustParseAddr("2001:db8::10").AsSlice()
+	rs6 := netip.MustParseAddr("2001:db8::11").AsSlice()
+	want := [][]sentMsg{
+		append(slices.Clone(flushes),
+			sentMsg{kind: "add held4", keys: [][]byte{{192, 0, 2, 10, 0, 80, 0, 0}, {192, 0, 2, 11, 0, 80, 0, 0}}, msecs: []uint64{1500, 1500}},
+			sentMsg{kind: "add held6", keys: [][]byte{append(ip6, 0x01, 0xbb, 0, 0)}, msecs: []uint64{1500}},
+			sentMsg{kind: "add replies4", keys: [][]byte{{198, 51, 100, 11, 0x1f, 0x90, 0, 0}, {198, 51, 100, 12, 0x1f, 0x90, 0, 0}}, msecs: []uint64{1500, 1500}},
+		),
+		// Only replies: every set is flushed still, so the resets held
+		// before are released.
+		append(slices.Clone(flushes),
+			sentMsg{kind: "add replies6", keys: [][]byte{append(rs6, 0x1f, 0x90, 0, 0)}, msecs: []uint64{1000}},
+		),
+		flushes, // release: no empty adds
 	}
 	if !reflect.DeepEqual(*batches, want) {
 		t.Errorf("batches\n got %+v\nwant %+v", *batches, want)
@@ -257,46 +310,61 @@ func TestHoldSendsOneBatch(t *testing.T) {
 }
 
 // TestHoldManyEndpoints holds more IPv6 endpoints than one element list
-// can carry: the netlink library would wrap the 16-bit attribute length
-// without an error, so every element must still arrive, in chunks.
+// can carry, of both kinds: the netlink library would wrap the 16-bit
+// attribute length without an error, so every element must still arrive,
+// in chunks, in one batch.
 func TestHoldManyEndpoints(t *testing.T) {
 	g, batches := recordBatches(t)
-	eps := make([]netip.AddrPort, 2*maxElemsPerMsg+5)
-	for i := range eps {
-		eps[i] = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::10"), uint16(i+1))
+	endpoints := func(addr string) []netip.AddrPort {
+		eps := make([]netip.AddrPort, 2*maxElemsPerMsg+5)
+		for i := range eps {
+			eps[i] = netip.AddrPortFrom(netip.MustParseAddr(addr), uint16(i+1))
+		}
+		return eps
 	}
-	if err := g.Hold(eps, time.Second); err != nil {
+	h := Holds{Resets: endpoints("2001:db8::10"), Replies: endpoints("2001:db8::11")}
+	if err := g.Hold(h, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if len(*batches) != 1 {
 		t.Fatalf("%d batches, want 1", len(*batches))
 	}
-	got := 0
+	got := map[string]int{}
 	for _, m := range (*batches)[0] {
-		if m.kind == "add held6" {
-			got += len(m.keys)
-			if len(m.keys) != len(m.msecs) {
-				t.Errorf("%d keys, %d timeouts", len(m.keys), len(m.msecs))
-			}
+		got[m.kind] += len(m.keys)
+		if len(m.keys) > maxElemsPerMsg || len(m.keys) != len(m.msecs) {
+			t.Errorf("%s: %d keys, %d timeouts", m.kind, len(m.keys), len(m.msecs))
 		}
 	}
-	if got != len(eps) {
-		t.Errorf("%d elements arrived, want %d", got, len(eps))
+	if got["add held6"] != len(h.Resets) || got["add replies6"] != len(h.Replies) {
+		t.Errorf("%d and %d elements arrived in held6 and replies6, want %d and %d",
+			got["add held6"], got["add replies6"], len(h.Resets), len(h.Replies))
 	}
 }
 
 func TestSumCounters(t *testing.T) {
-	rule := func(pkts uint64) *nftables.Rule {
-		return &nftables.Rule{Exprs: []expr.Any{&expr.Lookup{}, &expr.Counter{Packets: pkts, Bytes: 40 * pkts}, &expr.Verdict{Kind: expr.VerdictDrop}}}
+	rule := func(chain string, pkts uint64) *nftables.Rule {
+		return &nftables.Rule{Chain: &nftables.Chain{Name: chain}, Exprs: []expr.Any{
+			&expr.Lookup{}, &expr.Counter{Packets: pkts, Bytes: 40 * pkts}, &expr.Verdict{Kind: expr.VerdictDrop},
+		}}
 	}
-	if n, err := sumCounters([]*nftables.Rule{rule(3), rule(4)}); err != nil || n != 7 {
-		t.Errorf("sumCounters(3, 4) = %d, %v; want 7", n, err)
+	all := []*nftables.Rule{rule("output", 3), rule("output", 4), rule("forward", 5), rule("forward", 0)}
+	if resets, replies, err := sumCounters(all); err != nil || resets != 7 || replies != 5 {
+		t.Errorf("sumCounters(output 3, 4, forward 5, 0) = %d, %d, %v; want 7, 5", resets, replies, err)
 	}
-	if _, err := sumCounters([]*nftables.Rule{rule(3)}); err == nil {
-		t.Error("sumCounters of one rule: no error, want one (the chain was changed)")
-	}
-	if _, err := sumCounters(nil); err == nil {
-		t.Error("sumCounters of no rules: no error")
+	for name, rules := range map[string][]*nftables.Rule{
+		"no rules":                  nil,
+		"one rule missing":          all[:3],
+		"output only":               all[:2],
+		"a rule moved":              {all[0], all[1], all[2], rule("output", 1)},
+		"a rule in a foreign chain": append(slices.Clone(all), rule("input", 1)),
+		"a rule added to forward":   append(slices.Clone(all), rule("forward", 1)),
+		"a rule without its chain":  {all[0], all[1], all[2], {Exprs: all[3].Exprs}},
+		"a counter added to a rule": {all[0], all[1], all[2], {Chain: all[3].Chain, Exprs: append(slices.Clone(all[3].Exprs), &expr.Counter{})}},
+	} {
+		if _, _, err := sumCounters(rules); err == nil {
+			t.Errorf("sumCounters with %s: no error, want one (the table was changed)", name)
+		}
 	}
 }
 
@@ -304,17 +372,19 @@ func TestHoldRefusesBeforeTheKernel(t *testing.T) {
 	g := guardFor(t, "lvsd")
 	ep := netip.MustParseAddrPort("192.0.2.10:80")
 	tests := []struct {
-		eps  []netip.AddrPort
+		h    Holds
 		d    time.Duration
 		want string
 	}{
-		{[]netip.AddrPort{ep, {}}, time.Second, "rstguard: hold in table inet lvsd: endpoint 1: no address"},
-		{[]netip.AddrPort{ep}, 0, "rstguard: hold in table inet lvsd: window 0s: shorter than 1ms"},
+		{Holds{Resets: []netip.AddrPort{ep, {}}}, time.Second, "rstguard: hold in table inet lvsd: resets: endpoint 1: no address"},
+		{Holds{Resets: []netip.AddrPort{ep}, Replies: []netip.AddrPort{{}}}, time.Second, "rstguard: hold in table inet lvsd: replies: endpoint 0: no address"},
+		{Holds{Resets: []netip.AddrPort{ep}}, 0, "rstguard: hold in table inet lvsd: window 0s: shorter than 1ms"},
+		{Holds{Replies: []netip.AddrPort{ep}}, 0, "rstguard: hold in table inet lvsd: window 0s: shorter than 1ms"},
 	}
 	for _, tt := range tests {
-		err := g.Hold(tt.eps, tt.d)
+		err := g.Hold(tt.h, tt.d)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
-			t.Errorf("Hold(%v, %v) = %v, want %q...", tt.eps, tt.d, err, tt.want)
+			t.Errorf("Hold(%+v, %v) = %v, want %q...", tt.h, tt.d, err, tt.want)
 		}
 	}
 }
@@ -322,11 +392,14 @@ func TestHoldRefusesBeforeTheKernel(t *testing.T) {
 func TestClosedGuardRefuses(t *testing.T) {
 	g := guardFor(t, "lvsd")
 	g.closed = true
-	if err := g.Hold(nil, 0); !errors.Is(err, errClosed) {
+	if err := g.Hold(Holds{}, 0); !errors.Is(err, errClosed) {
 		t.Errorf("Hold on a closed guard: %v", err)
 	}
 	if _, err := g.Held(); !errors.Is(err, errClosed) {
 		t.Errorf("Held on a closed guard: %v", err)
+	}
+	if _, _, err := g.HeldByKind(); !errors.Is(err, errClosed) {
+		t.Errorf("HeldByKind on a closed guard: %v", err)
 	}
 	if err := g.Close(); err != nil {
 		t.Errorf("second Close: %v, want nil", err)

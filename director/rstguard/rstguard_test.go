@@ -3,6 +3,7 @@ package rstguard
 import (
 	"bytes"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +84,44 @@ func TestSplitKeysRefusesNoAddress(t *testing.T) {
 	_, _, err := splitKeys(eps)
 	if err == nil || !strings.Contains(err.Error(), "endpoint 1") {
 		t.Errorf("splitKeys with a zero AddrPort: err = %v, want one naming endpoint 1", err)
+	}
+}
+
+func TestHoldsKeys(t *testing.T) {
+	vip := netip.MustParseAddrPort("192.0.2.10:80")
+	real4 := netip.MustParseAddrPort("198.51.100.11:8080")
+	real6 := netip.MustParseAddrPort("[2001:db8::11]:8080")
+	// An endpoint can be of both kinds (a director that is also a
+	// realserver's gateway for its own VIP:port): it goes to both sets.
+	h := Holds{
+		Resets:  []netip.AddrPort{vip, vip},
+		Replies: []netip.AddrPort{real4, real6, vip, netip.MustParseAddrPort("[::ffff:198.51.100.11]:8080")},
+	}
+	k, err := h.keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(ep netip.AddrPort) []byte { b, _ := setKey(ep); return b }
+	want := holdKeys{
+		held4:    [][]byte{key(vip)},
+		replies4: [][]byte{key(real4), key(vip)},
+		replies6: [][]byte{key(real6)},
+	}
+	for _, s := range []struct {
+		name      string
+		got, want [][]byte
+	}{
+		{"held4", k.held4, want.held4},
+		{"held6", k.held6, want.held6},
+		{"replies4", k.replies4, want.replies4},
+		{"replies6", k.replies6, want.replies6},
+	} {
+		if !slices.EqualFunc(s.got, s.want, bytes.Equal) {
+			t.Errorf("%s = % x, want % x", s.name, s.got, s.want)
+		}
+	}
+	if k, err := (Holds{}).keys(); err != nil || !reflect.DeepEqual(k, holdKeys{}) {
+		t.Errorf("keys of no holds = %+v, %v; want nothing", k, err)
 	}
 }
 
