@@ -76,14 +76,18 @@ func runDrill(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
+// slowProbe is the latency above which a successful probe is reported as
+// slow: one that needed a TCP retransmission while the VIP moved.
+const slowProbe = 300 * time.Millisecond
+
 func report(w io.Writer, target string, samples []probe.Sample, t0, t1, t2 time.Time) {
 	for _, ph := range []struct {
 		name     string
 		from, to time.Time
 	}{{"handover", t0, t1}, {"take back", t1, t2}} {
-		m := probe.Measure(samples, ph.from, ph.to)
-		fmt.Fprintf(w, "probe %s, %s: %d of %d connections failed, client-visible outage %v\n",
-			target, ph.name, m.Failed, m.OK+m.Failed, m.Outage.Round(time.Millisecond))
+		m := probe.Measure(samples, ph.from, ph.to, slowProbe)
+		fmt.Fprintf(w, "probe %s, %s: %d of %d connections failed, client-visible outage %v; %d slower than %v (slowest %v)\n",
+			target, ph.name, m.Failed, m.OK+m.Failed, m.Outage.Round(time.Millisecond), m.Slow, slowProbe, m.Slowest.Round(time.Millisecond))
 	}
 }
 

@@ -10,12 +10,14 @@ import (
 	"time"
 )
 
-// Sample is one probe: when it was due, whether it succeeded, and what it
-// returned (for an HTTP probe, the body: which realserver answered).
+// Sample is one probe: when it was due, whether it succeeded, what it
+// returned (for an HTTP probe, the body: which realserver answered) and
+// how long it took.
 type Sample struct {
 	At   time.Time
 	OK   bool
 	Body string
+	Took time.Duration
 }
 
 // Prober runs a probe at a fixed rate.
@@ -46,15 +48,62 @@ func Start(interval time.Duration, workers int, spawn Spawn, probe func() (strin
 	for i := 0; i < workers; i++ {
 		dones = append(dones, spawn(func() error {
 			for at := range ticks {
+				start := time.Now()
 				body, err := probe()
+				took := time.Since(start)
 				p.mu.Lock()
-				p.samples = append(p.samples, Sample{At: at, OK: err == nil, Body: body})
+				p.samples = append(p.samples, Sample{At: at, OK: err == nil, Body: body, Took: took})
 				p.mu.Unlock()
 			}
 			return nil
 		}))
 	}
 	go p.tick(interval, ticks, dones)
+	return p
+}
+
+// StartEach calls probe every interval, each call on a worker of its own
+// started with spawn, with at most limit calls in flight. Unlike Start, a
+// stall does not hide the ticks behind it: while connections hang for a
+// second (a VIP moving, a SYN retransmitted), new ones keep being tried,
+// as real clients keep arriving; only beyond limit is a tick skipped.
+func StartEach(interval time.Duration, limit int, spawn Spawn, probe func() (string, error)) *Prober {
+	p := &Prober{stop: make(chan struct{}), done: make(chan error, 1)}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		slots := make(chan struct{}, limit)
+		var wg sync.WaitGroup
+		for {
+			select {
+			case <-p.stop:
+				wg.Wait()
+				p.done <- nil
+				return
+			case at := <-t.C:
+				select {
+				case slots <- struct{}{}:
+				default:
+					continue // limit calls in flight
+				}
+				wg.Add(1)
+				done := spawn(func() error {
+					start := time.Now()
+					body, err := probe()
+					took := time.Since(start)
+					p.mu.Lock()
+					p.samples = append(p.samples, Sample{At: at, OK: err == nil, Body: body, Took: took})
+					p.mu.Unlock()
+					return nil
+				})
+				go func() {
+					defer wg.Done()
+					<-done
+					<-slots
+				}()
+			}
+		}
+	}()
 	return p
 }
 
@@ -105,35 +154,51 @@ type Window struct {
 	// in it: from the last good one before to the first good one after,
 	// an upper bound on what the client lost.
 	Outage time.Duration
+	// Slow counts the good samples that took longer than Measure's slow;
+	// Slowest is the longest good one. A connection that needed a TCP
+	// retransmission (a VIP moving under it) succeeds late, not never.
+	Slow    int
+	Slowest time.Duration
 }
 
-// Measure reads the window [from, to) off time-ordered samples.
-func Measure(samples []Sample, from, to time.Time) Window {
+// Measure reads the window [from, to) off time-ordered samples; a good
+// sample slower than slow counts in Window.Slow (0: none does) and, like a
+// failed one, in the outage: the client waited.
+func Measure(samples []Sample, from, to time.Time, slow time.Duration) Window {
 	var w Window
-	var lastOK time.Time
-	failing := false
+	var lastGood time.Time
+	bad := false
 	for _, s := range samples {
 		if !s.At.Before(to) {
 			break
 		}
 		inside := !s.At.Before(from)
-		if !s.OK {
-			if inside {
+		late := s.OK && slow > 0 && s.Took > slow
+		if inside {
+			switch {
+			case !s.OK:
 				w.Failed++
-				failing = true
+			case late:
+				w.OK++
+				w.Slow++
+			default:
+				w.OK++
 			}
+			if s.OK {
+				w.Slowest = max(w.Slowest, s.Took)
+			}
+		}
+		if !s.OK || late {
+			bad = bad || inside
 			continue
 		}
-		if inside {
-			w.OK++
-			if failing && !lastOK.IsZero() {
-				w.Outage = max(w.Outage, s.At.Sub(lastOK))
-			}
+		if inside && bad && !lastGood.IsZero() {
+			w.Outage = max(w.Outage, s.At.Sub(lastGood))
 		}
-		lastOK, failing = s.At, false
+		lastGood, bad = s.At, false
 	}
-	if failing && !lastOK.IsZero() {
-		w.Outage = max(w.Outage, to.Sub(lastOK))
+	if bad && !lastGood.IsZero() {
+		w.Outage = max(w.Outage, to.Sub(lastGood))
 	}
 	return w
 }

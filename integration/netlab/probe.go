@@ -49,3 +49,10 @@ func (l *Lab) Probe(ns, addr string, interval, timeout time.Duration, workers in
 func (l *Lab) ProbeWith(ns string, interval time.Duration, workers int, fn func() (string, error)) *probe.Prober {
 	return probe.Start(interval, workers, func(w func() error) <-chan error { return l.GoIn(ns, w) }, fn)
 }
+
+// ProbeEach calls fn from ns every interval, each call on a thread of its
+// own in ns, at most limit in flight (see probe.StartEach): a stall shows
+// as the failed or slow calls started during it.
+func (l *Lab) ProbeEach(ns string, interval time.Duration, limit int, fn func() (string, error)) *probe.Prober {
+	return probe.StartEach(interval, limit, func(w func() error) <-chan error { return l.GoIn(ns, w) }, fn)
+}

@@ -16,26 +16,28 @@ func report(w io.Writer, begin time.Time, steps []step, samples []probe.Sample) 
 	}
 	fmt.Fprintf(w, "\nlvsd pair demo: a client requests http://%s every 10 ms (a new connection each time)\n", vip)
 	fmt.Fprintln(w, "through the VIP, NAT to three nginx app servers; A (priority 150) and B (100), adverts every 200 ms.")
+	fmt.Fprintf(w, "A request fails on an error or after %v; one slower than %v is slow (it needed a TCP retransmission).\n", probeTimeout, slowRequest)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %-11s |\n", "t", "event", "effect", "client outage", "failed")
-	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|\n", dashes(9), dashes(49), dashes(42), dashes(16), dashes(13))
-	fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %-11s |\n", "0.0s", "A is master, traffic flows", "", "", "")
+	fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %-11s | %-18s |\n", "t", "event", "effect", "client outage", "failed", "slow (slowest)")
+	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|%s|\n", dashes(9), dashes(49), dashes(42), dashes(16), dashes(13), dashes(20))
+	fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %-11s | %-18s |\n", "0.0s", "A is master, traffic flows", "", "", "", "")
 	for i, st := range steps {
 		to := end
 		if i+1 < len(steps) {
 			to = steps[i+1].at
 		}
-		m := probe.Measure(samples, st.at, to)
+		m := probe.Measure(samples, st.at, to, slowRequest)
 		effect := fmt.Sprintf("%s after %.2fs", st.result, st.took.Seconds())
-		fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %4d of %-4d |\n", fmt.Sprintf("%.1fs", st.at.Sub(begin).Seconds()),
-			st.what, effect, fmt.Sprintf("%d ms", m.Outage.Milliseconds()), m.Failed, m.OK+m.Failed)
+		slow := fmt.Sprintf("%d (%d ms)", m.Slow, m.Slowest.Milliseconds())
+		fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %4d of %-4d | %-18s |\n", fmt.Sprintf("%.1fs", st.at.Sub(begin).Seconds()),
+			st.what, effect, fmt.Sprintf("%d ms", m.Outage.Milliseconds()), m.Failed, m.OK+m.Failed, slow)
 	}
 	fmt.Fprintln(w, "\nVRRP states (front/gateway) once each effect was reached:")
 	for _, st := range steps {
 		fmt.Fprintf(w, "  %-47s %s\n", st.what, st.after)
 	}
-	all := probe.Measure(samples, time.Time{}, end)
-	fmt.Fprintf(w, "\nrequests: %d, failed: %d; served by:", all.OK+all.Failed, all.Failed)
+	all := probe.Measure(samples, time.Time{}, end, slowRequest)
+	fmt.Fprintf(w, "\nrequests: %d, failed: %d, slow: %d; served by:", all.OK+all.Failed, all.Failed, all.Slow)
 	for _, kv := range byRealserver(samples) {
 		fmt.Fprintf(w, " %s %d", kv.name, kv.n)
 	}

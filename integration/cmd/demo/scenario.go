@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // step is one thing that happens to the pair and what came of it.
@@ -43,7 +45,7 @@ func demo(lvsd, examples string, w io.Writer) (err error) {
 		return fmt.Errorf("%w (%s)", err, s.states())
 	}
 	begin := time.Now()
-	probe := s.nl.Probe(s.ns["client"], vip, 10*time.Millisecond, 300*time.Millisecond, 8)
+	probe := s.nl.ProbeEach(s.ns["client"], 10*time.Millisecond, 400, func() (string, error) { return netlab.HTTPGet(vip, probeTimeout) })
 	time.Sleep(2 * time.Second)
 	steps, err := s.scenario()
 	time.Sleep(time.Second)
@@ -57,6 +59,14 @@ func demo(lvsd, examples string, w io.Writer) (err error) {
 	report(w, begin, steps, samples)
 	return nil
 }
+
+// A request fails on an error or after probeTimeout, longer than one TCP
+// retransmission (data 200 ms, SYN 1 s) and shorter than a browser waits;
+// one slower than slowRequest is reported as slow.
+const (
+	probeTimeout = 2 * time.Second
+	slowRequest  = 300 * time.Millisecond
+)
 
 // scenario makes each event happen and waits (bounded) for its effect.
 func (s *stage) scenario() ([]step, error) {
