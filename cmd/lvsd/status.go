@@ -48,6 +48,16 @@ func statusCmd() *cobra.Command {
 					v.State, v.Priority, v.Master, v.Since.Format(time.RFC3339))
 			}
 			writeIPVS(w, s.IPVS)
+			if h := s.Handover; h != nil {
+				last := "no connection table sent yet"
+				if !h.LastFlushAt.IsZero() {
+					last = fmt.Sprintf("last sent %d connection(s) to the peer at %s", h.LastFlushed, h.LastFlushAt.Format(time.RFC3339))
+					if h.LastError != "" {
+						last = fmt.Sprintf("last send at %s FAILED: %s", h.LastFlushAt.Format(time.RFC3339), h.LastError)
+					}
+				}
+				fmt.Fprintf(w, "handover: %s; %d reset(s)/reply(ies) held\n", last, h.Held)
+			}
 			writeHealth(w, s)
 			for _, warn := range s.Warnings {
 				fmt.Fprintln(w, "warning: "+warn)

@@ -30,6 +30,14 @@ type follower struct {
 	d      *Daemon
 	mu     sync.Mutex
 	master bool
+	last   HandoverStatus // guarded by lastMu: flushes run outside mu
+	lastMu sync.Mutex
+}
+
+func (f *follower) status() HandoverStatus {
+	f.lastMu.Lock()
+	defer f.lastMu.Unlock()
+	return f.last
 }
 
 // arm puts the idle reset hold in place; called before VRRP starts, at
@@ -112,6 +120,12 @@ func (f *follower) flush(cfg *config.Config, why string) {
 	}
 	start := time.Now()
 	n, err := f.d.handover.Flush(cfg)
+	f.lastMu.Lock()
+	f.last.LastFlushAt, f.last.LastFlushed, f.last.LastError = start, n, ""
+	if err != nil {
+		f.last.LastError = err.Error()
+	}
+	f.lastMu.Unlock()
 	if err != nil {
 		f.d.log.WithError(err).Error("connection table not handed to the peer")
 		return

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -72,6 +73,9 @@ func TestFollowerHandsOver(t *testing.T) {
 	fs.mu.Unlock()
 	if running2 {
 		t.Error("sync master daemon still running after the release")
+	}
+	if h := d.Status(context.Background()).Handover; h == nil || h.LastFlushed != 1 || h.LastFlushAt.IsZero() {
+		t.Errorf("status after the release: handover %+v, want the flush of 1 connection", h)
 	}
 	eventually(t, "the straggler flush", func() bool { n, _, _ := fh.snapshot(); return n == 2 })
 	fh.mu.Lock()

@@ -33,7 +33,18 @@ type Status struct {
 	VRRP       []vrrp.NodeStatus        `json:"vrrp"`
 	Health     []healthcheck.RealHealth `json:"health"`
 	Drained    map[string][]string      `json:"drained,omitempty"`
+	Handover   *HandoverStatus          `json:"handover,omitempty"`
 	Warnings   []string                 `json:"warnings,omitempty"`
+}
+
+// HandoverStatus is what the connection handover at VIP moves did: the
+// last connection table sent to the peer, and how many resets and
+// untranslated NAT replies the hold has dropped since lvsd started.
+type HandoverStatus struct {
+	LastFlushAt time.Time `json:"last_flush_at,omitzero"`
+	LastFlushed int       `json:"last_flushed"`
+	LastError   string    `json:"last_error,omitempty"`
+	Held        uint64    `json:"held"`
 }
 
 // IPVSStatus is the kernel table as the last reconcile left it.
@@ -94,6 +105,13 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	if d.health != nil {
 		s.Health = d.health.Snapshot()
 		s.Drained = d.drains.list()
+	}
+	if cur.Config.Sync != nil {
+		h := d.follow.status()
+		if n, err := d.handover.Held(); err == nil {
+			h.Held = n
+		}
+		s.Handover = &h
 	}
 	if unmet := d.unmet.Load(); unmet != nil {
 		for _, r := range *unmet {
