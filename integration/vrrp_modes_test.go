@@ -140,6 +140,9 @@ func TestVRRPTrackInterface(t *testing.T) {
 	l.run(l.host("a").name, "ip", "link", "set", "track0", "down")
 	took := l.onlyHolder("b", vrrpVIP, masterDown(100)+time.Second)
 	t.Logf("b preempted %v after a's tracked interface went down", took)
+	// a steps down when b's first advert reaches it, a moment after b
+	// holds the address: wait for that (bounded), then check the priority.
+	l.waitFor(time.Second, "a back to BACKUP", func() bool { return a.node.Status().State == vrrp.Backup })
 	if s := a.node.Status(); s.Priority != 50 || s.State != vrrp.Backup {
 		t.Errorf("a: %v at priority %d, want BACKUP at 50", s.State, s.Priority)
 	}
