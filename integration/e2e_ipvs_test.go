@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	osexec "os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -182,14 +181,13 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 	p.start("a")
 	p.start("b")
 	p.waitStates("MASTER", "BACKUP")
-	var slow slowProbes
 	pr := p.nl.ProbeEach(p.ns["client"], 10*time.Millisecond, 400, func() (string, error) {
-		start := time.Now()
-		err := echoWithin("192.0.2.10:7000", probeTimeout)
-		slow.note(time.Since(start))
-		return "", err
+		return "", echoWithin("192.0.2.10:7000", probeTimeout)
 	})
-	t.Cleanup(func() { t.Logf("probes slower than %v: %s", slowProbe, slow.String()) })
+	t.Cleanup(func() {
+		w := probe.Measure(pr.Samples(), time.Time{}, time.Now(), slowProbe)
+		t.Logf("probes slower than %v: %d (slowest good one %v)", slowProbe, w.Slow, w.Slowest.Round(time.Millisecond))
+	})
 	t.Cleanup(func() { _, _ = pr.Stop() })
 	time.Sleep(time.Second)
 	p.lost(t, pr, "steady state", time.Time{}, 0, 0)
@@ -279,29 +277,6 @@ const slowProbe = 150 * time.Millisecond
 
 // settle is how long after an event its probes are all in.
 const settle = probeTimeout + 500*time.Millisecond
-
-// slowProbes counts the probes that succeeded slowly or failed late.
-type slowProbes struct {
-	mu  sync.Mutex
-	n   int
-	max time.Duration
-}
-
-func (s *slowProbes) note(d time.Duration) {
-	if d < slowProbe {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n++
-	s.max = max(s.max, d)
-}
-
-func (s *slowProbes) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fmt.Sprintf("%d (slowest %v)", s.n, s.max.Round(time.Millisecond))
-}
 
 // echoWithin makes one new connection to addr and echoes one line, all
 // within timeout.

@@ -5,7 +5,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -158,20 +157,8 @@ func (p *pair) probe(stop <-chan struct{}) (*tcpProbe, <-chan error) {
 	return pr, done
 }
 
-func echoOnce(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-	if _, err := c.Write([]byte("x\n")); err != nil {
-		return err
-	}
-	b := make([]byte, 2)
-	_, err = c.Read(b)
-	return err
-}
+// echoOnce is one echo over a new connection, answered within 200 ms.
+func echoOnce(addr string) error { return echoWithin(addr, 200*time.Millisecond) }
 
 // outage is the span from the first to the last failed probe (0 if none).
 func (pr *tcpProbe) outage() (int, time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"syscall"
 
+	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
 )
 
@@ -44,21 +45,9 @@ func NewResolver(services []config.Service) *Resolver {
 			r.fwmarks = append(r.fwmarks, s)
 			continue
 		}
-		r.byVirtual[svcKey{protoNames[upper(s.Protocol)], s.Virtual}] = s
+		r.byVirtual[svcKey{uint8(director.Protocols[s.Protocol]), s.Virtual}] = s
 	}
 	return r
-}
-
-func upper(s string) string {
-	switch s {
-	case "tcp":
-		return "TCP"
-	case "udp":
-		return "UDP"
-	case "sctp":
-		return "SCTP"
-	}
-	return s
 }
 
 // Records resolves conns; entries of services lvsd does not manage, of

@@ -48,18 +48,23 @@ func Start(interval time.Duration, workers int, spawn Spawn, probe func() (strin
 	for i := 0; i < workers; i++ {
 		dones = append(dones, spawn(func() error {
 			for at := range ticks {
-				start := time.Now()
-				body, err := probe()
-				took := time.Since(start)
-				p.mu.Lock()
-				p.samples = append(p.samples, Sample{At: at, OK: err == nil, Body: body, Took: took})
-				p.mu.Unlock()
+				p.record(at, probe)
 			}
 			return nil
 		}))
 	}
 	go p.tick(interval, ticks, dones)
 	return p
+}
+
+// record calls probe once for the tick due at and keeps the outcome.
+func (p *Prober) record(at time.Time, probe func() (string, error)) {
+	start := time.Now()
+	body, err := probe()
+	took := time.Since(start)
+	p.mu.Lock()
+	p.samples = append(p.samples, Sample{At: at, OK: err == nil, Body: body, Took: took})
+	p.mu.Unlock()
 }
 
 // StartEach calls probe every interval, each call on a worker of its own
@@ -87,15 +92,7 @@ func StartEach(interval time.Duration, limit int, spawn Spawn, probe func() (str
 					continue // limit calls in flight
 				}
 				wg.Add(1)
-				done := spawn(func() error {
-					start := time.Now()
-					body, err := probe()
-					took := time.Since(start)
-					p.mu.Lock()
-					p.samples = append(p.samples, Sample{At: at, OK: err == nil, Body: body, Took: took})
-					p.mu.Unlock()
-					return nil
-				})
+				done := spawn(func() error { p.record(at, probe); return nil })
 				go func() {
 					defer wg.Done()
 					<-done
