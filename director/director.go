@@ -1,351 +1,261 @@
+// Package director is the engine of one director node: it owns the
+// configuration in service and its generations, starts and stops the
+// parts in order, and joins what they say (VRRP state, health results,
+// operator drains) into the IPVS table the kernel should hold.
+//
+// One job per file: director.go (wiring and stop order), reload.go
+// (generations and reloads), apply.go (putting a configuration in
+// service), instances.go and switchover.go (VRRP), health.go (health
+// results to the reconciler), drains.go (operator drains), follower.go
+// (connection handover following mastership), sync.go (the kernel's sync
+// daemons), control.go (control-socket dispatch), status.go (the
+// snapshot, in package api's types), diff.go (`lvsd diff`).
+//
+// The parts live in their own packages and never import this one:
+// ipvs (the reconciler), handover, notify, api, config, and the top-level
+// vrrp and healthcheck.
 package director
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/handover"
+	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/director/notify"
+	"github.com/lvsd/lvsd/healthcheck"
 )
 
 // Options configure a Director.
 type Options struct {
-	Interval    time.Duration // periodic reconcile, repairing drift
-	OwnedPath   string        // where the set of services lvsd made is kept
-	ClearOnStop bool          // delete lvsd's services when Run ends
-	Log         *logrus.Entry
+	Config  config.Options
+	Log     *logrus.Entry
+	Version string
+	// OpenIPVS opens the IPVS table the director programs; nil opens the
+	// kernel's (ipvs.OpenKernel). `lvsd run --dry-run` passes an
+	// in-memory table.
+	OpenIPVS func(*config.Config) (ipvs.IPVS, error)
+	// Sysctls reads (and with director.set_sysctls writes) the kernel
+	// settings the forwarding modes need; nil means /proc/sys.
+	Sysctls ipvs.Sysctls
+	// Sync starts and stops the IPVS connection sync daemons; nil means
+	// the kernel's.
+	Sync SyncControl
+	// Handover flushes connections to the peer and holds resets at VIP
+	// moves; nil means the kernel's (package connsync, an nftables table).
+	Handover Handover
+	// Lifecycle, if set, hears "ready" once lvsd serves, "reloading" and
+	// "ready" around each reload, and "stopping" (systemd's sd_notify).
+	Lifecycle func(state string)
 }
 
-// Director keeps the kernel's IPVS table as the services and health want.
-// Run owns the kernel handle; other goroutines call Update, Last and Plan.
+// SyncControl starts and stops the IPVS connection sync daemons.
+type SyncControl interface {
+	Start(role ipvs.SyncRole, iface string, syncID uint8) error
+	Stop(role ipvs.SyncRole) error
+}
+
+// Director is one running lvsd.
 type Director struct {
-	k     IPVS
-	opts  Options
-	owned ownedFile
+	path     string
+	opts     config.Options
+	open     func(*config.Config) (ipvs.IPVS, error)
+	log      *logrus.Entry
+	version  string
+	now      func() time.Time
+	dir      *ipvs.Reconciler
+	sysctls  ipvs.Sysctls
+	sync     SyncControl
+	handover Handover
+	follow   *follower
+	life     func(string)
+	health   *healthcheck.Runner
+	notify   *notify.Notifier
+	// notifyStop ends the notifier after the final transitions are queued.
+	notifyStop context.CancelFunc
+	notifyDone chan struct{}
+	vrrp       *vrrpSet
+	drains     *drains
+	unmet      atomic.Pointer[[]ipvs.Requirement]
 
-	mu      sync.Mutex
-	want    []config.Service
-	byName  map[string]int // index into want
-	state   StateFunc
-	pending time.Time           // when the oldest update not yet applied arrived
-	full    bool                // a full reconcile is due (Update)
-	dirty   map[string]struct{} // services whose realservers' state changed (Changed)
-	last    Result
-	kick    chan struct{}
-	calls   chan func() // run on Run's goroutine, which owns the handle
-
-	// have caches the kernel's table as of the last reconcile, so that a
-	// change (a reload, a health event) costs only its own operations:
-	// reading 10,000 services back takes seconds. A failed operation
-	// invalidates it, and the periodic reconcile always reads the kernel.
-	// Owned by Run's goroutine.
-	have Table
-	// ownedSet mirrors the owned-services file, read once at the first
-	// reconcile. Owned by Run's goroutine.
-	ownedSet map[ServiceKey]bool
+	cur     atomic.Pointer[Loaded]
+	mu      sync.Mutex // guards last, and orders it with stores to cur
+	last    *api.ReloadResult
+	reloads chan chan api.ReloadResult
+	started time.Time
+	mode    string // api.Status.Mode
 }
 
-// Result describes the last reconcile.
-type Result struct {
-	At       time.Time
-	Ops      []Op
-	Err      error
-	Services int // in the kernel after it
-	// Latency is how long the oldest update it applied waited, from the
-	// Update call (a health decision, a reload) until the kernel had the
-	// operations; zero for a periodic run with nothing pending.
-	Latency time.Duration
+// Loaded is a configuration in service, with its generation (1 at start,
+// +1 on each accepted reload).
+type Loaded struct {
+	Config     *config.Config
+	Generation int
+	At         time.Time
+	state      ipvs.StateFunc // the realservers' state under Config
 }
 
-// New returns a Director over the kernel k.
-func New(k IPVS, opts Options) *Director {
-	if opts.Log == nil {
-		opts.Log = logrus.NewEntry(logrus.New())
+// New loads the configuration at path; it fails if the file is invalid,
+// because a daemon must never start on a configuration it cannot trust.
+func New(path string, o Options) (*Director, error) {
+	cfg, err := config.Load(path, o.Config)
+	if err != nil {
+		return nil, err
 	}
-	return &Director{
-		k: k, opts: opts, owned: ownedFile{opts.OwnedPath}, state: AllUp,
-		kick: make(chan struct{}, 1), calls: make(chan func()),
+	if o.Log == nil {
+		o.Log = logrus.NewEntry(logrus.New())
 	}
+	if o.OpenIPVS == nil {
+		o.OpenIPVS = func(c *config.Config) (ipvs.IPVS, error) { return ipvs.OpenKernel(c.Director.LoadModule) }
+	}
+	if o.Sysctls == nil {
+		o.Sysctls = ipvs.ProcSysctls{}
+	}
+	if o.Sync == nil {
+		o.Sync = ipvs.KernelSync{}
+	}
+	if o.Handover == nil {
+		o.Handover = &handover.Kernel{}
+	}
+	if o.Lifecycle == nil {
+		o.Lifecycle = func(string) {}
+	}
+	d := &Director{
+		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
+		reloads: make(chan chan api.ReloadResult), sysctls: o.Sysctls, sync: o.Sync, life: o.Lifecycle,
+		handover: o.Handover,
+	}
+	d.follow = &follower{d: d}
+	d.started = d.now()
+	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
+	return d, nil
 }
 
-// Update sets the wanted services and the realservers' state; Run applies
-// them at once. It never blocks: the latest update wins.
-func (d *Director) Update(services []config.Service, state StateFunc) {
-	d.mu.Lock()
-	d.want, d.state, d.full = services, state, true
-	d.byName = make(map[string]int, len(services))
-	for i, s := range services {
-		d.byName[s.Name] = i
-	}
-	if d.pending.IsZero() {
-		d.pending = time.Now()
-	}
-	d.mu.Unlock()
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
-}
+// Current returns the configuration in service.
+func (d *Director) Current() *Loaded { return d.cur.Load() }
 
-// Changed says that the state of some realservers of the named services
-// changed (a health decision, a drain): Run recomputes and diffs those
-// services only, so a decision costs its own operations whatever the size
-// of the table. It never blocks.
-func (d *Director) Changed(services ...string) {
-	d.mu.Lock()
-	if d.dirty == nil {
-		d.dirty = map[string]struct{}{}
+// Run serves until ctx is done. Each value on hup (SIGHUP) reloads.
+func (d *Director) Run(ctx context.Context, hup <-chan struct{}) error {
+	cfg := d.Current().Config
+	ln, err := d.prepare(cfg)
+	if err != nil {
+		return err
 	}
-	for _, s := range services {
-		d.dirty[s] = struct{}{}
+	defer d.health.Shutdown()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d.apply(cfg)
+	d.startSync(cfg)
+	directed := make(chan error, 1)
+	go func() { directed <- d.dir.Run(ctx) }()
+	d.waitFirstReconcile(10 * time.Second) // the table is in place before any VIP arrives
+	// VRRP runs under a context of its own: at stop it hands the VIPs
+	// over first, while IPVS and the sync daemons still serve.
+	vctx, vcancel := context.WithCancel(context.Background())
+	defer vcancel()
+	changed := make(chan struct{}, 1)
+	d.follow.arm(cfg) // before any VIP can arrive
+	d.vrrp, err = d.startVRRP(vctx, cfg, changed)
+	if err != nil {
+		cancel()
+		return errors.Join(err, <-directed)
 	}
-	if d.pending.IsZero() {
-		d.pending = time.Now()
-	}
-	d.mu.Unlock()
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
-}
-
-// Last returns the outcome of the last reconcile.
-func (d *Director) Last() Result {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.last
-}
-
-// Run reconciles at once, after every Update and every Interval, until
-// ctx is done. Errors are logged and retried, never fatal: the kernel
-// keeps forwarding whatever it has.
-func (d *Director) Run(ctx context.Context) error {
-	tick := time.NewTicker(d.opts.Interval)
-	defer tick.Stop()
-	d.reconcile(false)
+	go d.follow.run(vctx, d.vrrp, changed)
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(ctx, ln, d.handle) }()
+	d.log.WithFields(logrus.Fields{
+		"config": d.path, "socket": cfg.ControlSocket, "services": len(cfg.Services),
+		"instances": len(cfg.Instances), "version": d.version,
+	}).Info("lvsd started")
+	d.life("ready")
 	for {
 		select {
 		case <-ctx.Done():
-			if d.opts.ClearOnStop {
-				return d.clear()
-			}
-			return nil
-		case <-d.kick:
-			d.reconcile(false)
-		case <-tick.C:
-			d.reconcile(true)
-		case fn := <-d.calls:
-			fn()
-		}
-	}
-}
-
-// reconcile diffs and applies once. periodic marks the timer's runs: they
-// read the kernel afresh, and any change found then was made behind
-// lvsd's back, and is logged as drift.
-func (d *Director) reconcile(periodic bool) Result {
-	d.mu.Lock()
-	services, state, pending, full, dirty := d.want, d.state, d.pending, d.full, d.dirty
-	if !full && !periodic && d.have != nil {
-		services = subset(services, d.byName, dirty)
-	}
-	d.pending, d.full, d.dirty = time.Time{}, false, nil
-	d.mu.Unlock()
-	if periodic {
-		d.have = nil
-	}
-	res := Result{At: time.Now()}
-	var after Table
-	if full || periodic || d.have == nil {
-		res.Ops, after, res.Err = d.Reconcile(services, state)
-	} else {
-		res.Ops, after, res.Err = d.reconcilePart(services, state)
-	}
-	res.Services = len(after)
-	if !pending.IsZero() {
-		res.Latency = time.Since(pending)
-	}
-	if len(res.Ops) > 0 {
-		entry := d.opts.Log.WithField("ops", len(res.Ops))
-		for _, op := range res.Ops {
-			entry.Debug(op.String())
-		}
-		if periodic {
-			entry.Warnf("ipvs drift repaired: %v", res.Ops)
-		} else {
-			entry.WithField("latency", res.Latency).Info("ipvs table updated")
-		}
-	}
-	if res.Err != nil {
-		d.opts.Log.WithError(res.Err).Error("ipvs reconcile failed; retrying at the next change or interval")
-	}
-	d.mu.Lock()
-	d.last = res
-	d.mu.Unlock()
-	return res
-}
-
-// Reconcile makes the kernel hold what services and state want, and
-// returns the operations made and the table after them (lvsd's copy:
-// read-only, valid until the next call). It diffs against the cached
-// table when it has one, and reads the kernel otherwise. It must be
-// called from the goroutine that owns the kernel handle.
-func (d *Director) Reconcile(services []config.Service, state StateFunc) ([]Op, Table, error) {
-	want := Want(services, state)
-	owned := d.ownedKeys()
-	var err error
-	if d.have == nil {
-		if d.have, err = d.k.Table(); err != nil {
-			d.have = nil
-			return nil, nil, err
-		}
-	}
-	ops := Diff(want, d.have, func(k ServiceKey) bool { return owned[k] })
-	_, applyErr := Apply(d.k, ops)
-	if applyErr != nil {
-		d.have = nil // some operation failed: the kernel is not what we think
-	} else {
-		d.have.apply(ops)
-	}
-	// Ours from now on: everything wanted, and nothing else. The file is
-	// written only when that set changes (it lists every service).
-	if !sameKeys(owned, want) {
-		owned = make(map[ServiceKey]bool, len(want))
-		for k := range want {
-			owned[k] = true
-		}
-		d.ownedSet = owned
-		if err := d.owned.save(owned); err != nil {
-			applyErr = errors.Join(applyErr, err)
-		}
-	}
-	if d.have == nil {
-		var err error
-		if d.have, err = d.k.Table(); err != nil {
-			d.have = nil
-			return ops, nil, errors.Join(applyErr, err)
-		}
-	}
-	return ops, d.have, applyErr
-}
-
-// subset picks the named services out of all.
-func subset(all []config.Service, byName map[string]int, names map[string]struct{}) []config.Service {
-	out := make([]config.Service, 0, len(names))
-	for n := range names {
-		if i, ok := byName[n]; ok {
-			out = append(out, all[i])
-		}
-	}
-	return out
-}
-
-// reconcilePart brings the kernel to what services want, for these
-// services only, against the cached table (which must be valid).
-func (d *Director) reconcilePart(services []config.Service, state StateFunc) ([]Op, Table, error) {
-	want := Want(services, state)
-	have := make(Table, len(want))
-	for k := range want {
-		if s, ok := d.have[k]; ok {
-			have[k] = s
-		}
-	}
-	ops := Diff(want, have, func(ServiceKey) bool { return false })
-	_, err := Apply(d.k, ops)
-	if err != nil {
-		d.have = nil // the kernel is not what we think: read it again
-		var rerr error
-		if d.have, rerr = d.k.Table(); rerr != nil {
-			d.have = nil
-			return ops, nil, errors.Join(err, rerr)
-		}
-		return ops, d.have, err
-	}
-	d.have.apply(ops)
-	return ops, d.have, nil
-}
-
-// ownedKeys returns the services lvsd made, reading the file once.
-func (d *Director) ownedKeys() map[ServiceKey]bool {
-	if d.ownedSet == nil {
-		owned, err := d.owned.load()
-		if err != nil {
-			d.opts.Log.WithError(err).Warn("owned-services file unreadable; lvsd deletes none of the services it cannot name")
-		}
-		d.ownedSet = owned
-	}
-	return d.ownedSet
-}
-
-// Table returns a copy of the kernel's table as lvsd last knew it (read
-// afresh when unknown), for status. It runs on Run's goroutine.
-func (d *Director) Table(ctx context.Context) (Table, error) {
-	var t Table
-	err := d.onLoop(ctx, func() error {
-		if d.have == nil {
-			h, err := d.k.Table()
+			return d.stop(vcancel, cancel, served, directed)
+		case err := <-served:
+			// Serve ends with nil when ctx ends; anything else is a
+			// failure of the socket, which ends the daemon too.
 			if err != nil {
-				return err
+				err = fmt.Errorf("control socket: %w", err)
 			}
-			d.have = h
+			served <- nil
+			return errors.Join(err, d.stop(vcancel, cancel, served, directed))
+		case <-hup:
+			d.reload()
+		case reply := <-d.reloads:
+			reply <- d.reload()
 		}
-		t = d.have.clone()
-		return nil
-	})
-	return t, err
-}
-
-// onLoop runs fn on Run's goroutine and waits for it.
-func (d *Director) onLoop(ctx context.Context, fn func() error) error {
-	done := make(chan error, 1)
-	select {
-	case d.calls <- func() { done <- fn() }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
-// Plan returns the operations a reconcile to services and state would
-// make, without making them (`lvsd diff`). It reads the kernel afresh, on
-// Run's goroutine, which owns the kernel handle, so Run must be running.
-func (d *Director) Plan(ctx context.Context, services []config.Service, state StateFunc) ([]Op, error) {
-	var ops []Op
-	err := d.onLoop(ctx, func() error {
-		owned := d.ownedKeys()
-		have, err := d.k.Table()
-		if err != nil {
-			return err
-		}
-		ops = Diff(Want(services, state), have, func(k ServiceKey) bool { return owned[k] })
-		return nil
+// prepare opens what Run needs: the IPVS table, the control socket, the
+// operator drains, the health runner and the director.
+func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
+	k, err := d.open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := api.Listen(cfg.ControlSocket)
+	if err != nil {
+		return nil, err
+	}
+	if d.drains, err = loadDrains(statePath(cfg, "drains.json")); err != nil {
+		d.log.WithError(err).Warn("operator drains not restored")
+	}
+	d.notify = notify.New(notifyConfig(cfg), d.log.WithField("part", "notify"))
+	notifyCtx, notifyStop := context.WithCancel(context.Background())
+	d.notifyDone = make(chan struct{})
+	d.notifyStop = notifyStop
+	go func() { defer close(d.notifyDone); d.notify.Run(notifyCtx) }()
+	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.dir = ipvs.New(k, ipvs.Options{
+		Interval:    cfg.Director.ReconcileInterval,
+		OwnedPath:   statePath(cfg, "ipvs-owned.json"),
+		ClearOnStop: cfg.Director.OnStop == "clear",
+		Log:         d.log.WithField("part", "director"),
 	})
-	return ops, err
+	return ln, nil
 }
 
-// clear deletes the services lvsd owns (director.on_stop: clear).
-func (d *Director) clear() error {
-	ops, _, err := d.Reconcile(nil, AllUp)
-	d.opts.Log.WithField("ops", len(ops)).Info("ipvs services removed on stop")
+func (d *Director) waitFirstReconcile(limit time.Duration) {
+	for end := time.Now().Add(limit); d.dir.Last().At.IsZero() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stop hands the VIPs over (bounded by the longest handover timeout),
+// then ends the control socket, the director and the sync daemons.
+func (d *Director) stop(vcancel, cancel context.CancelFunc, served, directed <-chan error) error {
+	d.life("stopping")
+	vcancel()
+	limit := 5 * time.Second
+	for _, in := range d.Current().Config.Instances {
+		limit = max(limit, in.Handover.Timeout+5*time.Second)
+	}
+	var verr error
+	select {
+	case <-d.vrrp.done:
+		verr = errors.Join(d.vrrp.errs...)
+	case <-time.After(limit):
+		verr = fmt.Errorf("vrrp instances still stopping after %v", limit)
+	}
+	d.follow.final()
+	cancel()
+	err := errors.Join(verr, <-served, <-directed, d.stopSync(d.Current().Config))
+	d.notifyStop() // deliver what is queued, each hook bounded by its timeout
+	<-d.notifyDone
+	d.log.Info("lvsd stopped")
 	return err
-}
-
-func sameKeys(owned map[ServiceKey]bool, want Table) bool {
-	if len(owned) != len(want) {
-		return false
-	}
-	for k := range want {
-		if !owned[k] {
-			return false
-		}
-	}
-	return true
 }

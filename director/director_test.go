@@ -2,96 +2,47 @@ package director
 
 import (
 	"context"
-	"net/netip"
+	"os"
 	"path/filepath"
-	"reflect"
-	"sync"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
-func quiet() *logrus.Entry {
-	l := logrus.New()
-	l.SetLevel(logrus.PanicLevel)
-	return logrus.NewEntry(l)
-}
+const mainYAML = `node: test-node
+control:
+  socket: lvsd.sock
+http:
+  listen: ""
+`
 
-func TestRestartAdoptsAndRemembersOwnership(t *testing.T) {
-	f := NewMemory()
-	owned := filepath.Join(t.TempDir(), "owned.json")
-	foreign := ServiceKey{Protocol: syscall.IPPROTO_UDP, Addr: netip.MustParseAddrPort("203.0.113.53:53")}
-	_ = f.Apply(Op{Kind: AddService, Key: foreign, Service: Service{Scheduler: "rr"}})
+// No health check: these tests run outside any namespace and must not
+// send packets to the documentation addresses.
+const webYAML = `name: web
+virtual: 192.0.2.10:80
+forward: nat
+check: {type: none}
+reals:
+  - address: 198.51.100.11:8080
+`
 
-	first := New(f, Options{OwnedPath: owned, Log: quiet()})
-	if _, _, err := first.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
-		t.Fatal(err)
-	}
-	// A restart with the same files makes no operation at all.
-	f.ResetCalls()
-	second := New(f, Options{OwnedPath: owned, Log: quiet()})
-	ops, _, err := second.Reconcile([]config.Service{web, v6}, AllUp)
-	if err != nil || len(ops) != 0 || len(f.Calls()) != 0 {
-		t.Fatalf("restart: ops %v calls %v err %v, want none", ops, f.Calls(), err)
-	}
-	// The v6 file was removed while lvsd was down: still recognised as
-	// ours and deleted; the foreign service stays.
-	third := New(f, Options{OwnedPath: owned, Log: quiet()})
-	ops, after, err := third.Reconcile([]config.Service{web}, AllUp)
-	if err != nil || len(ops) != 1 || ops[0].Kind != DelService || ops[0].Key != KeyOf(v6) {
-		t.Fatalf("after removal: ops %v err %v", ops, err)
-	}
-	if _, ok := after[foreign]; !ok || len(after) != 2 {
-		t.Errorf("table: %v", after)
-	}
-}
-
-func TestAdoptionWithoutOwnershipFileLeavesUnknownServices(t *testing.T) {
-	f := NewMemory()
-	converge(t, f, Want([]config.Service{web, v6}, AllUp))
-	// No owned file (first start of lvsd over a table someone made): v6 is
-	// not in the files and not known to be ours, so it is left alone.
-	d := New(f, Options{OwnedPath: filepath.Join(t.TempDir(), "owned.json"), Log: quiet()})
-	ops, after, err := d.Reconcile([]config.Service{web}, AllUp)
-	if err != nil || len(ops) != 0 || len(after) != 2 {
-		t.Fatalf("ops %v err %v table %v", ops, err, after)
-	}
-}
-
-func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
-	lf := NewMemory()
-	d := New(lf, Options{Interval: 20 * time.Millisecond, OwnedPath: filepath.Join(t.TempDir(), "o.json"), ClearOnStop: true, Log: quiet()})
-	d.Update([]config.Service{web}, AllUp)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	waitFor(t, "first apply", func() bool { tb, _ := lf.Table(); return len(tb) == 1 })
-	// ipvsadm -C behind our back: the periodic reconcile puts it back.
-	lf.Edit(func(t Table) { clear(t) })
-	waitFor(t, "drift repair", func() bool { tb, _ := lf.Table(); return len(tb[KeyOf(web)].Dests) == 2 })
-	// An update applies at once (the interval would do it too, so use a
-	// state change the timer cannot guess).
-	d.Update([]config.Service{web}, func(string, netip.AddrPort) RealState { return RealState{} })
-	waitFor(t, "sorry server", func() bool { tb, _ := lf.Table(); _, ok := tb[KeyOf(web)].Dests[web.Sorry]; return ok })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if tb, _ := lf.Table(); len(tb) != 0 {
-		t.Errorf("on_stop clear left %v", tb)
-	}
-	if r := d.Last(); r.Err != nil {
-		t.Errorf("last result: %+v", r)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
+func write(t *testing.T, path, body string) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond every 10 ms for at most 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -99,87 +50,149 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// readCounting counts full reads of the kernel table.
-type readCounting struct {
-	*Memory
-	reads int
-	fail  bool
-}
-
-func (r *readCounting) Table() (Table, error) { r.reads++; return r.Memory.Table() }
-
-func (r *readCounting) Apply(op Op) error {
-	if r.fail {
-		return syscall.EIO
-	}
-	return r.Memory.Apply(op)
-}
-
-func TestChangesUseTheCachedTable(t *testing.T) {
-	k := &readCounting{Memory: NewMemory()}
-	d := New(k, Options{Log: quiet()})
-	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	svcDir := filepath.Join(dir, "services.d")
+	if err := os.Mkdir(svcDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if k.reads != 1 {
-		t.Fatalf("cold start read the kernel %d times, want 1", k.reads)
+	write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML)
+	write(t, filepath.Join(svcDir, "web.yaml"), webYAML)
+	sw := &syncWriter{}
+	logger := logrus.New()
+	logger.SetOutput(sw)
+	mem := ipvs.NewMemory()
+	d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{
+		Config: testOptions(), Log: logrus.NewEntry(logger), Version: "test",
+		OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return mem, nil },
+		Sysctls:  offSysctls{},
+		Sync:     &fakeSync{},
+		Handover: &fakeHandover{},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A health change costs its one operation and no read.
-	down := func(_ string, a netip.AddrPort) RealState { return RealState{Up: a != web.Reals[0].Addr} }
-	k.ResetCalls()
-	ops, after, err := d.Reconcile([]config.Service{web, v6}, down)
-	if err != nil || len(ops) != 1 || len(k.Calls()) != 1 || k.reads != 1 {
-		t.Fatalf("health change: ops %v, calls %d, reads %d, err %v", ops, len(k.Calls()), k.reads, err)
+	sock := filepath.Join(dir, "lvsd.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hup := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, hup) }()
+
+	status := func() api.Status {
+		var s api.Status
+		if err := api.Call(ctx, sock, "status", nil, &s); err != nil {
+			t.Logf("status: %v", err)
+			return api.Status{}
+		}
+		return s
 	}
-	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(after, kern) {
-		t.Errorf("cache %v differs from the kernel %v", after, kern)
+	eventually(t, "control socket", func() bool { return status().Generation == 1 })
+	if s := status(); s.Node != "test-node" || s.Services != 1 || s.Reals != 1 {
+		t.Errorf("status at start: %+v", s)
 	}
-	// A failed operation means the kernel is not what lvsd thinks: lvsd
-	// reads it again at once, and the next reconcile repairs from there.
-	k.fail = true
-	reads := k.reads
-	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err == nil {
-		t.Fatal("the failure was not reported")
+	eventually(t, "first IPVS apply", func() bool { return len(status().IPVS.Services) == 1 })
+	if w := status().Warnings; len(w) != 1 || !strings.Contains(w[0], "net.ipv4.ip_forward is \"0\", needs \"1\"") {
+		t.Errorf("NAT without ip_forward not reported: %v", w)
 	}
-	if k.reads != reads+1 {
-		t.Fatalf("a failed reconcile read the kernel %d times, want 1", k.reads-reads)
+	if s := status().IPVS.Services[0]; s.Key != "tcp 192.0.2.10:80" || len(s.Reals) != 1 || s.Reals[0].Weight != 1 {
+		t.Errorf("ipvs status: %+v", s)
 	}
-	k.fail = false
-	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
-		t.Fatalf("after a failure: %v", err)
+
+	// A good change, by signal.
+	apiYAML := strings.NewReplacer("web", "api", "192.0.2.10", "192.0.2.11").Replace(webYAML)
+	write(t, filepath.Join(svcDir, "api.yaml"), apiYAML+"  - address: 198.51.100.12:8080\n")
+	// lvsd diff shows what the reload would do, and does not do it.
+	var plan api.DiffResult
+	if err := api.Call(ctx, sock, "diff", nil, &plan); err != nil {
+		t.Fatal(err)
 	}
-	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(kern, Want([]config.Service{web, v6}, AllUp)) {
-		t.Errorf("not repaired: %v", kern)
+	if len(plan.Ops) != 3 || !strings.HasPrefix(plan.Ops[0], "add-service tcp 192.0.2.11:80") {
+		t.Errorf("diff: %+v", plan)
+	}
+	if tb, _ := mem.Table(); len(tb) != 1 {
+		t.Errorf("diff changed the table: %v", tb)
+	}
+	hup <- struct{}{}
+	eventually(t, "reload to generation 2", func() bool { return status().Generation == 2 })
+	if s := status(); s.Services != 2 || s.Reals != 3 || !s.LastReload.OK {
+		t.Errorf("status after reload: %+v", s)
+	}
+	eventually(t, "reload applied to IPVS", func() bool { tb, _ := mem.Table(); return len(tb) == 2 })
+	good := d.Current()
+
+	// A broken change, through the control socket: rejected with its
+	// file:line errors, and generation 2 keeps serving.
+	write(t, filepath.Join(svcDir, "api.yaml"), strings.ReplaceAll(apiYAML, "address: 198.51.100.11:8080", "address: 198.51.100.11:8080\n    weight: ten"))
+	var res api.ReloadResult
+	if err := api.Call(ctx, sock, "reload", nil, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(svcDir, "api.yaml") + `:7: reals[0].weight: "ten" is not a whole number`
+	if res.OK || res.Generation != 2 || len(res.Errors) != 1 || res.Errors[0] != want {
+		t.Errorf("broken reload: %+v\nwant error %s", res, want)
+	}
+	if d.Current() != good {
+		t.Error("a rejected reload replaced the running configuration")
+	}
+	if s := status(); s.Generation != 2 || s.Services != 2 || s.LastReload.OK {
+		t.Errorf("status after rejected reload: %+v", s)
+	}
+	if tb, _ := mem.Table(); len(tb) != 2 || len(tb[ipvs.KeyOf(good.Config.Services[0])].Dests) != 2 {
+		t.Errorf("a rejected reload touched IPVS: %v", tb)
+	}
+	if l := sw.String(); !strings.Contains(l, "reload rejected") {
+		t.Errorf("rejection not logged:\n%s", l)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind: %v", err)
 	}
 }
 
-func TestChangedReconcilesOnlyThatService(t *testing.T) {
-	k := &readCounting{Memory: NewMemory()}
-	d := New(k, Options{Interval: time.Hour, Log: quiet()})
-	var mu sync.Mutex
-	webDown := false
-	state := func(s string, a netip.AddrPort) RealState {
-		mu.Lock()
-		defer mu.Unlock()
-		return RealState{Up: !(webDown && s == web.Name && a == web.Reals[0].Addr)}
+func TestNewRefusesBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "lvsd.yaml"), "nodes: typo\n")
+	_, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions()})
+	if err == nil || !strings.Contains(err.Error(), `lvsd.yaml:1: nodes: unknown key "nodes" (did you mean "node"?)`) {
+		t.Fatalf("err = %v", err)
 	}
-	d.Update([]config.Service{web, v6}, state)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go d.Run(ctx)
-	waitFor(t, "cold apply", func() bool { return d.Last().Services == 2 })
-	// Drift in v6 that a partial reconcile of web must not look at.
-	k.Edit(func(t Table) { delete(t[KeyOf(v6)].Dests, v6.Reals[0].Addr) })
-	reads := k.reads
-	mu.Lock()
-	webDown = true
-	mu.Unlock()
-	d.Changed(web.Name)
-	waitFor(t, "web's decision", func() bool { r := d.Last(); return len(r.Ops) == 1 })
-	if r := d.Last(); r.Ops[0].Kind != DelDest || r.Ops[0].Key != KeyOf(web) || r.Latency <= 0 || k.reads != reads {
-		t.Errorf("partial reconcile: %+v, kernel reads %d -> %d", r, reads, k.reads)
+}
+
+func TestSyncDaemonsFollowConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "services.d"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if tb, _ := k.Memory.Table(); len(tb[KeyOf(v6)].Dests) != 0 {
-		t.Error("the partial reconcile touched another service")
+	for _, onStop := range []string{"keep", "clear"} {
+		write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML+"sync: {interface: eth1, sync_id: 7}\ndirector: {on_stop: "+onStop+"}\n")
+		fs := &fakeSync{}
+		d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Sysctls: offSysctls{}, Handover: &fakeHandover{},
+			OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return ipvs.NewMemory(), nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, nil) }()
+		eventually(t, "sync daemons", func() bool {
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			return fs.running[ipvs.SyncMaster] == "eth1" && fs.running[ipvs.SyncBackup] == "eth1"
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		fs.mu.Lock()
+		left := len(fs.running)
+		fs.mu.Unlock()
+		if want := map[string]int{"keep": 2, "clear": 0}[onStop]; left != want {
+			t.Errorf("on_stop %s: %d sync daemons left running, want %d", onStop, left, want)
+		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
 // bigTable returns n NAT services of reals realservers each, on
@@ -59,20 +59,20 @@ func BenchmarkIPVSColdApply(b *testing.B) {
 		var lvsd, restore, change time.Duration
 		var changeOps int
 		inNetnsB(b, func() error {
-			k, err := director.OpenKernel(false)
+			k, err := ipvs.OpenKernel(false)
 			if err != nil {
 				return err
 			}
-			d := director.New(k, director.Options{Interval: time.Hour})
+			d := ipvs.New(k, ipvs.Options{Interval: time.Hour})
 			start := time.Now()
-			ops, _, err := d.Reconcile(services, director.AllUp)
+			ops, _, err := d.Reconcile(services, ipvs.AllUp)
 			lvsd = time.Since(start)
 			if err != nil || len(ops) != nServices*(1+nReals) {
 				return fmt.Errorf("cold apply: %d ops, err %v", len(ops), err)
 			}
 			services[nServices/2].Reals[3].Weight = 5
 			start = time.Now()
-			ops, _, err = d.Reconcile(services, director.AllUp)
+			ops, _, err = d.Reconcile(services, ipvs.AllUp)
 			change, changeOps = time.Since(start), len(ops)
 			services[nServices/2].Reals[3].Weight = 1
 			return err
@@ -109,15 +109,15 @@ func BenchmarkIPVSUpdateDest(b *testing.B) {
 	needIPVSB(b)
 	services := bigTable(1, 2)
 	inNetnsB(b, func() error {
-		k, err := director.OpenKernel(false)
+		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
 		}
-		if _, err := director.Apply(k, director.Diff(director.Want(services, director.AllUp), director.Table{}, func(director.ServiceKey) bool { return true })); err != nil {
+		if _, err := ipvs.Apply(k, ipvs.Diff(ipvs.Want(services, ipvs.AllUp), ipvs.Table{}, func(ipvs.ServiceKey) bool { return true })); err != nil {
 			return err
 		}
-		op := director.Op{Kind: director.UpdateDest, Key: director.KeyOf(services[0]), Addr: services[0].Reals[0].Addr,
-			Dest: director.Dest{Forward: config.NAT}}
+		op := ipvs.Op{Kind: ipvs.UpdateDest, Key: ipvs.KeyOf(services[0]), Addr: services[0].Reals[0].Addr,
+			Dest: ipvs.Dest{Forward: config.NAT}}
 		// A fixed sample, whatever b.N (make bench runs with -benchtime 1x).
 		const n = 1000
 		start := time.Now()
@@ -146,17 +146,17 @@ func BenchmarkIPVSDecisionToKernel(b *testing.B) {
 	// about one realserver of one service.
 	name, target := services[50].Name, services[50].Reals[3].Addr
 	inNetnsB(b, func() error {
-		k, err := director.OpenKernel(false)
+		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
 		}
-		d := director.New(k, director.Options{Interval: time.Hour})
+		d := ipvs.New(k, ipvs.Options{Interval: time.Hour})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var state atomic.Bool // is the target up?
 		state.Store(true)
-		d.Update(services, func(s string, a netip.AddrPort) director.RealState {
-			return director.RealState{Up: state.Load() || s != name || a != target}
+		d.Update(services, func(s string, a netip.AddrPort) ipvs.RealState {
+			return ipvs.RealState{Up: state.Load() || s != name || a != target}
 		})
 		go d.Run(ctx)
 		for end := time.Now().Add(30 * time.Second); d.Last().Services != len(services); time.Sleep(time.Millisecond) {
@@ -170,7 +170,7 @@ func BenchmarkIPVSDecisionToKernel(b *testing.B) {
 			state.Store(up)
 			d.Changed(name) // what the daemon's health callback does
 			for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Microsecond) {
-				if r := d.Last(); len(r.Ops) == 1 && r.Latency > 0 && r.Ops[0].Addr == target && (r.Ops[0].Kind == director.AddDest) == up {
+				if r := d.Last(); len(r.Ops) == 1 && r.Latency > 0 && r.Ops[0].Addr == target && (r.Ops[0].Kind == ipvs.AddDest) == up {
 					lat = append(lat, r.Latency)
 					break
 				}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/director/config"
-	"github.com/lvsd/lvsd/director/connsync"
+	"github.com/lvsd/lvsd/director/handover/connsync"
 )
 
 // TestIPVSConnFlush: director A, whose kernel runs no sync master daemon,

@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/integration/netlab"
 )
 
@@ -137,15 +136,15 @@ func (l *lab) startLvsd(ns, bin, name string) (*os.Process, string) {
 // waitUp waits until lvsd answers on sock and has reconciled once.
 func (l *lab) waitUp(sock string) {
 	l.t.Helper()
-	l.waitStatus(sock, func(s daemon.Status) bool { return s.Generation >= 1 && !s.IPVS.At.IsZero() })
+	l.waitStatus(sock, func(s api.Status) bool { return s.Generation >= 1 && !s.IPVS.At.IsZero() })
 }
 
-func (l *lab) waitStatus(sock string, cond func(daemon.Status) bool) daemon.Status {
+func (l *lab) waitStatus(sock string, cond func(api.Status) bool) api.Status {
 	l.t.Helper()
-	var s daemon.Status
+	var s api.Status
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := control.Call(ctx, sock, "status", nil, &s)
+		err := api.Call(ctx, sock, "status", nil, &s)
 		cancel()
 		if err == nil && cond(s) {
 			return s
@@ -184,7 +183,7 @@ func TestIPVSDatapathNAT(t *testing.T) {
 	}
 	// lvsd status carries the kernel's counters. The kernel copies its
 	// per-CPU totals out every 2 s (the rate estimator), so wait for them.
-	st := l.waitStatus(sock, func(s daemon.Status) bool {
+	st := l.waitStatus(sock, func(s api.Status) bool {
 		return len(s.IPVS.Services) == 1 && s.IPVS.Services[0].Connections >= 20
 	})
 	if c := st.IPVS.Services[0]; c.Connections != 20 || c.Reals[0].Active+c.Reals[0].Inactive != 10 || c.InBytes == 0 {
@@ -199,7 +198,7 @@ func TestIPVSDatapathNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = proc.Signal(syscall.SIGHUP)
-	l.waitStatus(sock, func(s daemon.Status) bool {
+	l.waitStatus(sock, func(s api.Status) bool {
 		return s.Generation == 2 && len(s.IPVS.Services) == 1 && s.IPVS.Services[0].Reals[0].Weight == 3
 	})
 	time.Sleep(300 * time.Millisecond)
@@ -270,7 +269,7 @@ reals:
 	// reconcile (1 s here) puts back what the files say, and logs it.
 	for _, edit := range [][]string{{"ipvsadm", "-C"}, {"ipvsadm", "-e", "-t", "192.0.2.10:80", "-r", "192.0.2.11:80", "-g", "-w", "9"}} {
 		if edit[1] == "-e" {
-			l.waitStatus(sock, func(s daemon.Status) bool { return len(s.IPVS.Services) == 1 })
+			l.waitStatus(sock, func(s api.Status) bool { return len(s.IPVS.Services) == 1 })
 		}
 		l.in(ns["dir"], edit...)
 		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
 // matrix returns a service for every kernel scheduler in every forwarding
@@ -75,16 +75,16 @@ func TestIPVSDirectorMatrix(t *testing.T) {
 	needIPVS(t)
 	services := matrix()
 	inNetns(t, func() error {
-		k, err := director.OpenKernel(false)
+		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
 		}
-		d := director.New(k, director.Options{Interval: time.Minute})
-		ops, got, err := d.Reconcile(services, director.AllUp)
+		d := ipvs.New(k, ipvs.Options{Interval: time.Minute})
+		ops, got, err := d.Reconcile(services, ipvs.AllUp)
 		if err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
-		want := director.Want(services, director.AllUp)
+		want := ipvs.Want(services, ipvs.AllUp)
 		if !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("kernel table differs from the wanted one:\n%s", tableDiff(want, got))
 		}
@@ -97,7 +97,7 @@ func TestIPVSDirectorMatrix(t *testing.T) {
 		}
 		t.Logf("%d services, %d operations; ipvsadm agrees on every field", len(want), len(ops))
 		// A second reconcile has nothing to do.
-		if ops, _, err := d.Reconcile(services, director.AllUp); err != nil || len(ops) != 0 {
+		if ops, _, err := d.Reconcile(services, ipvs.AllUp); err != nil || len(ops) != 0 {
 			return fmt.Errorf("second reconcile: %d ops %v, err %v", len(ops), ops, err)
 		}
 		return nil
@@ -106,11 +106,11 @@ func TestIPVSDirectorMatrix(t *testing.T) {
 
 // countingIPVS counts the netlink operations the director makes.
 type countingIPVS struct {
-	director.IPVS
-	ops []director.Op
+	ipvs.IPVS
+	ops []ipvs.Op
 }
 
-func (c *countingIPVS) Apply(op director.Op) error {
+func (c *countingIPVS) Apply(op ipvs.Op) error {
 	c.ops = append(c.ops, op)
 	return c.IPVS.Apply(op)
 }
@@ -122,13 +122,13 @@ func TestIPVSDirectorChanges(t *testing.T) {
 	needIPVS(t)
 	services := matrix()[:6]
 	inNetns(t, func() error {
-		k, err := director.OpenKernel(false)
+		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
 		}
 		c := &countingIPVS{IPVS: k}
-		d := director.New(c, director.Options{Interval: time.Minute, OwnedPath: t.TempDir() + "/owned.json"})
-		if _, _, err := d.Reconcile(services, director.AllUp); err != nil {
+		d := ipvs.New(c, ipvs.Options{Interval: time.Minute, OwnedPath: t.TempDir() + "/owned.json"})
+		if _, _, err := d.Reconcile(services, ipvs.AllUp); err != nil {
 			return err
 		}
 		if out, err := exec.Command("ipvsadm", "-A", "-u", "203.0.113.53:53", "-s", "rr").CombinedOutput(); err != nil {
@@ -136,18 +136,18 @@ func TestIPVSDirectorChanges(t *testing.T) {
 		}
 		services[2].Reals[0].Weight += 10
 		c.ops = nil
-		if _, _, err := d.Reconcile(services, director.AllUp); err != nil {
+		if _, _, err := d.Reconcile(services, ipvs.AllUp); err != nil {
 			return err
 		}
-		if len(c.ops) != 1 || c.ops[0].Kind != director.UpdateDest {
+		if len(c.ops) != 1 || c.ops[0].Kind != ipvs.UpdateDest {
 			return fmt.Errorf("weight change made %d operations: %v", len(c.ops), c.ops)
 		}
 		c.ops = nil
 		removed := services[4]
-		if _, _, err := d.Reconcile(append(services[:4:4], services[5]), director.AllUp); err != nil {
+		if _, _, err := d.Reconcile(append(services[:4:4], services[5]), ipvs.AllUp); err != nil {
 			return err
 		}
-		if len(c.ops) != 1 || c.ops[0].Kind != director.DelService || c.ops[0].Key != director.KeyOf(removed) {
+		if len(c.ops) != 1 || c.ops[0].Kind != ipvs.DelService || c.ops[0].Key != ipvs.KeyOf(removed) {
 			return fmt.Errorf("removing one service made: %v", c.ops)
 		}
 		out, err := exec.Command("ipvsadm", "-Ln").CombinedOutput()
@@ -158,7 +158,7 @@ func TestIPVSDirectorChanges(t *testing.T) {
 	})
 }
 
-func tableDiff(want, got director.Table) string {
+func tableDiff(want, got ipvs.Table) string {
 	var b strings.Builder
 	for k, w := range want {
 		if g, ok := got[k]; !ok {
@@ -191,19 +191,19 @@ func TestIPVSDirectorExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	inNetns(t, func() error {
-		k, err := director.OpenKernel(false)
+		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
 		}
-		d := director.New(k, director.Options{Interval: time.Minute})
-		if _, _, err := d.Reconcile(cfg.Services, director.AllUp); err != nil {
+		d := ipvs.New(k, ipvs.Options{Interval: time.Minute})
+		if _, _, err := d.Reconcile(cfg.Services, ipvs.AllUp); err != nil {
 			return err
 		}
 		got, listing, err := ipvsadmTable()
 		if err != nil {
 			return err
 		}
-		if want := director.Want(cfg.Services, director.AllUp); !reflect.DeepEqual(got, want) {
+		if want := ipvs.Want(cfg.Services, ipvs.AllUp); !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("ipvsadm -Ln differs from examples/:\n%s\n%s", tableDiff(want, got), listing)
 		}
 		t.Logf("examples/ in the kernel, as ipvsadm shows it:\n%s", listing)

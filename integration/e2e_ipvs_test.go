@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/probe"
 )
 
@@ -23,11 +22,11 @@ import (
 func lvsdState(sock string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	var s daemon.Status
-	if err := control.Call(ctx, sock, "status", nil, &s); err != nil || len(s.VRRP) == 0 {
+	var s api.Status
+	if err := api.Call(ctx, sock, "status", nil, &s); err != nil || len(s.VRRP) == 0 {
 		return "?"
 	}
-	return s.VRRP[0].State.String()
+	return string(s.VRRP[0].State)
 }
 
 // echoServer serves line echo on addr in ns until the returned stop is
@@ -198,7 +197,7 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 		p.write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 3))
 		_ = p.proc[d].Signal(syscall.SIGHUP)
 	}
-	p.waitStatus(p.sock["a"], func(s daemon.Status) bool { return s.Generation == 2 })
+	p.waitStatus(p.sock["a"], func(s api.Status) bool { return s.Generation == 2 })
 	p.lost(t, pr, "reload during traffic", mark, settle, 0)
 
 	// Planned switchover and back, with an established connection open.
@@ -262,7 +261,7 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 	p.in(p.ns["a"], "ip", "link", "set", "e0", "down")
 	_ = p.proc["a"].Kill()
 	p.waitStates("?", "MASTER")
-	p.waitStatus(p.sock["b"], func(s daemon.Status) bool {
+	p.waitStatus(p.sock["b"], func(s api.Status) bool {
 		return len(s.IPVS.Services) == 1 && len(s.IPVS.Services[0].Reals) == 1
 	})
 	p.lost(t, pr, "after B took over and dropped the dead realserver", time.Now(), settle, 0)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
 // kernelWatch polls the director namespace's IPVS table every
@@ -28,10 +28,10 @@ type kernelChange struct {
 	dests []netip.AddrPort
 }
 
-func (l *lab) watchKernel(ns string, key director.ServiceKey, stop <-chan struct{}) *kernelWatch {
+func (l *lab) watchKernel(ns string, key ipvs.ServiceKey, stop <-chan struct{}) *kernelWatch {
 	w := &kernelWatch{}
 	done := l.goIn(ns, func() error {
-		k, err := director.OpenKernel(false)
+		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (w *kernelWatch) when(t *testing.T, what string, after time.Time, cond func
 }
 
 // since returns when lvsd decided the realserver's current state.
-func healthSince(s daemon.Status, real string, up bool) (time.Time, bool) {
+func healthSince(s api.Status, real string, up bool) (time.Time, bool) {
 	for _, h := range s.Health {
 		if h.Real.String() == real && h.Up == up && !h.Since.IsZero() {
 			return h.Since, true
@@ -124,7 +124,7 @@ reals:
 	_, sock := l.startLvsd(dir, bin, "lvsd")
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
-	key := director.ServiceKey{Protocol: syscall.IPPROTO_TCP, Addr: netip.MustParseAddrPort("192.0.2.10:80")}
+	key := ipvs.ServiceKey{Protocol: syscall.IPPROTO_TCP, Addr: netip.MustParseAddrPort("192.0.2.10:80")}
 	watch := l.watchKernel(dir, key, stopWatch)
 	rs2 := netip.MustParseAddrPort("198.51.100.12:8080")
 	has := func(a netip.AddrPort) func([]netip.AddrPort) bool {
@@ -140,7 +140,7 @@ reals:
 	killed := time.Now()
 	_ = servers["rs2"].Process.Kill()
 	removed := watch.when(t, "rs2 removed", killed, func(d []netip.AddrPort) bool { return len(d) == 2 && !has(rs2)(d) })
-	st := l.waitStatus(sock, func(s daemon.Status) bool { _, ok := healthSince(s, rs2.String(), false); return ok })
+	st := l.waitStatus(sock, func(s api.Status) bool { _, ok := healthSince(s, rs2.String(), false); return ok })
 	decided, _ := healthSince(st, rs2.String(), false)
 	// lvsd's own measure of decision to kernel is exact; the watcher's
 	// (a 10 ms poll that shares the VM's one emulated CPU with lvsd and

@@ -11,15 +11,15 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
 // ipvsadmTable reads the kernel's IPVS table through ipvsadm, the
-// operator's own tool, into a director.Table: an independent check of
+// operator's own tool, into a ipvs.Table: an independent check of
 // what lvsd programmed. It runs ipvsadm twice, for the settings and
 // weights (-Ln) and for the thresholds (-Ln --thresholds).
-func ipvsadmTable() (director.Table, string, error) {
+func ipvsadmTable() (ipvs.Table, string, error) {
 	plain, err := exec.Command("ipvsadm", "-Ln").CombinedOutput()
 	if err != nil {
 		return nil, string(plain), fmt.Errorf("ipvsadm -Ln: %v: %s", err, plain)
@@ -28,7 +28,7 @@ func ipvsadmTable() (director.Table, string, error) {
 	if err != nil {
 		return nil, string(thr), fmt.Errorf("ipvsadm -Ln --thresholds: %v: %s", err, thr)
 	}
-	t := director.Table{}
+	t := ipvs.Table{}
 	if err := parseIpvsadm(string(plain), t, false); err != nil {
 		return nil, string(plain), err
 	}
@@ -41,15 +41,15 @@ func ipvsadmTable() (director.Table, string, error) {
 var ipvsadmFwd = map[string]config.Forward{"Masq": config.NAT, "Route": config.DR, "Tunnel": config.Tunnel}
 
 var ipvsadmFlags = map[string]uint32{
-	"sh-fallback": director.FlagSched1, "sh-port": director.FlagSched2,
-	"mh-fallback": director.FlagSched1, "mh-port": director.FlagSched2,
-	"flag-1": director.FlagSched1, "flag-2": director.FlagSched2, "flag-3": director.FlagSched3,
+	"sh-fallback": ipvs.FlagSched1, "sh-port": ipvs.FlagSched2,
+	"mh-fallback": ipvs.FlagSched1, "mh-port": ipvs.FlagSched2,
+	"flag-1": ipvs.FlagSched1, "flag-2": ipvs.FlagSched2, "flag-3": ipvs.FlagSched3,
 }
 
 // parseIpvsadm adds what one listing says to t. With thresholds the
 // destination lines carry Uthreshold and Lthreshold instead of counters.
-func parseIpvsadm(out string, t director.Table, thresholds bool) error {
-	var cur director.ServiceKey
+func parseIpvsadm(out string, t ipvs.Table, thresholds bool) error {
+	var cur ipvs.ServiceKey
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -73,9 +73,9 @@ func parseIpvsadm(out string, t director.Table, thresholds bool) error {
 	return sc.Err()
 }
 
-func parseService(f []string) (director.ServiceKey, director.Service, error) {
-	var k director.ServiceKey
-	s := director.Service{Dests: map[netip.AddrPort]director.Dest{}}
+func parseService(f []string) (ipvs.ServiceKey, ipvs.Service, error) {
+	var k ipvs.ServiceKey
+	s := ipvs.Service{Dests: map[netip.AddrPort]ipvs.Dest{}}
 	i := 2
 	switch f[0] {
 	case "FWM":
@@ -106,7 +106,7 @@ func parseService(f []string) (director.ServiceKey, director.Service, error) {
 			}
 		case f[i] == "persistent":
 			n, _ := strconv.Atoi(f[i+1])
-			s.Flags |= director.FlagPersistent
+			s.Flags |= ipvs.FlagPersistent
 			s.Timeout, s.Netmask = uint32(n), 32
 			if k.IPv6 {
 				s.Netmask = 128
@@ -134,7 +134,7 @@ func parseMask(m string) int {
 	return n
 }
 
-func parseDest(f []string, t director.Table, k director.ServiceKey, thresholds bool) error {
+func parseDest(f []string, t ipvs.Table, k ipvs.ServiceKey, thresholds bool) error {
 	if len(f) < 4 {
 		return fmt.Errorf("short line")
 	}

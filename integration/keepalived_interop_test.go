@@ -184,7 +184,7 @@ func TestKeepalivedInteropAuthMismatch(t *testing.T) {
 	l.waitFor(kspec.masterDown(100)+3*time.Second, "both hold the VIP", func() bool { return len(l.holders()) == 2 },
 		func() string { return "holders: " + strings.Join(l.holders(), ",") + "\n" + logs() })
 	l.waitFor(2*time.Second, "lvsd drops keepalived's adverts as auth", func() bool {
-		return lv.vrrpStatus().Counters.Drops[vrrp.ReasonAuth] > 0
+		return lv.vrrpStatus().Counters.Drops[string(vrrp.ReasonAuth)] > 0
 	}, logs)
 	l.waitFor(2*time.Second, "keepalived drops lvsd's adverts", func() bool {
 		return strings.Contains(ka.log(), "received an invalid passwd")

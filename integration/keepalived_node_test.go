@@ -13,9 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
-	"github.com/lvsd/lvsd/vrrp"
+	"github.com/lvsd/lvsd/director/api"
 )
 
 // kadSpec is one VRRP instance as both daemons are configured: the same
@@ -269,7 +267,7 @@ func (n *kadNode) state() string {
 		if err != nil || len(st.VRRP) == 0 {
 			return "?"
 		}
-		return st.VRRP[0].State.String()
+		return string(st.VRRP[0].State)
 	default:
 		log := n.lastLog()
 		m := kadStateRE.FindAllStringSubmatchIndex(log, -1)
@@ -285,16 +283,16 @@ func (n *kadNode) state() string {
 }
 
 // status asks lvsd for its status.
-func (n *kadNode) status() (daemon.Status, error) {
+func (n *kadNode) status() (api.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	var s daemon.Status
-	err := control.Call(ctx, filepath.Join(n.dir, "ctl.sock"), "status", nil, &s)
+	var s api.Status
+	err := api.Call(ctx, filepath.Join(n.dir, "ctl.sock"), "status", nil, &s)
 	return s, err
 }
 
 // vrrpStatus returns lvsd's instance status.
-func (n *kadNode) vrrpStatus() vrrp.NodeStatus {
+func (n *kadNode) vrrpStatus() api.Instance {
 	n.l.tb.Helper()
 	s, err := n.status()
 	if err != nil || len(s.VRRP) == 0 {

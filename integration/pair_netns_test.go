@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 )
 
 // pair is two lvsd directors (a, b) and a client on one segment, each
@@ -83,11 +82,11 @@ func (p *pair) start(name string) {
 func (p *pair) state(name string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	var s daemon.Status
-	if err := control.Call(ctx, p.sock[name], "status", nil, &s); err != nil || len(s.VRRP) == 0 {
+	var s api.Status
+	if err := api.Call(ctx, p.sock[name], "status", nil, &s); err != nil || len(s.VRRP) == 0 {
 		return "?"
 	}
-	return s.VRRP[0].State.String()
+	return string(s.VRRP[0].State)
 }
 
 // waitMaster waits (bounded) until name reports MASTER and returns how long it took.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director/rstguard"
+	"github.com/lvsd/lvsd/director/handover/rstguard"
 )
 
 // TestRSTGuardHoldsResets runs the reset guard on this machine's kernel.

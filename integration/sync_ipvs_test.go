@@ -10,7 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/lvsd/lvsd/director"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
 // TestIPVSSyncDaemon starts, lists and stops the kernel's connection sync
@@ -31,36 +31,36 @@ func TestIPVSSyncDaemon(t *testing.T) {
 		if err := netlink.AddrAdd(veth, addr); err != nil {
 			return err
 		}
-		if err := director.StartSync(director.SyncMaster, "sync0", 10); err != nil {
+		if err := ipvs.StartSync(ipvs.SyncMaster, "sync0", 10); err != nil {
 			return err
 		}
-		if err := director.StartSync(director.SyncBackup, "sync0", 10); err != nil {
+		if err := ipvs.StartSync(ipvs.SyncBackup, "sync0", 10); err != nil {
 			return err
 		}
 		// Starting again with the same settings is not an error.
-		if err := director.StartSync(director.SyncMaster, "sync0", 10); err != nil {
+		if err := ipvs.StartSync(ipvs.SyncMaster, "sync0", 10); err != nil {
 			return fmt.Errorf("idempotent start: %w", err)
 		}
-		got, err := director.SyncDaemons()
+		got, err := ipvs.SyncDaemons()
 		if err != nil {
 			return err
 		}
-		want := []director.SyncDaemon{{Role: director.SyncMaster, Interface: "sync0", SyncID: 10}, {Role: director.SyncBackup, Interface: "sync0", SyncID: 10}}
+		want := []ipvs.SyncDaemon{{Role: ipvs.SyncMaster, Interface: "sync0", SyncID: 10}, {Role: ipvs.SyncBackup, Interface: "sync0", SyncID: 10}}
 		if !sameDaemons(got, want) {
 			return fmt.Errorf("daemons %+v, want %+v", got, want)
 		}
-		for _, r := range []director.SyncRole{director.SyncMaster, director.SyncBackup, director.SyncBackup} {
-			if err := director.StopSync(r); err != nil { // the second backup stop: already stopped
+		for _, r := range []ipvs.SyncRole{ipvs.SyncMaster, ipvs.SyncBackup, ipvs.SyncBackup} {
+			if err := ipvs.StopSync(r); err != nil { // the second backup stop: already stopped
 				return err
 			}
 		}
-		if got, err := director.SyncDaemons(); err != nil || len(got) != 0 {
+		if got, err := ipvs.SyncDaemons(); err != nil || len(got) != 0 {
 			return fmt.Errorf("after stop: %+v %v", got, err)
 		}
 		return nil
 	})
 }
 
-func sameDaemons(a, b []director.SyncDaemon) bool {
-	return len(a) == len(b) && !slices.ContainsFunc(a, func(d director.SyncDaemon) bool { return !slices.Contains(b, d) })
+func sameDaemons(a, b []ipvs.SyncDaemon) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(d ipvs.SyncDaemon) bool { return !slices.Contains(b, d) })
 }

@@ -7,8 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 )
 
 // drainCmd builds `lvsd drain` (on) and `lvsd undrain` (off).
@@ -24,8 +23,8 @@ func drainCmd(on bool) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			a := daemon.DrainArgs{Service: args[0], Real: args[1], Drain: on}
-			if err := control.Call(ctx, socketPath(cmd), "drain", a, nil); err != nil {
+			a := api.DrainArgs{Service: args[0], Real: args[1], Drain: on}
+			if err := api.Call(ctx, socketPath(cmd), "drain", a, nil); err != nil {
 				return err
 			}
 			verb := "drained"

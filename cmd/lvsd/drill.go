@@ -11,8 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/probe"
 )
 
@@ -52,14 +51,14 @@ func runDrill(cmd *cobra.Command, _ []string) error {
 		time.Sleep(settle / 2)
 	}
 	t0 := time.Now()
-	out, err := switchover(cmd.Context(), sock, daemon.SwitchoverArgs{})
+	out, err := switchover(cmd.Context(), sock, api.SwitchoverArgs{})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "handover:%s\n", out)
 	time.Sleep(settle)
 	t1 := time.Now()
-	if _, err := switchover(cmd.Context(), sock, daemon.SwitchoverArgs{Restore: true}); err != nil {
+	if _, err := switchover(cmd.Context(), sock, api.SwitchoverArgs{Restore: true}); err != nil {
 		return err
 	}
 	back := waitMaster(cmd.Context(), sock, limit)
@@ -92,27 +91,21 @@ func report(w io.Writer, target string, samples []probe.Sample, t0, t1, t2 time.
 }
 
 // masters returns the instance states and how many are MASTER here.
-func masters(ctx context.Context, sock string) (daemon.Status, int) {
+func masters(ctx context.Context, sock string) (api.Status, int) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var s daemon.Status
-	if err := control.Call(ctx, sock, "status", nil, &s); err != nil {
+	var s api.Status
+	if err := api.Call(ctx, sock, "status", nil, &s); err != nil {
 		return s, 0
 	}
-	n := 0
-	for _, v := range s.VRRP {
-		if v.State.String() == "MASTER" {
-			n++
-		}
-	}
-	return s, n
+	return s, s.Masters()
 }
 
-func switchover(ctx context.Context, sock string, a daemon.SwitchoverArgs) (string, error) {
+func switchover(ctx context.Context, sock string, a api.SwitchoverArgs) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	var r daemon.SwitchoverResult
-	if err := control.Call(ctx, sock, "switchover", a, &r); err != nil {
+	var r api.SwitchoverResult
+	if err := api.Call(ctx, sock, "switchover", a, &r); err != nil {
 		return "", err
 	}
 	names := make([]string, 0, len(r.Instances))

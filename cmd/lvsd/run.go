@@ -13,8 +13,8 @@ import (
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/config"
-	"github.com/lvsd/lvsd/director/daemon"
-	"github.com/lvsd/lvsd/director/rstguard"
+	"github.com/lvsd/lvsd/director/handover/rstguard"
+	"github.com/lvsd/lvsd/director/ipvs"
 )
 
 func runCmd() *cobra.Command {
@@ -24,17 +24,17 @@ func runCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := logrus.New()
-			opts := daemon.Options{Log: logrus.NewEntry(logger), Version: version, Lifecycle: sdNotify}
+			opts := director.Options{Log: logrus.NewEntry(logger), Version: version, Lifecycle: sdNotify}
 			if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
 				// An in-memory table that refuses what the kernel refuses:
 				// see what lvsd would do before letting it near the kernel.
-				opts.OpenIPVS = func(*config.Config) (director.IPVS, error) { return director.NewMemory(), nil }
-				opts.Sysctls = director.ReadOnly(director.ProcSysctls{})
+				opts.OpenIPVS = func(*config.Config) (ipvs.IPVS, error) { return ipvs.NewMemory(), nil }
+				opts.Sysctls = ipvs.ReadOnly(ipvs.ProcSysctls{})
 				opts.Sync = dryRunSync{log: opts.Log}
 				opts.Handover = dryRunHandover{log: opts.Log}
 				logger.SetLevel(logrus.DebugLevel)
 			}
-			d, err := daemon.New(configPath(cmd), opts)
+			d, err := director.New(configPath(cmd), opts)
 			if err != nil {
 				return err
 			}
@@ -88,12 +88,12 @@ func setupLog(l *logrus.Logger, cfg *config.Config) {
 // dryRunSync logs the sync daemons lvsd would start.
 type dryRunSync struct{ log *logrus.Entry }
 
-func (s dryRunSync) Start(role director.SyncRole, iface string, id uint8) error {
+func (s dryRunSync) Start(role ipvs.SyncRole, iface string, id uint8) error {
 	s.log.Infof("dry run: would start the ipvs sync %s daemon on %s (syncid %d)", role, iface, id)
 	return nil
 }
 
-func (s dryRunSync) Stop(role director.SyncRole) error {
+func (s dryRunSync) Stop(role ipvs.SyncRole) error {
 	s.log.Infof("dry run: would stop the ipvs sync %s daemon", role)
 	return nil
 }

@@ -10,9 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/config"
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
 )
 
 func socketPath(cmd *cobra.Command) string {
@@ -30,8 +29,8 @@ func statusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			var s daemon.Status
-			if err := control.Call(ctx, socketPath(cmd), "status", nil, &s); err != nil {
+			var s api.Status
+			if err := api.Call(ctx, socketPath(cmd), "status", nil, &s); err != nil {
 				return err
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
@@ -76,7 +75,7 @@ func statusCmd() *cobra.Command {
 	return c
 }
 
-func writeIPVS(w io.Writer, st daemon.IPVSStatus) {
+func writeIPVS(w io.Writer, st api.IPVSStatus) {
 	fmt.Fprintf(w, "ipvs: %d service(s), reconciled %s\n", len(st.Services), st.At.Format(time.RFC3339))
 	if st.Error != "" {
 		fmt.Fprintf(w, "  last reconcile FAILED: %s\n", st.Error)
@@ -89,7 +88,7 @@ func writeIPVS(w io.Writer, st daemon.IPVSStatus) {
 	}
 }
 
-func writeHealth(w io.Writer, s daemon.Status) {
+func writeHealth(w io.Writer, s api.Status) {
 	if len(s.Health) == 0 {
 		return
 	}
@@ -118,8 +117,8 @@ func diffCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			var r daemon.DiffResult
-			if err := control.Call(ctx, socketPath(cmd), "diff", nil, &r); err != nil {
+			var r api.DiffResult
+			if err := api.Call(ctx, socketPath(cmd), "diff", nil, &r); err != nil {
 				return err
 			}
 			if len(r.Errors) > 0 {
@@ -150,8 +149,8 @@ func reloadCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			var r daemon.ReloadResult
-			if err := control.Call(ctx, socketPath(cmd), "reload", nil, &r); err != nil {
+			var r api.ReloadResult
+			if err := api.Call(ctx, socketPath(cmd), "reload", nil, &r); err != nil {
 				return err
 			}
 			if !r.OK {

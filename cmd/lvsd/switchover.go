@@ -8,8 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 )
 
 func switchoverCmd() *cobra.Command {
@@ -23,13 +22,13 @@ instance's priority to 1 so that preemption does not take it back.
 --restore gives the configured priorities back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var a daemon.SwitchoverArgs
+			var a api.SwitchoverArgs
 			a.Instance, _ = cmd.Flags().GetString("instance")
 			a.Restore, _ = cmd.Flags().GetBool("restore")
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()
-			var r daemon.SwitchoverResult
-			err := control.Call(ctx, socketPath(cmd), "switchover", a, &r)
+			var r api.SwitchoverResult
+			err := api.Call(ctx, socketPath(cmd), "switchover", a, &r)
 			names := make([]string, 0, len(r.Instances))
 			for name := range r.Instances {
 				names = append(names, name)

@@ -11,8 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvsd/lvsd/director/control"
-	"github.com/lvsd/lvsd/director/daemon"
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/integration/netlab"
 )
 
@@ -92,11 +91,11 @@ func (s *stage) startDirector(d string) error {
 	return s.until(20*time.Second, "lvsd "+d+" answering", func() bool { _, ok := s.status(d); return ok })
 }
 
-func (s *stage) status(d string) (daemon.Status, bool) {
+func (s *stage) status(d string) (api.Status, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	var st daemon.Status
-	err := control.Call(ctx, s.socket(d), "status", nil, &st)
+	var st api.Status
+	err := api.Call(ctx, s.socket(d), api.CmdStatus, nil, &st)
 	return st, err == nil
 }
 
@@ -111,27 +110,29 @@ func (s *stage) states() string {
 		}
 		var names []string
 		for _, v := range st.VRRP {
-			names = append(names, v.State.String())
+			names = append(names, string(v.State))
 		}
 		parts = append(parts, strings.ToUpper(d)+" "+strings.Join(names, "/"))
 	}
 	return strings.Join(parts, ", ")
 }
 
-// settled reports whether exactly director d holds both instances and the
+// settled reports whether exactly director d holds every instance and the
 // other holds none: no split brain.
 func (s *stage) settled(d string) bool {
 	other := map[string]string{"a": "b", "b": "a"}[d]
-	want := strings.ToUpper(d) + " MASTER/MASTER"
-	st := s.states()
-	return strings.Contains(st, want) && !strings.Contains(st, strings.ToUpper(other)+" MASTER") &&
-		!strings.Contains(st, "/MASTER, "+strings.ToUpper(d))
+	mine, ok := s.status(d)
+	if !ok || len(mine.VRRP) == 0 || mine.Masters() != len(mine.VRRP) {
+		return false
+	}
+	theirs, ok := s.status(other)
+	return !ok || theirs.Masters() == 0
 }
 
 // master returns the director whose front instance is MASTER, or "".
 func (s *stage) master() string {
 	for _, d := range []string{"a", "b"} {
-		if st, ok := s.status(d); ok && len(st.VRRP) > 0 && st.VRRP[0].State.String() == "MASTER" {
+		if st, ok := s.status(d); ok && len(st.VRRP) > 0 && st.VRRP[0].State == api.StateMaster {
 			return d
 		}
 	}

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Status is the snapshot of one running lvsd: what `lvsd status` prints,
+// what the status page shows and what /metrics exports.
+type Status struct {
+	Node       string    `json:"node"`
+	Version    string    `json:"version"`
+	Config     string    `json:"config"`
+	StartedAt  time.Time `json:"started_at"`
+	Generation int       `json:"generation"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	Instances  int       `json:"instances"`
+	Services   int       `json:"services"`
+	Reals      int       `json:"reals"`
+	// Mode is "" for a daemon that drives the kernel, "dry-run" for one
+	// that only listens and computes, "ipvs-memory" for one whose IPVS
+	// table is in memory (test labs).
+	Mode       string              `json:"mode,omitempty"`
+	LastReload *ReloadResult       `json:"last_reload,omitempty"`
+	IPVS       IPVSStatus          `json:"ipvs"`
+	VRRP       []Instance          `json:"vrrp"`
+	Health     []Real              `json:"health"`
+	Drained    map[string][]string `json:"drained,omitempty"`
+	Handover   *HandoverStatus     `json:"handover,omitempty"`
+	Warnings   []string            `json:"warnings,omitempty"`
+}
+
+// Instance is one VRRP instance.
+type Instance struct {
+	Name      string    `json:"name"`
+	Interface string    `json:"interface"`
+	VRID      uint8     `json:"vrid"`
+	State     VRRPState `json:"state"`
+	// Priority is the effective priority, after tracking and switchover.
+	Priority uint8 `json:"priority"`
+	// Master is the master's address as last heard, this node's own
+	// while it holds the VIPs; invalid when unknown.
+	Master netip.Addr `json:"master,omitzero"`
+	// Since is when the current state began.
+	Since time.Time `json:"since"`
+	// Faults lists why the instance is in FAULT.
+	Faults []string `json:"faults,omitempty"`
+	// Transitions are the last state changes, oldest first.
+	Transitions []Transition     `json:"transitions,omitempty"`
+	Counters    InstanceCounters `json:"counters"`
+}
+
+// Transition is one state change of an instance.
+type Transition struct {
+	At     time.Time `json:"at"`
+	From   VRRPState `json:"from"`
+	To     VRRPState `json:"to"`
+	Reason string    `json:"reason"`
+}
+
+// InstanceCounters count since the instance started.
+type InstanceCounters struct {
+	AdvertsSent     uint64 `json:"adverts_sent"`
+	AdvertsReceived uint64 `json:"adverts_received"`
+	// Drops counts received packets dropped, by reason.
+	Drops          map[string]uint64 `json:"drops,omitempty"`
+	Transitions    uint64            `json:"transitions"`
+	AnnouncesSent  uint64            `json:"announces_sent"`
+	SendErrors     uint64            `json:"send_errors"`
+	AddrErrors     uint64            `json:"addr_errors"`
+	AnnounceErrors uint64            `json:"announce_errors"`
+	ReadErrors     uint64            `json:"read_errors"`
+}
+
+// Real is one realserver of a service with its health check.
+type Real struct {
+	Service string         `json:"service"`
+	Real    netip.AddrPort `json:"real"`
+	// Target is what the check probes (address and port overrides applied).
+	Target netip.AddrPort `json:"target"`
+	Type   string         `json:"type"`
+	State  HealthState    `json:"state"`
+	Up     bool           `json:"up"`
+	// Successes and Failures are consecutive, against Rise and Fall.
+	Successes  int       `json:"successes"`
+	Failures   int       `json:"failures"`
+	Rise       int       `json:"rise"`
+	Fall       int       `json:"fall"`
+	Checks     uint64    `json:"checks"`
+	LastCheck  time.Time `json:"last_check,omitzero"`
+	LastReason string    `json:"last_reason,omitempty"` // "" when the last check passed
+	LastDetail string    `json:"last_detail,omitempty"`
+	// Since is the last change between up and down; zero before any.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// HandoverStatus is what the connection handover at VIP moves did: the
+// last connection table sent to the peer, and how many resets and
+// untranslated NAT replies the hold has dropped since lvsd started.
+type HandoverStatus struct {
+	LastFlushAt time.Time `json:"last_flush_at,omitzero"`
+	LastFlushed int       `json:"last_flushed"`
+	LastError   string    `json:"last_error,omitempty"`
+	Held        uint64    `json:"held"`
+}
+
+// IPVSStatus is the kernel table as the last reconcile left it.
+type IPVSStatus struct {
+	At time.Time `json:"at"`
+	// Latency of the last reconcile: from the change that asked for it
+	// (a health decision, a reload) to the kernel holding it.
+	Latency  time.Duration   `json:"latency_ns"`
+	Error    string          `json:"error,omitempty"`
+	Services []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus is one virtual service in the kernel, with its counters
+// when the kernel has them.
+type ServiceStatus struct {
+	Key         string       `json:"key"`
+	Scheduler   string       `json:"scheduler"`
+	Connections uint32       `json:"connections"`
+	InBytes     uint64       `json:"in_bytes"`
+	OutBytes    uint64       `json:"out_bytes"`
+	CPS         uint32       `json:"cps"`
+	Reals       []RealStatus `json:"reals"`
+}
+
+// RealStatus is one destination in the kernel.
+type RealStatus struct {
+	Addr     string `json:"addr"`
+	Forward  string `json:"forward"`
+	Weight   int    `json:"weight"`
+	Active   uint32 `json:"active_conns"`
+	Inactive uint32 `json:"inactive_conns"`
+}
+
+// Masters returns how many instances are MASTER (or resigning).
+func (s Status) Masters() int {
+	n := 0
+	for _, v := range s.VRRP {
+		if v.State.HoldsVIPs() {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,37 @@
+package director
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/director/notify"
+)
+
+// apply puts a configuration in service: the kernel settings its
+// forwarding modes need are checked (and set, when so configured), and the
+// director is handed its services.
+func (d *Director) apply(cfg *config.Config) {
+	unmet := ipvs.CheckPrerequisites(cfg, d.sysctls)
+	for _, r := range unmet {
+		d.log.WithField("sysctl", r.Path).Warn("kernel setting missing: " + r.String() +
+			" (set it, or director.set_sysctls: true)")
+	}
+	d.unmet.Store(&unmet)
+	if err := d.health.Set(targets(cfg)); err != nil {
+		d.log.WithError(err).Error("some health checks could not be built; their realservers count as down")
+	}
+	d.dir.Update(cfg.Services, d.Current().state)
+}
+
+// statePath names a state file beside the control socket, after it
+// (/run/lvsd/lvsd.sock: /run/lvsd/lvsd.ipvs-owned.json), so that two
+// daemons with two sockets never share state, even in one directory.
+func statePath(cfg *config.Config, name string) string {
+	return strings.TrimSuffix(cfg.ControlSocket, filepath.Ext(cfg.ControlSocket)) + "." + name
+}
+
+func notifyConfig(cfg *config.Config) notify.Config {
+	return notify.Config{Command: cfg.Notify.Command, Webhook: cfg.Notify.Webhook, Timeout: cfg.Notify.Timeout}
+}

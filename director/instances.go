@@ -1,0 +1,107 @@
+package director
+
+import (
+	"context"
+	"sync"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/notify"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// instanceConfig converts a configured instance into what vrrp runs.
+func instanceConfig(in config.Instance) vrrp.InstanceConfig {
+	c := vrrp.InstanceConfig{
+		Name: in.Name, Interface: in.Interface, VRID: in.VRID, Priority: in.Priority, Version: in.Version,
+		AdvertInterval: in.AdvertInterval, Preempt: in.Preempt, PreemptDelay: in.PreemptDelay,
+		AuthPass: in.AuthPass, VIPs: in.VIPs, VirtualMAC: in.VirtualMAC,
+		Announce: vrrp.AnnounceConfig{Repeat: in.Announce.Repeat, Interval: in.Announce.Interval, Refresh: in.Announce.Refresh},
+		Handover: vrrp.Handover{OnStop: in.Handover.OnStop, Timeout: in.Handover.Timeout},
+	}
+	if in.Unicast != nil {
+		c.Unicast = vrrp.Unicast{Source: in.Unicast.Source, Peers: in.Unicast.Peers}
+	}
+	switch in.Checksum {
+	case "no-pseudo-header":
+		c.ChecksumMode = vrrp.ChecksumNoPseudoHeader
+	case "legacy-unicast":
+		c.ChecksumMode = vrrp.ChecksumLegacyUnicast
+	}
+	for _, t := range in.TrackIfaces {
+		c.TrackInterfaces = append(c.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
+	}
+	for _, t := range in.TrackScripts {
+		c.TrackScripts = append(c.TrackScripts, vrrp.TrackScript{Name: t.Name, Command: t.Command,
+			Interval: t.Interval, Timeout: t.Timeout, Weight: t.Weight, Rise: t.Rise, Fall: t.Fall})
+	}
+	return c
+}
+
+// vrrpSet is the running VRRP instances of the daemon.
+type vrrpSet struct {
+	nodes  []*vrrp.Node
+	byName map[string]*vrrp.Node
+	prio   map[string]uint8 // configured priorities, for --restore
+	done   chan struct{}    // closed when every node's Run has returned
+	errs   []error
+}
+
+// startVRRP builds a Node per instance and a Group per group and runs
+// them until ctx is done. Every transition goes to the notify hooks and
+// wakes changed (the sync follower); neither blocks the node.
+func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed chan<- struct{}) (*vrrpSet, error) {
+	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, done: make(chan struct{})}
+	for _, in := range cfg.Instances {
+		var n *vrrp.Node
+		onTransition := func(tr vrrp.Transition) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+			d.notify.Notify(notify.Event{Kind: "vrrp", Node: cfg.Node, At: tr.Time, Instance: in.Name, VRID: in.VRID,
+				From: tr.From.String(), State: tr.To.String(), Priority: n.Status().Priority, Reason: tr.Reason})
+		}
+		var err error
+		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition})
+		if err != nil {
+			return nil, err
+		}
+		set.nodes = append(set.nodes, n)
+		set.byName[in.Name], set.prio[in.Name] = n, in.Priority
+	}
+	for _, g := range cfg.Groups {
+		var members []*vrrp.Node
+		for _, name := range g.Instances {
+			members = append(members, set.byName[name])
+		}
+		if _, err := vrrp.NewGroup(g.Name, members...); err != nil {
+			return nil, err
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, n := range set.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Run(ctx); err != nil {
+				mu.Lock()
+				set.errs = append(set.errs, err)
+				mu.Unlock()
+				d.log.WithError(err).Error("vrrp instance stopped")
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(set.done) }()
+	return set, nil
+}
+
+// holdsVIPs reports whether any instance holds its addresses.
+func (s *vrrpSet) holdsVIPs() bool {
+	for _, n := range s.nodes {
+		if n.Status().State.HoldsVIPs() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,47 @@
+package ipvs
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Counters are the kernel's live figures for one service, which the
+// reconciler ignores and operators want to see.
+type Counters struct {
+	Connections uint32 // since the service was made; the kernel refreshes these every 2 s
+	InPackets   uint32
+	OutPackets  uint32
+	InBytes     uint64
+	OutBytes    uint64
+	CPS         uint32 // connections per second, the kernel's estimate
+	Dests       map[netip.AddrPort]DestCounters
+}
+
+// DestCounters are a destination's connection counts.
+type DestCounters struct {
+	Active     uint32
+	Inactive   uint32
+	Persistent uint32
+	Total      uint32
+}
+
+// CounterReader is implemented by IPVS tables that have counters (the
+// kernel's; the in-memory one has none).
+type CounterReader interface {
+	Counters() (map[ServiceKey]Counters, error)
+}
+
+// Counters reads the kernel's counters on Run's goroutine; it returns nil
+// when the table has none.
+func (d *Reconciler) Counters(ctx context.Context) (map[ServiceKey]Counters, error) {
+	cr, ok := d.k.(CounterReader)
+	if !ok {
+		return nil, nil
+	}
+	var out map[ServiceKey]Counters
+	err := d.onLoop(ctx, func() (err error) {
+		out, err = cr.Counters()
+		return err
+	})
+	return out, err
+}

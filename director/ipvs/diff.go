@@ -1,0 +1,125 @@
+package ipvs
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// OpKind is a kind of IPVS operation; the order of the constants is the
+// order in which Diff's operations are applied.
+type OpKind int
+
+// Operation kinds, in apply order. New services and destinations come
+// first and removals last, so a service being changed never passes
+// through a moment with no destination.
+const (
+	AddService OpKind = iota
+	UpdateService
+	AddDest
+	UpdateDest
+	DelDest
+	DelService
+)
+
+var opNames = [...]string{"add-service", "update-service", "add-dest", "update-dest", "del-dest", "del-service"}
+
+func (k OpKind) String() string { return opNames[k] }
+
+// Op is one IPVS netlink operation.
+type Op struct {
+	Kind    OpKind
+	Key     ServiceKey
+	Service Service        // settings, for AddService and UpdateService (Dests unused)
+	Addr    netip.AddrPort // the destination, for *Dest
+	Dest    Dest
+}
+
+// String renders the operation in ipvsadm's words, for logs and `lvsd diff`.
+func (o Op) String() string {
+	switch o.Kind {
+	case AddService, UpdateService:
+		s := fmt.Sprintf("%s %v scheduler %s", o.Kind, o.Key, o.Service.Scheduler)
+		if o.Service.Flags&FlagPersistent != 0 {
+			s += fmt.Sprintf(" persistent %ds/%d", o.Service.Timeout, o.Service.Netmask)
+		}
+		return s
+	case AddDest, UpdateDest:
+		return fmt.Sprintf("%s %v -> %v %s weight %d", o.Kind, o.Key, o.Addr, o.Dest.Forward, o.Dest.Weight)
+	case DelDest:
+		return fmt.Sprintf("%s %v -> %v", o.Kind, o.Key, o.Addr)
+	}
+	return fmt.Sprintf("%s %v", o.Kind, o.Key)
+}
+
+// Diff returns the fewest operations that turn have into want. Services in
+// have that are not wanted are deleted only if owned says lvsd made them:
+// services that others put in the kernel are left alone. A wanted service
+// already in the kernel is adopted as it is, changed only where it differs.
+func Diff(want, have Table, owned func(ServiceKey) bool) []Op {
+	var ops []Op
+	for k, w := range want {
+		h, ok := have[k]
+		if !ok {
+			ops = append(ops, Op{Kind: AddService, Key: k, Service: w})
+		} else if !w.sameSettings(h) {
+			ops = append(ops, Op{Kind: UpdateService, Key: k, Service: w})
+		}
+		ops = append(ops, diffDests(k, w.Dests, h.Dests)...)
+	}
+	for k := range have {
+		if _, ok := want[k]; !ok && owned(k) {
+			ops = append(ops, Op{Kind: DelService, Key: k}) // the kernel drops its dests
+		}
+	}
+	sortOps(ops)
+	return ops
+}
+
+func diffDests(k ServiceKey, want, have map[netip.AddrPort]Dest) []Op {
+	var ops []Op
+	for a, w := range want {
+		h, ok := have[a]
+		switch {
+		case !ok:
+			ops = append(ops, Op{Kind: AddDest, Key: k, Addr: a, Dest: w})
+		case h != w:
+			ops = append(ops, Op{Kind: UpdateDest, Key: k, Addr: a, Dest: w})
+		}
+	}
+	for a := range have {
+		if _, ok := want[a]; !ok {
+			ops = append(ops, Op{Kind: DelDest, Key: k, Addr: a})
+		}
+	}
+	return ops
+}
+
+// sortOps orders by kind (the apply order), then by service and address,
+// so that the result is deterministic for tests and for `lvsd diff`.
+func sortOps(ops []Op) {
+	slices.SortFunc(ops, func(a, b Op) int {
+		return cmp.Or(
+			cmp.Compare(a.Kind, b.Kind),
+			compareKeys(a.Key, b.Key),
+			a.Addr.Compare(b.Addr),
+		)
+	})
+}
+
+func compareKeys(a, b ServiceKey) int {
+	return cmp.Or(
+		cmp.Compare(a.FWMark, b.FWMark),
+		cmp.Compare(boolInt(a.IPv6), boolInt(b.IPv6)),
+		cmp.Compare(a.Protocol, b.Protocol),
+		a.Addr.Compare(b.Addr),
+	)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

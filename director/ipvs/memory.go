@@ -1,0 +1,126 @@
+package ipvs
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"syscall"
+)
+
+// Memory is an IPVS table held in memory that refuses what the kernel
+// refuses (net/netfilter/ipvs/ip_vs_ctl.c), with the kernel's errnos. It
+// backs `lvsd run --dry-run`, and in tests it makes ordering and
+// validation bugs fail without a VM. It is safe for concurrent use.
+type Memory struct {
+	mu    sync.Mutex
+	t     Table
+	calls []Op
+}
+
+// NewMemory returns an empty in-memory table.
+func NewMemory() *Memory { return &Memory{t: Table{}} }
+
+// kernelSchedulers are those a stock Linux 6.1 ships (ip_vs_*.ko).
+var kernelSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+
+// Table returns a copy of the table.
+func (f *Memory) Table() (Table, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := Table{}
+	for k, s := range f.t {
+		s.Dests = maps.Clone(s.Dests)
+		out[k] = s
+	}
+	return out, nil
+}
+
+// Apply makes one operation, or refuses it as the kernel would.
+func (f *Memory) Apply(op Op) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, op)
+	s, exists := f.t[op.Key]
+	switch op.Kind {
+	case AddService, UpdateService:
+		return f.setService(op, s, exists)
+	case DelService:
+		if !exists {
+			return syscall.ESRCH
+		}
+		delete(f.t, op.Key)
+		return nil
+	}
+	if !exists {
+		return syscall.ESRCH // no such service
+	}
+	return f.applyDest(op, s)
+}
+
+func (f *Memory) setService(op Op, s Service, exists bool) error {
+	switch {
+	case op.Kind == AddService && exists:
+		return syscall.EEXIST
+	case op.Kind == UpdateService && !exists:
+		return syscall.ESRCH
+	case !slices.Contains(kernelSchedulers, op.Service.Scheduler):
+		return syscall.ENOENT // scheduler not found
+	case op.Key.FWMark == 0 && op.Key.Addr.Addr().Is6() != op.Key.IPv6:
+		return syscall.EINVAL
+	case op.Key.IPv6 && op.Service.Flags&FlagPersistent != 0 && (op.Service.Netmask < 1 || op.Service.Netmask > 128):
+		return syscall.EINVAL
+	}
+	dests := s.Dests
+	if dests == nil {
+		dests = map[netip.AddrPort]Dest{}
+	}
+	s = op.Service
+	s.Dests = dests
+	f.t[op.Key] = s
+	return nil
+}
+
+func (f *Memory) applyDest(op Op, s Service) error {
+	_, exists := s.Dests[op.Addr]
+	d := op.Dest
+	switch {
+	case op.Kind == AddDest && exists:
+		return syscall.EEXIST
+	case (op.Kind == UpdateDest || op.Kind == DelDest) && !exists:
+		return syscall.ENOENT
+	case op.Kind == DelDest:
+		delete(s.Dests, op.Addr)
+		return nil
+	case d.Weight < 0 || d.Lower > d.Upper:
+		return syscall.ERANGE
+	case op.Addr.Addr().Is6() != op.Key.IPv6 && d.Forward != "tun":
+		return syscall.EAFNOSUPPORT
+	case !op.Addr.Addr().IsValid():
+		return syscall.EINVAL
+	}
+	s.Dests[op.Addr] = d
+	return nil
+}
+
+// Calls returns the operations applied so far, refused ones included.
+func (f *Memory) Calls() []Op {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// ResetCalls forgets the operations applied so far.
+func (f *Memory) ResetCalls() {
+	f.mu.Lock()
+	f.calls = nil
+	f.mu.Unlock()
+}
+
+// Edit runs fn on the table under the lock, as someone editing the kernel
+// behind lvsd's back would (tests of drift repair).
+func (f *Memory) Edit(fn func(Table)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f.t)
+}

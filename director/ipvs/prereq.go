@@ -1,0 +1,82 @@
+package ipvs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+// Sysctls reads and writes kernel settings by their /proc/sys path.
+type Sysctls interface {
+	Get(path string) (string, error)
+	Set(path, value string) error
+}
+
+// Requirement is a kernel setting a configuration needs.
+type Requirement struct {
+	Path  string // under /proc/sys, e.g. net/ipv4/ip_forward
+	Want  string
+	Have  string // "" when unreadable
+	Why   string
+	Fixed bool // set by lvsd (director.set_sysctls)
+}
+
+func (r Requirement) String() string {
+	return fmt.Sprintf("%s is %q, needs %q: %s", strings.ReplaceAll(r.Path, "/", "."), r.Have, r.Want, r.Why)
+}
+
+// needs lists the settings the configuration's forwarding modes require.
+func needs(cfg *config.Config) []Requirement {
+	var nat4, nat6 bool
+	for _, s := range cfg.Services {
+		for _, r := range s.Reals {
+			if r.Forward == config.NAT {
+				nat4 = nat4 || !s.IPv6
+				nat6 = nat6 || s.IPv6
+			}
+		}
+	}
+	var out []Requirement
+	if nat4 {
+		out = append(out, Requirement{Path: "net/ipv4/ip_forward", Want: "1",
+			Why: "NAT realservers' replies are routed back through the director"})
+	}
+	if nat6 {
+		out = append(out, Requirement{Path: "net/ipv6/conf/all/forwarding", Want: "1",
+			Why: "NAT realservers' replies are routed back through the director"})
+	}
+	if (nat4 || nat6) && cfg.Sync != nil {
+		out = append(out, Requirement{Path: "net/ipv4/vs/conntrack", Want: "1",
+			Why: "synced NAT connections need netfilter conntrack entries on the new master"})
+	}
+	return out
+}
+
+// CheckPrerequisites returns the requirements of cfg that the kernel does
+// not meet. With cfg.Director.SetSysctls it sets them first, and returns
+// only those it could not set.
+func CheckPrerequisites(cfg *config.Config, sys Sysctls) []Requirement {
+	var unmet []Requirement
+	for _, r := range needs(cfg) {
+		r.Have, _ = sys.Get(r.Path)
+		if r.Have == r.Want {
+			continue
+		}
+		if cfg.Director.SetSysctls {
+			if err := sys.Set(r.Path, r.Want); err == nil {
+				r.Fixed = true
+				continue
+			}
+		}
+		unmet = append(unmet, r)
+	}
+	return unmet
+}
+
+// ReadOnly wraps s so that nothing is ever written (`lvsd run --dry-run`).
+func ReadOnly(s Sysctls) Sysctls { return readOnly{s} }
+
+type readOnly struct{ Sysctls }
+
+func (readOnly) Set(path, _ string) error { return fmt.Errorf("dry run: %s not written", path) }

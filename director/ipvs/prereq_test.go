@@ -1,0 +1,69 @@
+package ipvs
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+type fakeSysctls struct {
+	v        map[string]string
+	readOnly bool
+}
+
+func (f *fakeSysctls) Get(p string) (string, error) {
+	v, ok := f.v[p]
+	if !ok {
+		return "", errors.New("no such setting")
+	}
+	return v, nil
+}
+
+func (f *fakeSysctls) Set(p, v string) error {
+	if f.readOnly {
+		return errors.New("read-only file system")
+	}
+	f.v[p] = v
+	return nil
+}
+
+func TestPrerequisites(t *testing.T) {
+	dr := v6 // an IPv6 DR service needs nothing
+	cases := []struct {
+		name     string
+		services []config.Service
+		sync     bool
+		set      bool
+		readOnly bool
+		want     []string // unmet paths
+		after    string   // ip_forward after the check
+	}{
+		{name: "dr only", services: []config.Service{dr}, after: "0"},
+		{name: "nat", services: []config.Service{web}, want: []string{"net/ipv4/ip_forward"}, after: "0"},
+		{name: "nat with sync", services: []config.Service{web}, sync: true,
+			want: []string{"net/ipv4/ip_forward", "net/ipv4/vs/conntrack"}, after: "0"},
+		{name: "nat, set", services: []config.Service{web}, sync: true, set: true, after: "1"},
+		{name: "nat, set refused", services: []config.Service{web}, set: true, readOnly: true,
+			want: []string{"net/ipv4/ip_forward"}, after: "0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sys := &fakeSysctls{v: map[string]string{"net/ipv4/ip_forward": "0", "net/ipv4/vs/conntrack": "0"}, readOnly: c.readOnly}
+			cfg := &config.Config{Services: c.services, Director: config.Director{SetSysctls: c.set}}
+			if c.sync {
+				cfg.Sync = &config.Sync{Interface: "eth1"}
+			}
+			var got []string
+			for _, r := range CheckPrerequisites(cfg, sys) {
+				got = append(got, r.Path)
+			}
+			if len(got) != len(c.want) || (len(got) > 0 && got[0] != c.want[0]) || (len(got) > 1 && got[1] != c.want[1]) {
+				t.Errorf("unmet %v, want %v", got, c.want)
+			}
+			if sys.v["net/ipv4/ip_forward"] != c.after {
+				t.Errorf("ip_forward %q after, want %q", sys.v["net/ipv4/ip_forward"], c.after)
+			}
+		})
+	}
+}

@@ -1,0 +1,351 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+// Options configure a Reconciler.
+type Options struct {
+	Interval    time.Duration // periodic reconcile, repairing drift
+	OwnedPath   string        // where the set of services lvsd made is kept
+	ClearOnStop bool          // delete lvsd's services when Run ends
+	Log         *logrus.Entry
+}
+
+// Reconciler keeps the kernel's IPVS table as the services and health want.
+// Run owns the kernel handle; other goroutines call Update, Last and Plan.
+type Reconciler struct {
+	k     IPVS
+	opts  Options
+	owned ownedFile
+
+	mu      sync.Mutex
+	want    []config.Service
+	byName  map[string]int // index into want
+	state   StateFunc
+	pending time.Time           // when the oldest update not yet applied arrived
+	full    bool                // a full reconcile is due (Update)
+	dirty   map[string]struct{} // services whose realservers' state changed (Changed)
+	last    Result
+	kick    chan struct{}
+	calls   chan func() // run on Run's goroutine, which owns the handle
+
+	// have caches the kernel's table as of the last reconcile, so that a
+	// change (a reload, a health event) costs only its own operations:
+	// reading 10,000 services back takes seconds. A failed operation
+	// invalidates it, and the periodic reconcile always reads the kernel.
+	// Owned by Run's goroutine.
+	have Table
+	// ownedSet mirrors the owned-services file, read once at the first
+	// reconcile. Owned by Run's goroutine.
+	ownedSet map[ServiceKey]bool
+}
+
+// Result describes the last reconcile.
+type Result struct {
+	At       time.Time
+	Ops      []Op
+	Err      error
+	Services int // in the kernel after it
+	// Latency is how long the oldest update it applied waited, from the
+	// Update call (a health decision, a reload) until the kernel had the
+	// operations; zero for a periodic run with nothing pending.
+	Latency time.Duration
+}
+
+// New returns a Reconciler over the kernel k.
+func New(k IPVS, opts Options) *Reconciler {
+	if opts.Log == nil {
+		opts.Log = logrus.NewEntry(logrus.New())
+	}
+	return &Reconciler{
+		k: k, opts: opts, owned: ownedFile{opts.OwnedPath}, state: AllUp,
+		kick: make(chan struct{}, 1), calls: make(chan func()),
+	}
+}
+
+// Update sets the wanted services and the realservers' state; Run applies
+// them at once. It never blocks: the latest update wins.
+func (d *Reconciler) Update(services []config.Service, state StateFunc) {
+	d.mu.Lock()
+	d.want, d.state, d.full = services, state, true
+	d.byName = make(map[string]int, len(services))
+	for i, s := range services {
+		d.byName[s.Name] = i
+	}
+	if d.pending.IsZero() {
+		d.pending = time.Now()
+	}
+	d.mu.Unlock()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Changed says that the state of some realservers of the named services
+// changed (a health decision, a drain): Run recomputes and diffs those
+// services only, so a decision costs its own operations whatever the size
+// of the table. It never blocks.
+func (d *Reconciler) Changed(services ...string) {
+	d.mu.Lock()
+	if d.dirty == nil {
+		d.dirty = map[string]struct{}{}
+	}
+	for _, s := range services {
+		d.dirty[s] = struct{}{}
+	}
+	if d.pending.IsZero() {
+		d.pending = time.Now()
+	}
+	d.mu.Unlock()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Last returns the outcome of the last reconcile.
+func (d *Reconciler) Last() Result {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
+}
+
+// Run reconciles at once, after every Update and every Interval, until
+// ctx is done. Errors are logged and retried, never fatal: the kernel
+// keeps forwarding whatever it has.
+func (d *Reconciler) Run(ctx context.Context) error {
+	tick := time.NewTicker(d.opts.Interval)
+	defer tick.Stop()
+	d.reconcile(false)
+	for {
+		select {
+		case <-ctx.Done():
+			if d.opts.ClearOnStop {
+				return d.clear()
+			}
+			return nil
+		case <-d.kick:
+			d.reconcile(false)
+		case <-tick.C:
+			d.reconcile(true)
+		case fn := <-d.calls:
+			fn()
+		}
+	}
+}
+
+// reconcile diffs and applies once. periodic marks the timer's runs: they
+// read the kernel afresh, and any change found then was made behind
+// lvsd's back, and is logged as drift.
+func (d *Reconciler) reconcile(periodic bool) Result {
+	d.mu.Lock()
+	services, state, pending, full, dirty := d.want, d.state, d.pending, d.full, d.dirty
+	if !full && !periodic && d.have != nil {
+		services = subset(services, d.byName, dirty)
+	}
+	d.pending, d.full, d.dirty = time.Time{}, false, nil
+	d.mu.Unlock()
+	if periodic {
+		d.have = nil
+	}
+	res := Result{At: time.Now()}
+	var after Table
+	if full || periodic || d.have == nil {
+		res.Ops, after, res.Err = d.Reconcile(services, state)
+	} else {
+		res.Ops, after, res.Err = d.reconcilePart(services, state)
+	}
+	res.Services = len(after)
+	if !pending.IsZero() {
+		res.Latency = time.Since(pending)
+	}
+	if len(res.Ops) > 0 {
+		entry := d.opts.Log.WithField("ops", len(res.Ops))
+		for _, op := range res.Ops {
+			entry.Debug(op.String())
+		}
+		if periodic {
+			entry.Warnf("ipvs drift repaired: %v", res.Ops)
+		} else {
+			entry.WithField("latency", res.Latency).Info("ipvs table updated")
+		}
+	}
+	if res.Err != nil {
+		d.opts.Log.WithError(res.Err).Error("ipvs reconcile failed; retrying at the next change or interval")
+	}
+	d.mu.Lock()
+	d.last = res
+	d.mu.Unlock()
+	return res
+}
+
+// Reconcile makes the kernel hold what services and state want, and
+// returns the operations made and the table after them (lvsd's copy:
+// read-only, valid until the next call). It diffs against the cached
+// table when it has one, and reads the kernel otherwise. It must be
+// called from the goroutine that owns the kernel handle.
+func (d *Reconciler) Reconcile(services []config.Service, state StateFunc) ([]Op, Table, error) {
+	want := Want(services, state)
+	owned := d.ownedKeys()
+	var err error
+	if d.have == nil {
+		if d.have, err = d.k.Table(); err != nil {
+			d.have = nil
+			return nil, nil, err
+		}
+	}
+	ops := Diff(want, d.have, func(k ServiceKey) bool { return owned[k] })
+	_, applyErr := Apply(d.k, ops)
+	if applyErr != nil {
+		d.have = nil // some operation failed: the kernel is not what we think
+	} else {
+		d.have.apply(ops)
+	}
+	// Ours from now on: everything wanted, and nothing else. The file is
+	// written only when that set changes (it lists every service).
+	if !sameKeys(owned, want) {
+		owned = make(map[ServiceKey]bool, len(want))
+		for k := range want {
+			owned[k] = true
+		}
+		d.ownedSet = owned
+		if err := d.owned.save(owned); err != nil {
+			applyErr = errors.Join(applyErr, err)
+		}
+	}
+	if d.have == nil {
+		var err error
+		if d.have, err = d.k.Table(); err != nil {
+			d.have = nil
+			return ops, nil, errors.Join(applyErr, err)
+		}
+	}
+	return ops, d.have, applyErr
+}
+
+// subset picks the named services out of all.
+func subset(all []config.Service, byName map[string]int, names map[string]struct{}) []config.Service {
+	out := make([]config.Service, 0, len(names))
+	for n := range names {
+		if i, ok := byName[n]; ok {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// reconcilePart brings the kernel to what services want, for these
+// services only, against the cached table (which must be valid).
+func (d *Reconciler) reconcilePart(services []config.Service, state StateFunc) ([]Op, Table, error) {
+	want := Want(services, state)
+	have := make(Table, len(want))
+	for k := range want {
+		if s, ok := d.have[k]; ok {
+			have[k] = s
+		}
+	}
+	ops := Diff(want, have, func(ServiceKey) bool { return false })
+	_, err := Apply(d.k, ops)
+	if err != nil {
+		d.have = nil // the kernel is not what we think: read it again
+		var rerr error
+		if d.have, rerr = d.k.Table(); rerr != nil {
+			d.have = nil
+			return ops, nil, errors.Join(err, rerr)
+		}
+		return ops, d.have, err
+	}
+	d.have.apply(ops)
+	return ops, d.have, nil
+}
+
+// ownedKeys returns the services lvsd made, reading the file once.
+func (d *Reconciler) ownedKeys() map[ServiceKey]bool {
+	if d.ownedSet == nil {
+		owned, err := d.owned.load()
+		if err != nil {
+			d.opts.Log.WithError(err).Warn("owned-services file unreadable; lvsd deletes none of the services it cannot name")
+		}
+		d.ownedSet = owned
+	}
+	return d.ownedSet
+}
+
+// Table returns a copy of the kernel's table as lvsd last knew it (read
+// afresh when unknown), for status. It runs on Run's goroutine.
+func (d *Reconciler) Table(ctx context.Context) (Table, error) {
+	var t Table
+	err := d.onLoop(ctx, func() error {
+		if d.have == nil {
+			h, err := d.k.Table()
+			if err != nil {
+				return err
+			}
+			d.have = h
+		}
+		t = d.have.clone()
+		return nil
+	})
+	return t, err
+}
+
+// onLoop runs fn on Run's goroutine and waits for it.
+func (d *Reconciler) onLoop(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	select {
+	case d.calls <- func() { done <- fn() }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Plan returns the operations a reconcile to services and state would
+// make, without making them (`lvsd diff`). It reads the kernel afresh, on
+// Run's goroutine, which owns the kernel handle, so Run must be running.
+func (d *Reconciler) Plan(ctx context.Context, services []config.Service, state StateFunc) ([]Op, error) {
+	var ops []Op
+	err := d.onLoop(ctx, func() error {
+		owned := d.ownedKeys()
+		have, err := d.k.Table()
+		if err != nil {
+			return err
+		}
+		ops = Diff(Want(services, state), have, func(k ServiceKey) bool { return owned[k] })
+		return nil
+	})
+	return ops, err
+}
+
+// clear deletes the services lvsd owns (director.on_stop: clear).
+func (d *Reconciler) clear() error {
+	ops, _, err := d.Reconcile(nil, AllUp)
+	d.opts.Log.WithField("ops", len(ops)).Info("ipvs services removed on stop")
+	return err
+}
+
+func sameKeys(owned map[ServiceKey]bool, want Table) bool {
+	if len(owned) != len(want) {
+		return false
+	}
+	for k := range want {
+		if !owned[k] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,185 @@
+package ipvs
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/config"
+)
+
+func quiet() *logrus.Entry {
+	l := logrus.New()
+	l.SetLevel(logrus.PanicLevel)
+	return logrus.NewEntry(l)
+}
+
+func TestRestartAdoptsAndRemembersOwnership(t *testing.T) {
+	f := NewMemory()
+	owned := filepath.Join(t.TempDir(), "owned.json")
+	foreign := ServiceKey{Protocol: syscall.IPPROTO_UDP, Addr: netip.MustParseAddrPort("203.0.113.53:53")}
+	_ = f.Apply(Op{Kind: AddService, Key: foreign, Service: Service{Scheduler: "rr"}})
+
+	first := New(f, Options{OwnedPath: owned, Log: quiet()})
+	if _, _, err := first.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+		t.Fatal(err)
+	}
+	// A restart with the same files makes no operation at all.
+	f.ResetCalls()
+	second := New(f, Options{OwnedPath: owned, Log: quiet()})
+	ops, _, err := second.Reconcile([]config.Service{web, v6}, AllUp)
+	if err != nil || len(ops) != 0 || len(f.Calls()) != 0 {
+		t.Fatalf("restart: ops %v calls %v err %v, want none", ops, f.Calls(), err)
+	}
+	// The v6 file was removed while lvsd was down: still recognised as
+	// ours and deleted; the foreign service stays.
+	third := New(f, Options{OwnedPath: owned, Log: quiet()})
+	ops, after, err := third.Reconcile([]config.Service{web}, AllUp)
+	if err != nil || len(ops) != 1 || ops[0].Kind != DelService || ops[0].Key != KeyOf(v6) {
+		t.Fatalf("after removal: ops %v err %v", ops, err)
+	}
+	if _, ok := after[foreign]; !ok || len(after) != 2 {
+		t.Errorf("table: %v", after)
+	}
+}
+
+func TestAdoptionWithoutOwnershipFileLeavesUnknownServices(t *testing.T) {
+	f := NewMemory()
+	converge(t, f, Want([]config.Service{web, v6}, AllUp))
+	// No owned file (first start of lvsd over a table someone made): v6 is
+	// not in the files and not known to be ours, so it is left alone.
+	d := New(f, Options{OwnedPath: filepath.Join(t.TempDir(), "owned.json"), Log: quiet()})
+	ops, after, err := d.Reconcile([]config.Service{web}, AllUp)
+	if err != nil || len(ops) != 0 || len(after) != 2 {
+		t.Fatalf("ops %v err %v table %v", ops, err, after)
+	}
+}
+
+func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
+	lf := NewMemory()
+	d := New(lf, Options{Interval: 20 * time.Millisecond, OwnedPath: filepath.Join(t.TempDir(), "o.json"), ClearOnStop: true, Log: quiet()})
+	d.Update([]config.Service{web}, AllUp)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	waitFor(t, "first apply", func() bool { tb, _ := lf.Table(); return len(tb) == 1 })
+	// ipvsadm -C behind our back: the periodic reconcile puts it back.
+	lf.Edit(func(t Table) { clear(t) })
+	waitFor(t, "drift repair", func() bool { tb, _ := lf.Table(); return len(tb[KeyOf(web)].Dests) == 2 })
+	// An update applies at once (the interval would do it too, so use a
+	// state change the timer cannot guess).
+	d.Update([]config.Service{web}, func(string, netip.AddrPort) RealState { return RealState{} })
+	waitFor(t, "sorry server", func() bool { tb, _ := lf.Table(); _, ok := tb[KeyOf(web)].Dests[web.Sorry]; return ok })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if tb, _ := lf.Table(); len(tb) != 0 {
+		t.Errorf("on_stop clear left %v", tb)
+	}
+	if r := d.Last(); r.Err != nil {
+		t.Errorf("last result: %+v", r)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// readCounting counts full reads of the kernel table.
+type readCounting struct {
+	*Memory
+	reads int
+	fail  bool
+}
+
+func (r *readCounting) Table() (Table, error) { r.reads++; return r.Memory.Table() }
+
+func (r *readCounting) Apply(op Op) error {
+	if r.fail {
+		return syscall.EIO
+	}
+	return r.Memory.Apply(op)
+}
+
+func TestChangesUseTheCachedTable(t *testing.T) {
+	k := &readCounting{Memory: NewMemory()}
+	d := New(k, Options{Log: quiet()})
+	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+		t.Fatal(err)
+	}
+	if k.reads != 1 {
+		t.Fatalf("cold start read the kernel %d times, want 1", k.reads)
+	}
+	// A health change costs its one operation and no read.
+	down := func(_ string, a netip.AddrPort) RealState { return RealState{Up: a != web.Reals[0].Addr} }
+	k.ResetCalls()
+	ops, after, err := d.Reconcile([]config.Service{web, v6}, down)
+	if err != nil || len(ops) != 1 || len(k.Calls()) != 1 || k.reads != 1 {
+		t.Fatalf("health change: ops %v, calls %d, reads %d, err %v", ops, len(k.Calls()), k.reads, err)
+	}
+	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(after, kern) {
+		t.Errorf("cache %v differs from the kernel %v", after, kern)
+	}
+	// A failed operation means the kernel is not what lvsd thinks: lvsd
+	// reads it again at once, and the next reconcile repairs from there.
+	k.fail = true
+	reads := k.reads
+	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err == nil {
+		t.Fatal("the failure was not reported")
+	}
+	if k.reads != reads+1 {
+		t.Fatalf("a failed reconcile read the kernel %d times, want 1", k.reads-reads)
+	}
+	k.fail = false
+	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {
+		t.Fatalf("after a failure: %v", err)
+	}
+	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(kern, Want([]config.Service{web, v6}, AllUp)) {
+		t.Errorf("not repaired: %v", kern)
+	}
+}
+
+func TestChangedReconcilesOnlyThatService(t *testing.T) {
+	k := &readCounting{Memory: NewMemory()}
+	d := New(k, Options{Interval: time.Hour, Log: quiet()})
+	var mu sync.Mutex
+	webDown := false
+	state := func(s string, a netip.AddrPort) RealState {
+		mu.Lock()
+		defer mu.Unlock()
+		return RealState{Up: !(webDown && s == web.Name && a == web.Reals[0].Addr)}
+	}
+	d.Update([]config.Service{web, v6}, state)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	waitFor(t, "cold apply", func() bool { return d.Last().Services == 2 })
+	// Drift in v6 that a partial reconcile of web must not look at.
+	k.Edit(func(t Table) { delete(t[KeyOf(v6)].Dests, v6.Reals[0].Addr) })
+	reads := k.reads
+	mu.Lock()
+	webDown = true
+	mu.Unlock()
+	d.Changed(web.Name)
+	waitFor(t, "web's decision", func() bool { r := d.Last(); return len(r.Ops) == 1 })
+	if r := d.Last(); r.Ops[0].Kind != DelDest || r.Ops[0].Key != KeyOf(web) || r.Latency <= 0 || k.reads != reads {
+		t.Errorf("partial reconcile: %+v, kernel reads %d -> %d", r, reads, k.reads)
+	}
+	if tb, _ := k.Memory.Table(); len(tb[KeyOf(v6)].Dests) != 0 {
+		t.Error("the partial reconcile touched another service")
+	}
+}

@@ -1,0 +1,77 @@
+package director
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/director/config"
+)
+
+// reload loads the files again. A configuration that fails validation is
+// rejected with all its errors and the running one keeps serving.
+func (d *Director) reload() api.ReloadResult {
+	d.life("reloading")
+	defer d.life("ready")
+	old := d.Current()
+	res := api.ReloadResult{At: d.now(), Generation: old.Generation}
+	cfg, err := config.Load(d.path, d.opts)
+	if err != nil {
+		res.Errors = errorLines(err)
+		d.log.WithFields(logrus.Fields{"errors": len(res.Errors), "generation": old.Generation}).
+			Error("reload rejected, the running configuration stays in service:\n" + err.Error())
+	} else {
+		if cfg.ControlSocket != old.Config.ControlSocket {
+			d.log.WithField("socket", cfg.ControlSocket).Warn("control.socket changes take effect at restart")
+		}
+		if !reflect.DeepEqual(cfg.Instances, old.Config.Instances) || !reflect.DeepEqual(cfg.Groups, old.Config.Groups) {
+			d.log.Warn("vrrp instance changes take effect at restart (lvsd switchover first for no loss); services and checks are reloaded now")
+		}
+		res.OK, res.Generation = true, old.Generation+1
+	}
+	// The new generation and the outcome that made it appear together to
+	// Status, which reads both under the same lock.
+	d.mu.Lock()
+	if res.OK {
+		d.cur.Store(&Loaded{Config: cfg, Generation: res.Generation, At: res.At, state: d.stateFunc(cfg)})
+	}
+	d.last = &res
+	d.mu.Unlock()
+	if res.OK {
+		d.notify.SetConfig(notifyConfig(cfg))
+		d.apply(cfg)
+		d.follow.reloaded(cfg)
+		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
+			Info("configuration reloaded")
+	}
+	return res
+}
+
+// Reload asks the running loop to reload and waits for the outcome.
+func (d *Director) Reload(ctx context.Context) (api.ReloadResult, error) {
+	reply := make(chan api.ReloadResult, 1)
+	select {
+	case d.reloads <- reply:
+	case <-ctx.Done():
+		return api.ReloadResult{}, ctx.Err()
+	}
+	select {
+	case r := <-reply:
+		return r, nil
+	case <-ctx.Done():
+		return api.ReloadResult{}, ctx.Err()
+	}
+}
+
+func errorLines(err error) []string {
+	if es, ok := config.AsErrors(err); ok {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}

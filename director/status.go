@@ -1,0 +1,164 @@
+package director
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// Status returns a snapshot in the operator API's types; it is safe from
+// any goroutine.
+func (d *Director) Status(ctx context.Context) api.Status {
+	d.mu.Lock()
+	cur, last := d.Current(), d.last
+	d.mu.Unlock()
+	s := api.Status{
+		LastReload: last, Mode: d.mode,
+		Node: cur.Config.Node, Version: d.version, Config: d.path, StartedAt: d.started,
+		Generation: cur.Generation, LoadedAt: cur.At,
+		Instances: len(cur.Config.Instances), Services: len(cur.Config.Services),
+	}
+	for _, svc := range cur.Config.Services {
+		s.Reals += len(svc.Reals)
+	}
+	if d.dir != nil {
+		t, err := d.dir.Table(ctx)
+		counters, cerr := d.dir.Counters(ctx)
+		s.IPVS = ipvsStatus(d.dir.Last(), t, cmp.Or(err, cerr), counters)
+	}
+	if d.vrrp != nil {
+		for _, n := range d.vrrp.nodes {
+			s.VRRP = append(s.VRRP, instanceStatus(n.Status()))
+		}
+	}
+	if d.health != nil {
+		s.Drained = d.drains.list()
+		s.Health = realsStatus(cur.Config, d.health.Snapshot(), d.drains)
+	}
+	if cur.Config.Sync != nil {
+		h := d.follow.status()
+		if n, err := d.handover.Held(); err == nil {
+			h.Held = n
+		}
+		s.Handover = &h
+	}
+	if unmet := d.unmet.Load(); unmet != nil {
+		for _, r := range *unmet {
+			s.Warnings = append(s.Warnings, "kernel setting missing: "+r.String())
+		}
+	}
+	return s
+}
+
+// vrrpState maps the state machine's states to the API's.
+func vrrpState(s vrrp.State) api.VRRPState {
+	switch s {
+	case vrrp.Backup:
+		return api.StateBackup
+	case vrrp.Master:
+		return api.StateMaster
+	case vrrp.Resigning:
+		return api.StateResigning
+	case vrrp.Fault:
+		return api.StateFault
+	}
+	return api.StateInit
+}
+
+func instanceStatus(n vrrp.NodeStatus) api.Instance {
+	c := n.Counters
+	out := api.Instance{
+		Name: n.Name, Interface: n.Interface, VRID: n.VRID, State: vrrpState(n.State), Priority: n.Priority,
+		Master: n.Master, Since: n.Since, Faults: n.Faults,
+		Counters: api.InstanceCounters{
+			AdvertsSent: c.AdvertsSent, AdvertsReceived: c.AdvertsReceived, Transitions: c.Transitions,
+			AnnouncesSent: c.AnnouncesSent, SendErrors: c.SendErrors, AddrErrors: c.AddrErrors,
+			AnnounceErrors: c.AnnounceErrors, ReadErrors: c.ReadErrors,
+		},
+	}
+	if len(c.Drops) > 0 {
+		out.Counters.Drops = make(map[string]uint64, len(c.Drops))
+		for r, v := range c.Drops {
+			out.Counters.Drops[string(r)] = v
+		}
+	}
+	for _, t := range n.Transitions {
+		out.Transitions = append(out.Transitions, api.Transition{At: t.Time, From: vrrpState(t.From), To: vrrpState(t.To), Reason: t.Reason})
+	}
+	return out
+}
+
+// realsStatus joins the health runner's view with the configured rise
+// and fall and the operator's drains.
+func realsStatus(cfg *config.Config, hs []healthcheck.RealHealth, dr *drains) []api.Real {
+	type key struct {
+		service string
+		real    netip.AddrPort
+	}
+	checks := map[key]config.Check{}
+	for _, s := range cfg.Services {
+		for _, r := range s.Reals {
+			checks[key{s.Name, r.Addr}] = r.Check
+		}
+	}
+	out := make([]api.Real, 0, len(hs))
+	for _, h := range hs {
+		c := checks[key{h.Service, h.Real}]
+		r := api.Real{
+			Service: h.Service, Real: h.Real, Target: h.Target, Type: h.Type, Up: h.Up,
+			Successes: h.Successes, Failures: h.Failures, Rise: c.Rise, Fall: c.Fall, Checks: h.Checks,
+			LastCheck: h.LastCheck, LastReason: string(h.LastReason), LastDetail: h.LastDetail, Since: h.Since,
+		}
+		r.State = healthState(r, dr.has(h.Service, h.Real))
+		out = append(out, r)
+	}
+	return out
+}
+
+func healthState(r api.Real, drained bool) api.HealthState {
+	switch {
+	case drained:
+		return api.HealthDrained
+	case r.Type == "none" || r.Type == "off" || r.Type == "on" || r.Type == "":
+		return api.HealthUnchecked
+	case r.Up && r.Failures > 0:
+		return api.HealthGoingDown
+	case r.Up:
+		return api.HealthUp
+	case r.Successes > 0:
+		return api.HealthGoingUp
+	}
+	return api.HealthDown
+}
+
+func ipvsStatus(r ipvs.Result, t ipvs.Table, readErr error, counters map[ipvs.ServiceKey]ipvs.Counters) api.IPVSStatus {
+	st := api.IPVSStatus{At: r.At, Latency: r.Latency, Services: []api.ServiceStatus{}}
+	if err := cmp.Or(r.Err, readErr); err != nil {
+		st.Error = err.Error()
+	}
+	keys := slices.SortedFunc(maps.Keys(t), func(a, b ipvs.ServiceKey) int { return strings.Compare(a.String(), b.String()) })
+	for _, k := range keys {
+		svc := t[k]
+		c := counters[k]
+		ss := api.ServiceStatus{Key: k.String(), Scheduler: svc.Scheduler, Connections: c.Connections,
+			InBytes: c.InBytes, OutBytes: c.OutBytes, CPS: c.CPS}
+		addrs := slices.SortedFunc(maps.Keys(svc.Dests), func(a, b netip.AddrPort) int { return a.Compare(b) })
+		for _, a := range addrs {
+			dst := svc.Dests[a]
+			dc := c.Dests[a]
+			ss.Reals = append(ss.Reals, api.RealStatus{Addr: a.String(), Forward: string(dst.Forward), Weight: dst.Weight,
+				Active: dc.Active, Inactive: dc.Inactive})
+		}
+		st.Services = append(st.Services, ss)
+	}
+	return st
+}
