@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(qemu-system-x86 busybox-static cpio kmod iproute2 nftables iputils-ping
-      ipvsadm keepalived nginx xz-utils procps)
+      ipvsadm keepalived nginx xz-utils procps prometheus chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do
