@@ -28,10 +28,26 @@ func (d *Director) apply(cfg *config.Config) {
 // statePath names a state file beside the control socket, after it
 // (/run/lvsd/lvsd.sock: /run/lvsd/lvsd.ipvs-owned.json), so that two
 // daemons with two sockets never share state, even in one directory.
-func statePath(cfg *config.Config, name string) string {
-	return strings.TrimSuffix(cfg.ControlSocket, filepath.Ext(cfg.ControlSocket)) + "." + name
+func (d *Director) statePath(cfg *config.Config, name string) string {
+	sock := d.socketOf(cfg)
+	return strings.TrimSuffix(sock, filepath.Ext(sock)) + "." + name
 }
 
-func notifyConfig(cfg *config.Config) notify.Config {
+// socketOf is the control socket this Director serves: the configured
+// one, or in a dry run its own beside it (lvsd.sock: lvsd.dry-run.sock),
+// so that a dry run never takes a live daemon's socket or state files.
+func (d *Director) socketOf(cfg *config.Config) string {
+	if d.mode != ModeDryRun {
+		return cfg.ControlSocket
+	}
+	ext := filepath.Ext(cfg.ControlSocket)
+	return strings.TrimSuffix(cfg.ControlSocket, ext) + ".dry-run" + ext
+}
+
+// notifyConfig is the notify hooks of cfg; a dry run runs none.
+func (d *Director) notifyConfig(cfg *config.Config) notify.Config {
+	if d.mode == ModeDryRun {
+		return notify.Config{}
+	}
 	return notify.Config{Command: cfg.Notify.Command, Webhook: cfg.Notify.Webhook, Timeout: cfg.Notify.Timeout}
 }

@@ -56,7 +56,29 @@ type Options struct {
 	// Lifecycle, if set, hears "ready" once lvsd serves, "reloading" and
 	// "ready" around each reload, and "stopping" (systemd's sd_notify).
 	Lifecycle func(state string)
+	// Mode is ModeKernel for a daemon that drives the kernel; see Mode.
+	// The caller passes the matching OpenIPVS, Sysctls, Sync and Handover.
+	Mode Mode
 }
+
+// Mode says how much of the system a Director may touch.
+type Mode string
+
+const (
+	// ModeKernel drives the kernel: VRRP, addresses, IPVS, sync daemons,
+	// nftables, sysctls when so configured.
+	ModeKernel Mode = ""
+	// ModeDryRun (`lvsd run --dry-run`) touches nothing: VRRP only
+	// listens (package vrrp, Deps.ListenOnly), IPVS is an in-memory copy,
+	// notify hooks do not run, and the control socket and state files
+	// are its own (name.dry-run.sock beside the configured socket), so
+	// it never disturbs a live lvsd on the same host. It computes and
+	// logs what it would do; `lvsd status --socket` shows it.
+	ModeDryRun Mode = "dry-run"
+	// ModeIPVSMemory (`lvsd run --ipvs=memory`) runs real VRRP with an
+	// in-memory IPVS table: network labs on kernels without IPVS.
+	ModeIPVSMemory Mode = "ipvs-memory"
+)
 
 // SyncControl starts and stops the IPVS connection sync daemons.
 type SyncControl interface {
@@ -92,7 +114,7 @@ type Director struct {
 	last    *api.ReloadResult
 	reloads chan chan api.ReloadResult
 	started time.Time
-	mode    string // api.Status.Mode
+	mode    Mode // what it may touch
 }
 
 // Loaded is a configuration in service, with its generation (1 at start,
@@ -136,6 +158,7 @@ func New(path string, o Options) (*Director, error) {
 	}
 	d.follow = &follower{d: d}
 	d.started = d.now()
+	d.mode = o.Mode
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
 	return d, nil
 }
@@ -173,7 +196,7 @@ func (d *Director) Run(ctx context.Context, hup <-chan struct{}) error {
 	served := make(chan error, 1)
 	go func() { served <- api.Serve(ctx, ln, d.handle) }()
 	d.log.WithFields(logrus.Fields{
-		"config": d.path, "socket": cfg.ControlSocket, "services": len(cfg.Services),
+		"config": d.path, "socket": d.socketOf(cfg), "mode": d.mode, "services": len(cfg.Services),
 		"instances": len(cfg.Instances), "version": d.version,
 	}).Info("lvsd started")
 	d.life("ready")
@@ -204,14 +227,14 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := api.Listen(cfg.ControlSocket)
+	ln, err := api.Listen(d.socketOf(cfg))
 	if err != nil {
 		return nil, err
 	}
-	if d.drains, err = loadDrains(statePath(cfg, "drains.json")); err != nil {
+	if d.drains, err = loadDrains(d.statePath(cfg, "drains.json")); err != nil {
 		d.log.WithError(err).Warn("operator drains not restored")
 	}
-	d.notify = notify.New(notifyConfig(cfg), d.log.WithField("part", "notify"))
+	d.notify = notify.New(d.notifyConfig(cfg), d.log.WithField("part", "notify"))
 	notifyCtx, notifyStop := context.WithCancel(context.Background())
 	d.notifyDone = make(chan struct{})
 	d.notifyStop = notifyStop
@@ -222,7 +245,7 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 	}
 	d.dir = ipvs.New(k, ipvs.Options{
 		Interval:    cfg.Director.ReconcileInterval,
-		OwnedPath:   statePath(cfg, "ipvs-owned.json"),
+		OwnedPath:   d.statePath(cfg, "ipvs-owned.json"),
 		ClearOnStop: cfg.Director.OnStop == "clear",
 		Log:         d.log.WithField("part", "director"),
 	})

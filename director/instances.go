@@ -62,7 +62,8 @@ func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed ch
 				From: tr.From.String(), State: tr.To.String(), Priority: n.Status().Priority, Reason: tr.Reason})
 		}
 		var err error
-		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition})
+		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition,
+			ListenOnly: d.mode == ModeDryRun})
 		if err != nil {
 			return nil, err
 		}

@@ -40,7 +40,7 @@ func (d *Director) reload() api.ReloadResult {
 	d.last = &res
 	d.mu.Unlock()
 	if res.OK {
-		d.notify.SetConfig(notifyConfig(cfg))
+		d.notify.SetConfig(d.notifyConfig(cfg))
 		d.apply(cfg)
 		d.follow.reloaded(cfg)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).

@@ -22,7 +22,7 @@ func (d *Director) Status(ctx context.Context) api.Status {
 	cur, last := d.Current(), d.last
 	d.mu.Unlock()
 	s := api.Status{
-		LastReload: last, Mode: d.mode,
+		LastReload: last, Mode: string(d.mode),
 		Node: cur.Config.Node, Version: d.version, Config: d.path, StartedAt: d.started,
 		Generation: cur.Generation, LoadedAt: cur.At,
 		Instances: len(cur.Config.Instances), Services: len(cur.Config.Services),

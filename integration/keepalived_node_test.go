@@ -138,7 +138,7 @@ func (n *kadNode) start() {
 	var argv []string
 	switch n.impl {
 	case "lvsd":
-		argv = []string{kadLvsdBinary(n.l.tb), "run", "--dry-run", "-c", n.conf}
+		argv = []string{kadLvsdBinary(n.l.tb), "run", "--ipvs=memory", "-c", n.conf}
 	case "keepalived":
 		// A SIGKILLed keepalived leaves its pid files, and the VRRP child's
 		// pid may still be a zombie, or reused: keepalived would then

@@ -18,7 +18,7 @@ import (
 
 // pair is two lvsd directors (a, b) and a client on one segment, each
 // director answering TCP on port 7000 at whatever addresses it holds.
-// lvsd runs with --dry-run: VRRP is real, IPVS is the in-memory table,
+// lvsd runs with --ipvs=memory: VRRP is real, IPVS is the in-memory table,
 // so this runs on kernels without IPVS.
 type pair struct {
 	l                *lab
@@ -73,7 +73,7 @@ vrrp:
 
 func (p *pair) start(name string) {
 	p.l.t.Helper()
-	cmd := p.l.start(p.ns[name], "lvsd-"+name+fmt.Sprint(time.Now().UnixNano()), p.bin, "run", "--dry-run", "-c", p.config[name])
+	cmd := p.l.start(p.ns[name], "lvsd-"+name+fmt.Sprint(time.Now().UnixNano()), p.bin, "run", "--ipvs=memory", "-c", p.config[name])
 	p.proc[name] = cmd.Process
 	p.l.waitUp(p.sock[name])
 }

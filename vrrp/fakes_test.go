@@ -250,13 +250,21 @@ func nodeConfig() InstanceConfig {
 
 func newHarness(t *testing.T, cfg InstanceConfig) *harness {
 	t.Helper()
+	return newHarnessDeps(t, cfg, Deps{})
+}
+
+// newHarnessDeps is newHarness with Deps fields beyond the fakes (for
+// example ListenOnly).
+func newHarnessDeps(t *testing.T, cfg InstanceConfig, deps Deps) *harness {
+	t.Helper()
 	clk := &fakeClock{now: t0}
 	h := &harness{t: t, log: &opLog{clock: clk}, clk: clk, idle: make(chan time.Time),
 		runErr: make(chan error, 1), trans: make(chan Transition, 100), links: &fakeLinks{down: map[string]bool{}}}
 	h.conn = newFakeConn(h.log, nodeSelf)
 	h.addrs = newFakeAddrs(h.log)
-	n, err := NewNode(cfg, Deps{Conn: h.conn, Addrs: h.addrs, Announcer: fakeAnnouncer{h.log}, Clock: h.clk,
-		OnTransition: func(tr Transition) { h.trans <- tr }})
+	deps.Conn, deps.Addrs, deps.Announcer, deps.Clock = h.conn, h.addrs, fakeAnnouncer{h.log}, h.clk
+	deps.OnTransition = func(tr Transition) { h.trans <- tr }
+	n, err := NewNode(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

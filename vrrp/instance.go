@@ -133,6 +133,11 @@ type Deps struct {
 	// methods that wait for it (Switchover, SetPriority): hand the value
 	// to another goroutine if there is work to do.
 	OnTransition func(Transition)
+	// ListenOnly runs the Node without touching anything: it receives
+	// adverts and runs its Machine, but sends no advert, adds or removes
+	// no address, announces nothing and makes no virtual MAC (see
+	// listen.go). `lvsd run --dry-run` sets it.
+	ListenOnly bool
 }
 
 // VirtualMAC returns the virtual router MAC of RFC 5798 §7.3:

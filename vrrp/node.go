@@ -135,6 +135,9 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	defer closeSys()
+	if n.deps.ListenOnly {
+		n.listenOnly()
+	}
 	if err := n.setup(); err != nil {
 		n.conn.Close()
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)

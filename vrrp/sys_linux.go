@@ -92,7 +92,7 @@ func (n *Node) openLink(ns netns.NsHandle, h *netlink.Handle) (undo []func(), er
 		return nil, fmt.Errorf("interface %s: %w", n.cfg.Interface, err)
 	}
 	out := base
-	if n.cfg.VirtualMAC {
+	if n.cfg.VirtualMAC && !n.deps.ListenOnly { // a dry run makes no macvlan
 		vm, err := newVMAC(h, ns, base, n.cfg.is4(), n.cfg.VRID)
 		if err != nil {
 			return nil, err

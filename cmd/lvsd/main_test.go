@@ -107,9 +107,9 @@ func TestRunLifecycle(t *testing.T) {
 	must(t, err)
 	defer notes.Close()
 	var logs syncBuffer
-	// --dry-run: this kernel has no IPVS; the in-memory table refuses what
+	// --ipvs=memory: this kernel has no IPVS; the in-memory table refuses what
 	// the kernel would.
-	run := exec.Command(lvsdBin, "run", "--dry-run", "-c", cfg)
+	run := exec.Command(lvsdBin, "run", "--ipvs=memory", "-c", cfg)
 	run.Stdout, run.Stderr = &logs, &logs
 	run.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifySock)
 	must(t, run.Start())

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,14 +27,29 @@ func runCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := logrus.New()
 			opts := director.Options{Log: logrus.NewEntry(logger), Version: version, Lifecycle: sdNotify}
-			if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
-				// An in-memory table that refuses what the kernel refuses:
-				// see what lvsd would do before letting it near the kernel.
+			dry, _ := cmd.Flags().GetBool("dry-run")
+			table, _ := cmd.Flags().GetString("ipvs")
+			switch {
+			case dry:
+				// Touches nothing: VRRP listens only, IPVS is an in-memory
+				// copy of the kernel's table, no sysctl, sync daemon,
+				// nftables table or notify hook (see director.ModeDryRun).
+				opts.Mode = director.ModeDryRun
+				opts.OpenIPVS = func(*config.Config) (ipvs.IPVS, error) { return kernelCopy(opts.Log), nil }
+				logger.SetLevel(logrus.DebugLevel)
+			case table == "memory":
+				// Real VRRP, in-memory IPVS: network labs on a kernel
+				// without IPVS. Not a dry run: it sends adverts and takes
+				// the VIPs.
+				opts.Mode = director.ModeIPVSMemory
 				opts.OpenIPVS = func(*config.Config) (ipvs.IPVS, error) { return ipvs.NewMemory(), nil }
+			case table != "kernel":
+				return fmt.Errorf("--ipvs %q: want kernel or memory", table)
+			}
+			if opts.Mode != director.ModeKernel {
 				opts.Sysctls = ipvs.ReadOnly(ipvs.ProcSysctls{})
 				opts.Sync = dryRunSync{log: opts.Log}
 				opts.Handover = dryRunHandover{log: opts.Log}
-				logger.SetLevel(logrus.DebugLevel)
 			}
 			d, err := director.New(configPath(cmd), opts)
 			if err != nil {
@@ -44,7 +61,8 @@ func runCmd() *cobra.Command {
 			return d.Run(ctx, hangups(ctx))
 		},
 	}
-	c.Flags().Bool("dry-run", false, "program an in-memory IPVS table instead of the kernel's, and log every operation")
+	c.Flags().Bool("dry-run", false, "touch nothing: listen to VRRP, compute against an in-memory copy of the kernel's IPVS table, log what would be done (own socket: NAME.dry-run.sock)")
+	c.Flags().String("ipvs", "kernel", "IPVS table to program: kernel, or memory (real VRRP, in-memory IPVS: for network labs without IPVS; not a dry run)")
 	return c
 }
 
@@ -83,6 +101,30 @@ func setupLog(l *logrus.Logger, cfg *config.Config) {
 	if lvl, err := logrus.ParseLevel(cfg.LogLevel); err == nil {
 		l.SetLevel(lvl)
 	}
+}
+
+// kernelCopy is the dry run's IPVS table: an in-memory copy of the
+// kernel's, so that the operations logged are those a real start would
+// make. It reads the kernel only where IPVS is already loaded
+// (/proc/net/ip_vs exists): asking for the netlink family would load the
+// module, and a dry run changes nothing.
+func kernelCopy(log *logrus.Entry) *ipvs.Memory {
+	m := ipvs.NewMemory()
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		log.Info("dry run: IPVS is not loaded here; computing against an empty table")
+		return m
+	}
+	k, err := ipvs.OpenKernel(false)
+	if err == nil {
+		var t ipvs.Table
+		if t, err = k.Table(); err == nil {
+			m.Edit(func(mt ipvs.Table) { maps.Copy(mt, t) })
+			log.WithField("services", len(t)).Info("dry run: computing against a copy of the kernel's IPVS table")
+			return m
+		}
+	}
+	log.WithError(err).Warn("dry run: kernel IPVS table not readable; computing against an empty table")
+	return m
 }
 
 // dryRunSync logs the sync daemons lvsd would start.
