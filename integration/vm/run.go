@@ -26,13 +26,14 @@ const (
 
 // hiddenInGuest are host directories that the guest covers with its
 // own file systems, so a command or working directory there is unusable.
-var hiddenInGuest = []string{"/tmp", "/run", "/proc", "/sys", "/dev", guestDir}
+// /tmp is not one: the guest writes to it through the overlay.
+var hiddenInGuest = []string{"/run", "/proc", "/sys", "/dev", guestDir}
 
 // Options describes one command to run in a fresh VM.
 type Options struct {
 	// Cmd is the program, by absolute host path, and its arguments.
 	// The guest sees the host's root as it was at boot, so build the
-	// program first, and not below /tmp or /run.
+	// program first, and not below /run.
 	Cmd []string
 	// Dir is the working directory (default /).
 	Dir string
