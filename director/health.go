@@ -14,10 +14,23 @@ func targets(cfg *config.Config) []healthcheck.Target {
 	var out []healthcheck.Target
 	for _, s := range cfg.Services {
 		for _, r := range s.Reals {
-			out = append(out, healthcheck.Target{Service: s.Name, Real: r.Addr, Check: r.Check})
+			out = append(out, healthcheck.Target{Service: s.Name, Real: r.Addr, Check: checkSpec(r.Check)})
 		}
 	}
 	return out
+}
+
+// checkSpec converts a realserver's check from the configuration's type to
+// the health runner's, which keeps healthcheck free of any import of
+// director (as vrrp's InstanceConfig does for vrrp).
+func checkSpec(c config.Check) healthcheck.Spec {
+	return healthcheck.Spec{
+		Type: c.Type, Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall, Initial: c.Initial,
+		Port: c.Port, Address: c.Address, Source: c.Source,
+		Method: c.Method, Path: c.Path, Host: c.Host, Status: c.Status, Body: c.Body, BodyRegex: c.BodyRegex,
+		TLSVerify: c.TLSVerify, ServerName: c.ServerName,
+		Send: c.Send, Expect: c.Expect, Query: c.Query, QueryType: c.QueryType, Command: c.Command,
+	}
 }
 
 // onHealth is the health runner's callback (the runner logs the

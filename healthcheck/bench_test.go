@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // The benchmarks measure one check's cost in the checking process; the
@@ -20,13 +18,13 @@ import (
 
 func BenchmarkTCPCheck(b *testing.B) {
 	target, _ := tcpServer(b, "127.0.0.1", func(net.Conn) {})
-	tc := NewTCP(config.Check{})
+	tc := NewTCP(Spec{})
 	benchCheck(b, tc)(target)
 }
 
 func BenchmarkTCPSendExpect(b *testing.B) {
 	target, _ := tcpServer(b, "127.0.0.1", pingPong)
-	tc := NewTCP(config.Check{Send: "PING\n", Expect: "+PONG"})
+	tc := NewTCP(Spec{Send: "PING\n", Expect: "+PONG"})
 	benchCheck(b, tc)(target)
 }
 
@@ -35,7 +33,7 @@ func BenchmarkHTTPCheck(b *testing.B) {
 		_, _ = w.Write([]byte("status: UP\n"))
 	}))
 	b.Cleanup(srv.Close)
-	h, err := NewHTTP(config.Check{Type: "http", Body: "UP"})
+	h, err := NewHTTP(Spec{Type: "http", Body: "UP"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +42,7 @@ func BenchmarkHTTPCheck(b *testing.B) {
 
 func BenchmarkUDPCheck(b *testing.B) {
 	target, _ := udpServer(b, "127.0.0.1", echoPong)
-	benchCheck(b, NewUDP(config.Check{Send: "ping", Expect: "PONG"}))(target)
+	benchCheck(b, NewUDP(Spec{Send: "ping", Expect: "PONG"}))(target)
 }
 
 func BenchmarkTrackerObserve(b *testing.B) {

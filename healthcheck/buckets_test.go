@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 func TestBucketLayout(t *testing.T) {
@@ -46,12 +44,12 @@ func TestBucketLayout(t *testing.T) {
 
 // okFactory builds checkers that pass at once, counting their runs.
 func okFactory(runs *atomic.Int64) Factory {
-	return func(c config.Check, real netip.AddrPort) (Checker, netip.AddrPort, error) {
+	return func(c Spec, real netip.AddrPort) (Checker, netip.AddrPort, error) {
 		return CheckerFunc(func(context.Context, netip.AddrPort) error { runs.Add(1); return nil }), real, nil
 	}
 }
 
-func manyTargets(n int, c config.Check) []Target {
+func manyTargets(n int, c Spec) []Target {
 	ts := make([]Target, n)
 	for i := range ts {
 		ts[i] = Target{"svc", netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i / 250)}), uint16(1+i%250)), c}
@@ -66,7 +64,7 @@ func TestRunnerBatchesIntoBoundedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Shutdown()
-	second := config.Check{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+	second := Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
 	half := second
 	half.Interval = 500 * time.Millisecond
 	set := func(ts []Target) {
@@ -116,7 +114,7 @@ func TestRunnerSpreadsFirstRuns(t *testing.T) {
 	defer r.Shutdown()
 	iv := 500 * time.Millisecond
 	start := time.Now()
-	if err := r.Set(manyTargets(500, config.Check{Type: "tcp", Interval: iv, Timeout: iv, Rise: 1, Fall: 1})); err != nil {
+	if err := r.Set(manyTargets(500, Spec{Type: "tcp", Interval: iv, Timeout: iv, Rise: 1, Fall: 1})); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 3*time.Second, "a run of every check", func() bool { mu.Lock(); defer mu.Unlock(); return len(first) == 500 })
@@ -138,7 +136,7 @@ func TestRunnerSpreadsFirstRuns(t *testing.T) {
 
 func TestRunnerSkipsOverlap(t *testing.T) {
 	var inside, most, starts atomic.Int32
-	slow := func(config.Check, netip.AddrPort) (Checker, netip.AddrPort, error) {
+	slow := func(Spec, netip.AddrPort) (Checker, netip.AddrPort, error) {
 		return CheckerFunc(func(context.Context, netip.AddrPort) error {
 			starts.Add(1)
 			n := inside.Add(1)
@@ -159,7 +157,7 @@ func TestRunnerSkipsOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Shutdown()
-	c := config.Check{Type: "tcp", Interval: 40 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1}
+	c := Spec{Type: "tcp", Interval: 40 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1}
 	if err := r.Set([]Target{{"svc", netip.MustParseAddrPort("192.0.2.1:80"), c}}); err != nil {
 		t.Fatal(err)
 	}

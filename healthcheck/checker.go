@@ -16,8 +16,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // Checker probes one real server; nil means healthy.
@@ -48,7 +46,7 @@ func (s Static) Check(context.Context, netip.AddrPort) error {
 
 // New builds the checker for c and returns it with the address it probes:
 // defaultTarget (the realserver) with c.Address and c.Port laid over it.
-func New(c config.Check, defaultTarget netip.AddrPort) (Checker, netip.AddrPort, error) {
+func New(c Spec, defaultTarget netip.AddrPort) (Checker, netip.AddrPort, error) {
 	target := effectiveTarget(c, defaultTarget)
 	if err := checkSource(c, target); err != nil {
 		return nil, target, err
@@ -60,7 +58,7 @@ func New(c config.Check, defaultTarget netip.AddrPort) (Checker, netip.AddrPort,
 	return ch, target, nil
 }
 
-func build(c config.Check) (Checker, error) {
+func build(c Spec) (Checker, error) {
 	switch c.Type {
 	case "http", "https":
 		return NewHTTP(c)
@@ -83,7 +81,7 @@ func build(c config.Check) (Checker, error) {
 }
 
 // effectiveTarget lays the check's address and port over the realserver's.
-func effectiveTarget(c config.Check, real netip.AddrPort) netip.AddrPort {
+func effectiveTarget(c Spec, real netip.AddrPort) netip.AddrPort {
 	addr, port := real.Addr(), real.Port()
 	if c.Address.IsValid() {
 		addr = c.Address
@@ -96,7 +94,7 @@ func effectiveTarget(c config.Check, real netip.AddrPort) netip.AddrPort {
 
 // checkSource refuses a source address of the other family than the
 // target, which the kernel would refuse at every check.
-func checkSource(c config.Check, target netip.AddrPort) error {
+func checkSource(c Spec, target netip.AddrPort) error {
 	if !c.Source.IsValid() || !target.Addr().IsValid() {
 		return nil
 	}
@@ -108,7 +106,7 @@ func checkSource(c config.Check, target netip.AddrPort) error {
 
 // dialer returns a net.Dialer bound to the check's source address, if any.
 // The port stays 0: the kernel picks one per connection.
-func dialer(c config.Check, network string) *net.Dialer {
+func dialer(c Spec, network string) *net.Dialer {
 	d := &net.Dialer{}
 	if !c.Source.IsValid() {
 		return d

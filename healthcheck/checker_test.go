@@ -6,26 +6,24 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 func TestNewBuildsEachType(t *testing.T) {
 	real := netip.MustParseAddrPort("198.51.100.5:8080")
 	tests := []struct {
-		check config.Check
+		check Spec
 		want  string // %T of the checker
 	}{
-		{config.Check{Type: "http"}, "*healthcheck.HTTP"},
-		{config.Check{Type: "https"}, "*healthcheck.HTTP"},
-		{config.Check{Type: "tcp"}, "*healthcheck.TCP"},
-		{config.Check{Type: "udp", Send: "x"}, "*healthcheck.UDP"},
-		{config.Check{Type: "dns", Query: "example.com"}, "*healthcheck.DNS"},
-		{config.Check{Type: "ping"}, "*healthcheck.Ping"},
-		{config.Check{Type: "external", Command: []string{"/bin/true"}}, "*healthcheck.External"},
-		{config.Check{Type: "none"}, "healthcheck.Static"},
-		{config.Check{Type: "on"}, "healthcheck.Static"},
-		{config.Check{Type: "off"}, "healthcheck.Static"},
+		{Spec{Type: "http"}, "*healthcheck.HTTP"},
+		{Spec{Type: "https"}, "*healthcheck.HTTP"},
+		{Spec{Type: "tcp"}, "*healthcheck.TCP"},
+		{Spec{Type: "udp", Send: "x"}, "*healthcheck.UDP"},
+		{Spec{Type: "dns", Query: "example.com"}, "*healthcheck.DNS"},
+		{Spec{Type: "ping"}, "*healthcheck.Ping"},
+		{Spec{Type: "external", Command: []string{"/bin/true"}}, "*healthcheck.External"},
+		{Spec{Type: "none"}, "healthcheck.Static"},
+		{Spec{Type: "on"}, "healthcheck.Static"},
+		{Spec{Type: "off"}, "healthcheck.Static"},
 	}
 	for _, tt := range tests {
 		ch, target, err := New(tt.check, real)
@@ -45,12 +43,12 @@ func TestNewBuildsEachType(t *testing.T) {
 func TestNewTargetOverrides(t *testing.T) {
 	real := netip.MustParseAddrPort("198.51.100.5:8080")
 	tests := []struct {
-		check config.Check
+		check Spec
 		want  string
 	}{
-		{config.Check{Type: "tcp", Port: 9000}, "198.51.100.5:9000"},
-		{config.Check{Type: "tcp", Address: netip.MustParseAddr("10.0.1.5")}, "10.0.1.5:8080"},
-		{config.Check{Type: "tcp", Address: netip.MustParseAddr("10.0.1.5"), Port: 81}, "10.0.1.5:81"},
+		{Spec{Type: "tcp", Port: 9000}, "198.51.100.5:9000"},
+		{Spec{Type: "tcp", Address: netip.MustParseAddr("10.0.1.5")}, "10.0.1.5:8080"},
+		{Spec{Type: "tcp", Address: netip.MustParseAddr("10.0.1.5"), Port: 81}, "10.0.1.5:81"},
 	}
 	for _, tt := range tests {
 		_, target, err := New(tt.check, real)
@@ -62,7 +60,7 @@ func TestNewTargetOverrides(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	real := netip.MustParseAddrPort("198.51.100.5:8080")
-	for _, c := range []config.Check{
+	for _, c := range []Spec{
 		{Type: "gopher"},
 		{Type: "http", BodyRegex: "("},
 		{Type: "dns"},

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // DNS checks a name server: one query over UDP must come back NOERROR
@@ -21,7 +19,7 @@ type DNS struct {
 
 // NewDNS builds a DNS checker from c (source, query, query_type, which
 // defaults to A).
-func NewDNS(c config.Check) (*DNS, error) {
+func NewDNS(c Spec) (*DNS, error) {
 	if c.Query == "" {
 		return nil, fmt.Errorf("query: empty name")
 	}

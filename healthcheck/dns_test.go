@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // dnsServer is an authoritative server for example.test. on a loopback
@@ -47,7 +45,7 @@ func answer(w dns.ResponseWriter, q *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
-func mustDNS(t *testing.T, c config.Check) *DNS {
+func mustDNS(t *testing.T, c Spec) *DNS {
 	t.Helper()
 	d, err := NewDNS(c)
 	if err != nil {
@@ -62,16 +60,16 @@ func TestDNS(t *testing.T) {
 	tests := []struct {
 		name   string
 		target netip.AddrPort
-		check  config.Check
+		check  Spec
 		reason Reason
 		detail string
 	}{
-		{"A answer, default type", server, config.Check{Query: "www.example.test"}, "", ""},
-		{"no answer of the type", server, config.Check{Query: "www.example.test", QueryType: "AAAA"}, ReasonDNS,
+		{"A answer, default type", server, Spec{Query: "www.example.test"}, "", ""},
+		{"no answer of the type", server, Spec{Query: "www.example.test", QueryType: "AAAA"}, ReasonDNS,
 			"dns www.example.test. AAAA from " + server.String() + ": no AAAA answer"},
-		{"nxdomain", server, config.Check{Query: "nope.example.test."}, ReasonDNS, "rcode NXDOMAIN"},
-		{"servfail", server, config.Check{Query: "x.broken"}, ReasonDNS, "rcode SERVFAIL"},
-		{"port unreachable", closed, config.Check{Query: "www.example.test"}, ReasonRefused, "refused"},
+		{"nxdomain", server, Spec{Query: "nope.example.test."}, ReasonDNS, "rcode NXDOMAIN"},
+		{"servfail", server, Spec{Query: "x.broken"}, ReasonDNS, "rcode SERVFAIL"},
+		{"port unreachable", closed, Spec{Query: "www.example.test"}, ReasonRefused, "refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +89,7 @@ func TestDNSNoReply(t *testing.T) {
 	silent, _ := udpServer(t, "127.0.0.1", func([]byte) []byte { return nil })
 	var err error
 	within(t, 1300*time.Millisecond, func() {
-		err = mustDNS(t, config.Check{Query: "www.example.test"}).Check(checkCtx(t, 300*time.Millisecond), silent)
+		err = mustDNS(t, Spec{Query: "www.example.test"}).Check(checkCtx(t, 300*time.Millisecond), silent)
 	})
 	wantFail(t, err, ReasonTimeout, "timeout after")
 }
@@ -99,16 +97,16 @@ func TestDNSNoReply(t *testing.T) {
 func TestDNSIPv6(t *testing.T) {
 	haveIPv6(t)
 	server := dnsServer(t, "::1")
-	if err := mustDNS(t, config.Check{Query: "www.example.test"}).Check(checkCtx(t, 2*time.Second), server); err != nil {
+	if err := mustDNS(t, Spec{Query: "www.example.test"}).Check(checkCtx(t, 2*time.Second), server); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestNewDNSRefusesBadConfig(t *testing.T) {
-	if _, err := NewDNS(config.Check{}); err == nil {
+	if _, err := NewDNS(Spec{}); err == nil {
 		t.Error("an empty query was accepted")
 	}
-	if _, err := NewDNS(config.Check{Query: "x", QueryType: "BOGUS"}); err == nil {
+	if _, err := NewDNS(Spec{Query: "x", QueryType: "BOGUS"}); err == nil {
 		t.Error("an unknown type was accepted")
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // engineCheck makes one connect on a fresh engine and returns its result.
@@ -118,7 +116,7 @@ func TestConnEngineMatchesTCP(t *testing.T) {
 				t.Fatalf("result %v, want reason %q", err, tt.reason)
 			}
 			ctx := checkCtx(t, tt.timeout)
-			sameFailure(t, err, NewTCP(config.Check{Source: tt.source}).Check(ctx, tt.target))
+			sameFailure(t, err, NewTCP(Spec{Source: tt.source}).Check(ctx, tt.target))
 		})
 	}
 	t.Run("source", func(t *testing.T) {
@@ -145,7 +143,7 @@ func TestConnEngineIPv6(t *testing.T) {
 	closed := closedPort(t, "tcp", "::1")
 	err := engineCheck(t, closed, netip.Addr{}, time.Second)
 	wantFail(t, err, ReasonRefused, "connect "+closed.String()+": refused")
-	sameFailure(t, err, NewTCP(config.Check{}).Check(checkCtx(t, time.Second), closed))
+	sameFailure(t, err, NewTCP(Spec{}).Check(checkCtx(t, time.Second), closed))
 }
 
 func TestConnEngineMany(t *testing.T) {
@@ -283,7 +281,7 @@ func TestConnEngineRoutes(t *testing.T) {
 		if ReasonOf(err) != c.reason {
 			t.Errorf("%v: %v, want reason %q", target, err, c.reason)
 		}
-		sameFailure(t, err, NewTCP(config.Check{}).Check(checkCtx(t, time.Second), target))
+		sameFailure(t, err, NewTCP(Spec{}).Check(checkCtx(t, time.Second), target))
 	}
 }
 
@@ -296,7 +294,7 @@ func TestRunnerShutdownWithConnectsInFlight(t *testing.T) {
 	}
 	var ts []Target
 	for i := range 50 {
-		c := config.Check{Type: "tcp", Port: int(full.Port()), Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+		c := Spec{Type: "tcp", Port: int(full.Port()), Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
 		ts = append(ts, Target{fmt.Sprint("s", i), full, c})
 	}
 	if err := r.Set(ts); err != nil {

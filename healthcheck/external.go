@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // waitDelay is how long an external check's output is still read after
@@ -33,7 +31,7 @@ type External struct {
 }
 
 // NewExternal builds an External checker from c.Command.
-func NewExternal(c config.Check) (*External, error) {
+func NewExternal(c Spec) (*External, error) {
 	if len(c.Command) == 0 || c.Command[0] == "" {
 		return nil, errors.New("command: empty")
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // script writes an executable shell script into dir.
@@ -67,7 +65,7 @@ func TestExternalArgumentsAndEnvironment(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	p := script(t, dir, "args.sh", `printf '%s\n' "$@" > "$OUT"; echo "env $LVSD_REAL_ADDR $LVSD_REAL_PORT" >> "$OUT"`)
 	t.Setenv("OUT", out)
-	x, err := NewExternal(config.Check{Command: []string{p, "--vhost", "a b", "$(touch \"$OUT.pwned\")"}})
+	x, err := NewExternal(Spec{Command: []string{p, "--vhost", "a b", "$(touch \"$OUT.pwned\")"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +123,7 @@ func TestExternalBackgroundChildIsReaped(t *testing.T) {
 
 func mustExternal(t *testing.T, cmd ...string) *External {
 	t.Helper()
-	x, err := NewExternal(config.Check{Command: cmd})
+	x, err := NewExternal(Spec{Command: cmd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +131,7 @@ func mustExternal(t *testing.T, cmd ...string) *External {
 }
 
 func TestNewExternalRefusesEmpty(t *testing.T) {
-	if _, err := NewExternal(config.Check{}); err == nil {
+	if _, err := NewExternal(Spec{}); err == nil {
 		t.Error("an empty command was accepted")
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // maxBody is how much of a response body an HTTP check reads and matches.
@@ -39,7 +37,7 @@ type HTTP struct {
 // NewHTTP builds an HTTP checker from c, filling in the documented
 // defaults: method GET, path "/", status [200], no certificate
 // verification, and SNI from the host.
-func NewHTTP(c config.Check) (*HTTP, error) {
+func NewHTTP(c Spec) (*HTTP, error) {
 	h := &HTTP{scheme: "http", method: c.Method, path: c.Path, host: c.Host, status: c.Status, body: []byte(c.Body)}
 	if c.Type == "https" {
 		h.scheme = "https"
@@ -70,7 +68,7 @@ func NewHTTP(c config.Check) (*HTTP, error) {
 // newTransport makes the checker's own Transport: no proxy from the
 // environment, a fresh connection per check (a check must see whether the
 // server still accepts), and TLS as configured.
-func newTransport(c config.Check) *http.Transport {
+func newTransport(c Spec) *http.Transport {
 	sni := c.ServerName
 	if sni == "" {
 		sni = hostOnly(c.Host)

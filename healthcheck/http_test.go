@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // seen records what an HTTP server received.
@@ -66,7 +64,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *seen, netip.AddrPort) {
 	return srv, s, addrPort(t, srv.Listener.Addr())
 }
 
-func mustHTTP(t *testing.T, c config.Check) *HTTP {
+func mustHTTP(t *testing.T, c Spec) *HTTP {
 	t.Helper()
 	if c.Type == "" {
 		c.Type = "http"
@@ -82,21 +80,21 @@ func TestHTTPStatusAndBody(t *testing.T) {
 	_, _, target := newHTTPServer(t)
 	tests := []struct {
 		name   string
-		check  config.Check
+		check  Spec
 		reason Reason // "" for healthy
 		detail string
 	}{
-		{"defaults: GET / and 200", config.Check{}, "", ""},
-		{"status 503", config.Check{Path: "/down"}, ReasonStatus, "http status 503, want [200]"},
-		{"503 accepted", config.Check{Path: "/down", Status: []int{200, 503}}, "", ""},
-		{"404", config.Check{Path: "/nothing"}, ReasonStatus, "http status 404, want [200]"},
-		{"body found", config.Check{Path: "/ok", Body: "UP"}, "", ""},
-		{"body missing", config.Check{Path: "/ok", Body: "GREEN"}, ReasonBody, `body lacks "GREEN"`},
-		{"regex matches", config.Check{Path: "/ok", BodyRegex: `status:\s+(UP|OK)`}, "", ""},
-		{"regex fails", config.Check{Path: "/ok", BodyRegex: `^DOWN$`}, ReasonBody, `body does not match "^DOWN$"`},
-		{"redirect not followed", config.Check{Path: "/moved"}, ReasonStatus, "http status 301, want [200]"},
-		{"redirect accepted", config.Check{Path: "/moved", Status: []int{301}}, "", ""},
-		{"HEAD", config.Check{Method: http.MethodHead, Path: "/ok"}, "", ""},
+		{"defaults: GET / and 200", Spec{}, "", ""},
+		{"status 503", Spec{Path: "/down"}, ReasonStatus, "http status 503, want [200]"},
+		{"503 accepted", Spec{Path: "/down", Status: []int{200, 503}}, "", ""},
+		{"404", Spec{Path: "/nothing"}, ReasonStatus, "http status 404, want [200]"},
+		{"body found", Spec{Path: "/ok", Body: "UP"}, "", ""},
+		{"body missing", Spec{Path: "/ok", Body: "GREEN"}, ReasonBody, `body lacks "GREEN"`},
+		{"regex matches", Spec{Path: "/ok", BodyRegex: `status:\s+(UP|OK)`}, "", ""},
+		{"regex fails", Spec{Path: "/ok", BodyRegex: `^DOWN$`}, ReasonBody, `body does not match "^DOWN$"`},
+		{"redirect not followed", Spec{Path: "/moved"}, ReasonStatus, "http status 301, want [200]"},
+		{"redirect accepted", Spec{Path: "/moved", Status: []int{301}}, "", ""},
+		{"HEAD", Spec{Method: http.MethodHead, Path: "/ok"}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,14 +112,14 @@ func TestHTTPStatusAndBody(t *testing.T) {
 
 func TestHTTPRequestShape(t *testing.T) {
 	_, s, target := newHTTPServer(t)
-	h := mustHTTP(t, config.Check{Method: http.MethodOptions, Path: "/ok", Host: "www.example.com"})
+	h := mustHTTP(t, Spec{Method: http.MethodOptions, Path: "/ok", Host: "www.example.com"})
 	if err := h.Check(checkCtx(t, 2*time.Second), target); err != nil {
 		t.Fatal(err)
 	}
 	if m, p, host, _ := s.get(); m != http.MethodOptions || p != "/ok" || host != "www.example.com" {
 		t.Errorf("server saw %s %s Host %s", m, p, host)
 	}
-	if err := mustHTTP(t, config.Check{}).Check(checkCtx(t, 2*time.Second), target); err != nil {
+	if err := mustHTTP(t, Spec{}).Check(checkCtx(t, 2*time.Second), target); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, host, _ := s.get(); host != target.String() {
@@ -131,7 +129,7 @@ func TestHTTPRequestShape(t *testing.T) {
 
 func TestHTTPRedirectTargetNeverFetched(t *testing.T) {
 	_, s, target := newHTTPServer(t)
-	h := mustHTTP(t, config.Check{Path: "/moved", Status: []int{200}})
+	h := mustHTTP(t, Spec{Path: "/moved", Status: []int{200}})
 	_ = h.Check(checkCtx(t, 2*time.Second), target)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,7 +140,7 @@ func TestHTTPRedirectTargetNeverFetched(t *testing.T) {
 
 func TestHTTPSource(t *testing.T) {
 	_, s, target := newHTTPServer(t)
-	h := mustHTTP(t, config.Check{Source: netip.MustParseAddr("127.0.0.2")})
+	h := mustHTTP(t, Spec{Source: netip.MustParseAddr("127.0.0.2")})
 	if err := h.Check(checkCtx(t, 2*time.Second), target); err != nil {
 		t.Skipf("cannot bind 127.0.0.2 here: %v", err)
 	}
@@ -153,17 +151,17 @@ func TestHTTPSource(t *testing.T) {
 
 func TestHTTPRefusedAndTimeout(t *testing.T) {
 	closed := closedPort(t, "tcp", "127.0.0.1")
-	err := mustHTTP(t, config.Check{}).Check(checkCtx(t, 2*time.Second), closed)
+	err := mustHTTP(t, Spec{}).Check(checkCtx(t, 2*time.Second), closed)
 	wantFail(t, err, ReasonRefused, "connect "+closed.String()+": refused")
 
 	_, _, target := newHTTPServer(t)
 	within(t, 1200*time.Millisecond, func() {
-		err = mustHTTP(t, config.Check{Path: "/slow"}).Check(checkCtx(t, 300*time.Millisecond), target)
+		err = mustHTTP(t, Spec{Path: "/slow"}).Check(checkCtx(t, 300*time.Millisecond), target)
 	})
 	wantFail(t, err, ReasonTimeout, "timeout after")
 
 	silent := silentListener(t)
-	err = mustHTTP(t, config.Check{}).Check(checkCtx(t, 200*time.Millisecond), silent)
+	err = mustHTTP(t, Spec{}).Check(checkCtx(t, 200*time.Millisecond), silent)
 	wantFail(t, err, ReasonTimeout, "timeout after")
 }
 
@@ -185,14 +183,14 @@ func TestHTTPS(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		check   config.Check
+		check   Spec
 		reason  Reason
 		wantSNI string
 	}{
-		{"verify off accepts the test certificate", config.Check{Body: "UP"}, "", ""},
-		{"verify on refuses it", config.Check{TLSVerify: true}, ReasonTLS, ""},
-		{"sni from host, without port", config.Check{Host: "www.example.com:8443"}, "", "www.example.com"},
-		{"sni set apart from host", config.Check{Host: "www.example.com", ServerName: "api.example.com"}, "", "api.example.com"},
+		{"verify off accepts the test certificate", Spec{Body: "UP"}, "", ""},
+		{"verify on refuses it", Spec{TLSVerify: true}, ReasonTLS, ""},
+		{"sni from host, without port", Spec{Host: "www.example.com:8443"}, "", "www.example.com"},
+		{"sni set apart from host", Spec{Host: "www.example.com", ServerName: "api.example.com"}, "", "api.example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +223,7 @@ func TestHTTPIPv6(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	target := addrPort(t, l.Addr())
-	if err := mustHTTP(t, config.Check{Body: "UP"}).Check(checkCtx(t, 2*time.Second), target); err != nil {
+	if err := mustHTTP(t, Spec{Body: "UP"}).Check(checkCtx(t, 2*time.Second), target); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, host, _ := s.get(); host != target.String() {
@@ -234,7 +232,7 @@ func TestHTTPIPv6(t *testing.T) {
 }
 
 func TestNewHTTPBadRegex(t *testing.T) {
-	if _, err := NewHTTP(config.Check{Type: "http", BodyRegex: "("}); err == nil {
+	if _, err := NewHTTP(Spec{Type: "http", BodyRegex: "("}); err == nil {
 		t.Error("a broken regexp was accepted")
 	}
 }

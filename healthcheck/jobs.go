@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // key names one check: a realserver of a service.
@@ -35,7 +33,7 @@ type entry struct {
 	ctx     context.Context    // of checker runs; cancelled when the entry goes
 	cancel  context.CancelFunc // nil for entries without a context
 
-	check  config.Check
+	check  Spec
 	static bool          // no runs: the state is fixed (none, on, off, or broken)
 	broken bool          // the checker could not be built; rebuilt at every Set
 	phase  time.Duration // offset of its runs in the interval
@@ -96,7 +94,7 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 
 // newEntry builds the entry for a new or changed check. A check that
 // cannot be built becomes a static entry that is down with the reason.
-func (r *Runner) newEntry(now time.Time, k key, c config.Check, old *entry) (*entry, error) {
+func (r *Runner) newEntry(now time.Time, k key, c Spec, old *entry) (*entry, error) {
 	e := &entry{key: k, check: c}
 	ch, target, err := r.factory(c, k.real)
 	e.checker, e.target = ch, target

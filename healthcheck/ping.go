@@ -10,8 +10,6 @@ import (
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // Socket kinds a Ping checker has found to work.
@@ -32,7 +30,7 @@ type Ping struct {
 }
 
 // NewPing builds a Ping checker from c (source).
-func NewPing(c config.Check) *Ping {
+func NewPing(c Spec) *Ping {
 	p := &Ping{}
 	if c.Source.IsValid() {
 		p.source = c.Source.String()

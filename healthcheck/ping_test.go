@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // TestPing pings the loopback addresses. It needs either an ICMP datagram
@@ -23,7 +21,7 @@ func TestPing(t *testing.T) {
 			if addr == "::1" {
 				haveIPv6(t)
 			}
-			p := NewPing(config.Check{})
+			p := NewPing(Spec{})
 			err := p.Check(checkCtx(t, 2*time.Second), netip.AddrPortFrom(netip.MustParseAddr(addr), 0))
 			var e *Error
 			if errors.As(err, &e) && e.Reason == ReasonLocal {

@@ -12,8 +12,6 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 	"github.com/sirupsen/logrus"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // ErrClosed is returned by Set after Shutdown.
@@ -24,7 +22,7 @@ var ErrClosed = errors.New("healthcheck runner: shut down")
 type Target struct {
 	Service string
 	Real    netip.AddrPort
-	Check   config.Check
+	Check   Spec
 }
 
 // Event reports that a realserver went up or down.
@@ -45,7 +43,7 @@ type Clock interface {
 // Factory builds the checker for a check and a realserver, and the address
 // it probes. New is the Runner's default; tests and the director may
 // inject another.
-type Factory func(c config.Check, real netip.AddrPort) (Checker, netip.AddrPort, error)
+type Factory func(c Spec, real netip.AddrPort) (Checker, netip.AddrPort, error)
 
 // Option configures a Runner.
 type Option func(*Runner)

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 func TestRunnerFallAndRise(t *testing.T) {
@@ -53,7 +51,7 @@ func TestRunnerFallAndRise(t *testing.T) {
 func TestRunnerSetKeepsState(t *testing.T) {
 	srv := newFlipListener(t)
 	h := newHarness(t)
-	targets := func(c config.Check) []Target { return []Target{{"web", srv.addr, c}} }
+	targets := func(c Spec) []Target { return []Target{{"web", srv.addr, c}} }
 	if err := h.r.Set(targets(tcpCheck(2, 2))); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +114,7 @@ func TestRunnerInitialAndStatic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	set(Target{"web", a, down}, Target{"web", b, config.Check{Type: "off"}}, Target{"web", c, config.Check{Type: "on"}})
+	set(Target{"web", a, down}, Target{"web", b, Spec{Type: "off"}}, Target{"web", c, Spec{Type: "on"}})
 	if h.r.Up("web", a) || h.r.Up("web", b) || !h.r.Up("web", c) {
 		t.Fatalf("initial states a=%v b=%v c=%v, want down, down, up", h.r.Up("web", a), h.r.Up("web", b), h.r.Up("web", c))
 	}
@@ -125,13 +123,13 @@ func TestRunnerInitialAndStatic(t *testing.T) {
 	}
 
 	// on → off flips at once, with the reason.
-	set(Target{"web", a, down}, Target{"web", b, config.Check{Type: "off"}}, Target{"web", c, config.Check{Type: "off"}})
+	set(Target{"web", a, down}, Target{"web", b, Spec{Type: "off"}}, Target{"web", c, Spec{Type: "off"}})
 	ev := nextEvent(t, h.events, time.Second)
 	if ev.Up || ev.Real != c || ev.Reason != ReasonForcedDown {
 		t.Fatalf("event %+v, want %v forced down", ev, c)
 	}
 	// off → a real check keeps "down" until rise successes.
-	set(Target{"web", a, config.Check{Type: "off"}})
+	set(Target{"web", a, Spec{Type: "off"}})
 	if ev := nextEvent(t, h.events, time.Second); ev.Up || ev.Real != a {
 		t.Fatalf("event %+v, want %v down", ev, a)
 	}
@@ -147,8 +145,8 @@ func TestRunnerInitialAndStatic(t *testing.T) {
 func TestRunnerBadTargets(t *testing.T) {
 	h := newHarness(t)
 	real := netip.MustParseAddrPort("192.0.2.9:80")
-	bad := config.Check{Type: "http", BodyRegex: "(", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
-	err := h.r.Set([]Target{{"web", real, bad}, {"dup", real, config.Check{Type: "on"}}, {"dup", real, config.Check{Type: "on"}}})
+	bad := Spec{Type: "http", BodyRegex: "(", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+	err := h.r.Set([]Target{{"web", real, bad}, {"dup", real, Spec{Type: "on"}}, {"dup", real, Spec{Type: "on"}}})
 	if err == nil {
 		t.Fatal("no error for a broken check and a duplicate")
 	}
@@ -213,7 +211,7 @@ func TestRunnerEventsOneAtATime(t *testing.T) {
 	defer r.Shutdown()
 	var ts []Target
 	for i := range 30 {
-		ts = append(ts, Target{"svc", netip.AddrPortFrom(closed.Addr(), uint16(i+1)), config.Check{
+		ts = append(ts, Target{"svc", netip.AddrPortFrom(closed.Addr(), uint16(i+1)), Spec{
 			Type: "tcp", Port: int(closed.Port()), Interval: 20 * time.Millisecond, Timeout: 15 * time.Millisecond, Rise: 1, Fall: 1, Initial: "up"}})
 	}
 	if err := r.Set(ts); err != nil {
@@ -227,7 +225,7 @@ func TestRunnerEventsOneAtATime(t *testing.T) {
 
 func TestRunnerShutdown(t *testing.T) {
 	started := make(chan struct{}, 1)
-	hang := func(config.Check, netip.AddrPort) (Checker, netip.AddrPort, error) {
+	hang := func(Spec, netip.AddrPort) (Checker, netip.AddrPort, error) {
 		return CheckerFunc(func(ctx context.Context, _ netip.AddrPort) error {
 			select {
 			case started <- struct{}{}:
@@ -241,7 +239,7 @@ func TestRunnerShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := config.Check{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+	c := Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
 	if err := r.Set([]Target{{"svc", netip.MustParseAddrPort("192.0.2.1:80"), c}}); err != nil {
 		t.Fatal(err)
 	}

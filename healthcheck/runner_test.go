@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // flipListener is a TCP port on 127.0.0.1 that can be closed (connections
@@ -74,7 +72,7 @@ type resultLog struct {
 	oks []bool
 }
 
-func (l *resultLog) factory(c config.Check, real netip.AddrPort) (Checker, netip.AddrPort, error) {
+func (l *resultLog) factory(c Spec, real netip.AddrPort) (Checker, netip.AddrPort, error) {
 	ch, target, err := New(c, real)
 	if err != nil {
 		return nil, target, err
@@ -162,7 +160,7 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func tcpCheck(rise, fall int) config.Check {
-	return config.Check{Type: "tcp", Interval: 30 * time.Millisecond, Timeout: 25 * time.Millisecond,
+func tcpCheck(rise, fall int) Spec {
+	return Spec{Type: "tcp", Interval: 30 * time.Millisecond, Timeout: 25 * time.Millisecond,
 		Rise: rise, Fall: fall, Initial: "up"}
 }

@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // maxReply bounds what a tcp or udp check reads while looking for expect.
@@ -28,7 +26,7 @@ type TCP struct {
 }
 
 // NewTCP builds a TCP checker from c (source, send, expect).
-func NewTCP(c config.Check) *TCP {
+func NewTCP(c Spec) *TCP {
 	return &TCP{dialer: dialer(c, "tcp"), source: c.Source, send: []byte(c.Send), expect: []byte(c.Expect)}
 }
 

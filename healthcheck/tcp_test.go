@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // tcpServer serves every connection with handle on a loopback listener
@@ -69,18 +67,18 @@ func TestTCP(t *testing.T) {
 	tests := []struct {
 		name   string
 		target netip.AddrPort
-		check  config.Check
+		check  Spec
 		reason Reason
 		detail string
 	}{
-		{"connect", echo, config.Check{}, "", ""},
-		{"send and expect", echo, config.Check{Send: "PING\r\n", Expect: "+PONG"}, "", ""},
-		{"send only", echo, config.Check{Send: "PING\r\n"}, "", ""},
-		{"banner", banner, config.Check{Expect: "220 "}, "", ""},
-		{"wrong reply", echo, config.Check{Send: "HELLO\r\n", Expect: "+PONG"}, ReasonExpect, `reply lacks "+PONG": got "-ERR unknown\r\n"`},
-		{"reset, request unread", hangup, config.Check{Send: "PING\r\n", Expect: "+PONG"}, ReasonReset, "read " + hangup.String() + ": "},
-		{"closed without a greeting", hangup, config.Check{Expect: "220"}, ReasonReset, "read " + hangup.String() + ": closed by the server"},
-		{"refused", closed, config.Check{}, ReasonRefused, "connect " + closed.String() + ": refused"},
+		{"connect", echo, Spec{}, "", ""},
+		{"send and expect", echo, Spec{Send: "PING\r\n", Expect: "+PONG"}, "", ""},
+		{"send only", echo, Spec{Send: "PING\r\n"}, "", ""},
+		{"banner", banner, Spec{Expect: "220 "}, "", ""},
+		{"wrong reply", echo, Spec{Send: "HELLO\r\n", Expect: "+PONG"}, ReasonExpect, `reply lacks "+PONG": got "-ERR unknown\r\n"`},
+		{"reset, request unread", hangup, Spec{Send: "PING\r\n", Expect: "+PONG"}, ReasonReset, "read " + hangup.String() + ": "},
+		{"closed without a greeting", hangup, Spec{Expect: "220"}, ReasonReset, "read " + hangup.String() + ": closed by the server"},
+		{"refused", closed, Spec{}, ReasonRefused, "connect " + closed.String() + ": refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +98,7 @@ func TestTCPTimeout(t *testing.T) {
 	silent := silentListener(t)
 	var err error
 	within(t, 1300*time.Millisecond, func() {
-		err = NewTCP(config.Check{Send: "PING\r\n", Expect: "+PONG"}).Check(checkCtx(t, 300*time.Millisecond), silent)
+		err = NewTCP(Spec{Send: "PING\r\n", Expect: "+PONG"}).Check(checkCtx(t, 300*time.Millisecond), silent)
 	})
 	wantFail(t, err, ReasonTimeout, "read "+silent.String()+": timeout after", `waiting for "+PONG"`)
 }
@@ -110,13 +108,13 @@ func TestTCPCancelReturnsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	var err error
-	within(t, time.Second, func() { err = NewTCP(config.Check{Expect: "220"}).Check(ctx, silent) })
+	within(t, time.Second, func() { err = NewTCP(Spec{Expect: "220"}).Check(ctx, silent) })
 	wantFail(t, err, ReasonCanceled, "canceled")
 }
 
 func TestTCPSource(t *testing.T) {
 	target, peers := tcpServer(t, "127.0.0.1", func(net.Conn) {})
-	err := NewTCP(config.Check{Source: netip.MustParseAddr("127.0.0.2")}).Check(checkCtx(t, 2*time.Second), target)
+	err := NewTCP(Spec{Source: netip.MustParseAddr("127.0.0.2")}).Check(checkCtx(t, 2*time.Second), target)
 	if err != nil {
 		t.Skipf("cannot bind 127.0.0.2 here: %v", err)
 	}
@@ -128,10 +126,10 @@ func TestTCPSource(t *testing.T) {
 func TestTCPIPv6(t *testing.T) {
 	haveIPv6(t)
 	target, _ := tcpServer(t, "::1", pingPong)
-	if err := NewTCP(config.Check{Send: "PING\n", Expect: "PONG"}).Check(checkCtx(t, 2*time.Second), target); err != nil {
+	if err := NewTCP(Spec{Send: "PING\n", Expect: "PONG"}).Check(checkCtx(t, 2*time.Second), target); err != nil {
 		t.Fatal(err)
 	}
 	closed := closedPort(t, "tcp", "::1")
-	err := NewTCP(config.Check{}).Check(checkCtx(t, 2*time.Second), closed)
+	err := NewTCP(Spec{}).Check(checkCtx(t, 2*time.Second), closed)
 	wantFail(t, err, ReasonRefused, "connect "+closed.String()+": refused")
 }

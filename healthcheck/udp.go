@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // UDP checks a datagram service: it sends one datagram and wants a reply
@@ -23,7 +21,7 @@ type UDP struct {
 }
 
 // NewUDP builds a UDP checker from c (source, send, expect).
-func NewUDP(c config.Check) *UDP {
+func NewUDP(c Spec) *UDP {
 	return &UDP{dialer: dialer(c, "udp"), send: []byte(c.Send), expect: []byte(c.Expect)}
 }
 

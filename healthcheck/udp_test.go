@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lvsd/director/config"
 )
 
 // udpServer answers each datagram with reply(datagram), or not at all
@@ -48,14 +46,14 @@ func TestUDP(t *testing.T) {
 	tests := []struct {
 		name   string
 		target netip.AddrPort
-		check  config.Check
+		check  Spec
 		reason Reason
 		detail string
 	}{
-		{"reply expected", echo, config.Check{Send: "ping", Expect: "PONG ping"}, "", ""},
-		{"any reply", echo, config.Check{Send: "ping"}, "", ""},
-		{"wrong reply", echo, config.Check{Send: "ping", Expect: "OK"}, ReasonExpect, `udp reply from ` + echo.String() + ` lacks "OK": got "PONG ping"`},
-		{"port unreachable", closed, config.Check{Send: "ping", Expect: "PONG"}, ReasonRefused, "udp " + closed.String() + ": refused"},
+		{"reply expected", echo, Spec{Send: "ping", Expect: "PONG ping"}, "", ""},
+		{"any reply", echo, Spec{Send: "ping"}, "", ""},
+		{"wrong reply", echo, Spec{Send: "ping", Expect: "OK"}, ReasonExpect, `udp reply from ` + echo.String() + ` lacks "OK": got "PONG ping"`},
+		{"port unreachable", closed, Spec{Send: "ping", Expect: "PONG"}, ReasonRefused, "udp " + closed.String() + ": refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,14 +73,14 @@ func TestUDPNoReply(t *testing.T) {
 	silent, _ := udpServer(t, "127.0.0.1", func([]byte) []byte { return nil })
 	var err error
 	within(t, 1300*time.Millisecond, func() {
-		err = NewUDP(config.Check{Send: "ping"}).Check(checkCtx(t, 300*time.Millisecond), silent)
+		err = NewUDP(Spec{Send: "ping"}).Check(checkCtx(t, 300*time.Millisecond), silent)
 	})
 	wantFail(t, err, ReasonTimeout, "udp "+silent.String()+": no reply, timeout after")
 }
 
 func TestUDPSource(t *testing.T) {
 	echo, peers := udpServer(t, "127.0.0.1", echoPong)
-	err := NewUDP(config.Check{Send: "ping", Source: netip.MustParseAddr("127.0.0.2")}).Check(checkCtx(t, 2*time.Second), echo)
+	err := NewUDP(Spec{Send: "ping", Source: netip.MustParseAddr("127.0.0.2")}).Check(checkCtx(t, 2*time.Second), echo)
 	if err != nil {
 		t.Skipf("cannot bind 127.0.0.2 here: %v", err)
 	}
@@ -94,10 +92,10 @@ func TestUDPSource(t *testing.T) {
 func TestUDPIPv6(t *testing.T) {
 	haveIPv6(t)
 	echo, _ := udpServer(t, "::1", echoPong)
-	if err := NewUDP(config.Check{Send: "x", Expect: "PONG"}).Check(checkCtx(t, 2*time.Second), echo); err != nil {
+	if err := NewUDP(Spec{Send: "x", Expect: "PONG"}).Check(checkCtx(t, 2*time.Second), echo); err != nil {
 		t.Fatal(err)
 	}
 	closed := closedPort(t, "udp", "::1")
-	err := NewUDP(config.Check{Send: "x"}).Check(checkCtx(t, 2*time.Second), closed)
+	err := NewUDP(Spec{Send: "x"}).Check(checkCtx(t, 2*time.Second), closed)
 	wantFail(t, err, ReasonRefused, "refused")
 }

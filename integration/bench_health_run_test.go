@@ -22,7 +22,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/healthcheck"
 )
 
@@ -86,7 +85,7 @@ func hcbCheck(p hcbPhase) (hcbResult, error) {
 	}
 	defer r.Shutdown()
 	var targets []healthcheck.Target
-	check := config.Check{Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 2, Initial: "up"}
+	check := healthcheck.Spec{Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 2, Initial: "up"}
 	for i := range p.TCP {
 		check.Type = "tcp"
 		targets = append(targets, healthcheck.Target{Service: "tcp", Real: hcbTargetAddr(false, i), Check: check})

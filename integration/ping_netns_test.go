@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/healthcheck"
 )
 
@@ -21,7 +20,7 @@ func TestPingCheckInNamespaces(t *testing.T) {
 	l.link(a, "e0", "192.0.2.1/24", b, "e0", "192.0.2.2/24")
 	l.in(a, "ip", "addr", "add", "2001:db8::1/64", "dev", "e0", "nodad")
 	l.in(b, "ip", "addr", "add", "2001:db8::2/64", "dev", "e0", "nodad")
-	p := healthcheck.NewPing(config.Check{Type: "ping", Timeout: 500 * time.Millisecond})
+	p := healthcheck.NewPing(healthcheck.Spec{Type: "ping", Timeout: 500 * time.Millisecond})
 	check := func(target string) error {
 		var err error
 		done := l.goIn(a, func() error {
