@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lvsd/lvsd/cmd/lvsd/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,6 +22,9 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// ExitCode is the process's exit status.
+func (e exitError) ExitCode() int { return e.code }
+
 func main() {
 	root := &cobra.Command{
 		Use:           "lvsd",
@@ -28,18 +33,16 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("config", "c", defaultConfig, "main configuration file")
-	root.AddCommand(runCmd(), validateCmd(), statusCmd(), reloadCmd(), diffCmd(), switchoverCmd(), drillCmd(), drainCmd(true), drainCmd(false), versionCmd())
+	root.AddCommand(runCmd(), validateCmd(), versionCmd())
+	root.AddCommand(cli.Commands()...)
 	if err := root.Execute(); err != nil {
-		var ee exitError
+		var ee interface{ ExitCode() int }
 		if errors.As(err, &ee) {
-			os.Exit(ee.code)
+			os.Exit(ee.ExitCode())
 		}
 		fmt.Fprintln(os.Stderr, "lvsd:", err)
 		os.Exit(1)
 	}
 }
 
-func configPath(cmd *cobra.Command) string {
-	p, _ := cmd.Flags().GetString("config")
-	return p
-}
+func configPath(cmd *cobra.Command) string { return cli.ConfigPath(cmd) }

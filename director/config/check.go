@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/http"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -112,7 +111,7 @@ func parseAddr(r reporter, path, s string) netip.Addr {
 func checkTypeKeys(path string, c Check, r reporter) {
 	switch c.Type {
 	case "http", "https":
-		if c.Method != "" && !slices.Contains([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions}, c.Method) {
+		if c.Method != "" && !slices.Contains([]string{"GET", "HEAD", "POST", "OPTIONS"}, c.Method) {
 			r.at(path+".method", "%q is not GET, HEAD, POST or OPTIONS", c.Method)
 		}
 		if c.Path != "" && c.Path[0] != '/' {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -28,7 +28,7 @@ instance's priority to 1 so that preemption does not take it back.
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()
 			var r api.SwitchoverResult
-			err := api.Call(ctx, socketPath(cmd), "switchover", a, &r)
+			err := api.Call(ctx, socketPath(cmd), api.CmdSwitchover, a, &r)
 			names := make([]string, 0, len(r.Instances))
 			for name := range r.Instances {
 				names = append(names, name)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func drainCmd(on bool) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
 			a := api.DrainArgs{Service: args[0], Real: args[1], Drain: on}
-			if err := api.Call(ctx, socketPath(cmd), "drain", a, nil); err != nil {
+			if err := api.Call(ctx, socketPath(cmd), api.CmdDrain, a, nil); err != nil {
 				return err
 			}
 			verb := "drained"

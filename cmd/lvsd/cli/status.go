@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,15 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsd/lvsd/director/api"
-	"github.com/lvsd/lvsd/director/config"
 )
-
-func socketPath(cmd *cobra.Command) string {
-	if s, _ := cmd.Flags().GetString("socket"); s != "" {
-		return s
-	}
-	return config.ControlSocketOf(configPath(cmd))
-}
 
 func statusCmd() *cobra.Command {
 	c := &cobra.Command{
@@ -30,7 +22,7 @@ func statusCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
 			var s api.Status
-			if err := api.Call(ctx, socketPath(cmd), "status", nil, &s); err != nil {
+			if err := api.Call(ctx, socketPath(cmd), api.CmdStatus, nil, &s); err != nil {
 				return err
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
@@ -118,7 +110,7 @@ func diffCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			var r api.DiffResult
-			if err := api.Call(ctx, socketPath(cmd), "diff", nil, &r); err != nil {
+			if err := api.Call(ctx, socketPath(cmd), api.CmdDiff, nil, &r); err != nil {
 				return err
 			}
 			if len(r.Errors) > 0 {
@@ -126,7 +118,7 @@ func diffCmd() *cobra.Command {
 					fmt.Fprintln(cmd.ErrOrStderr(), e)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "the files on disk do not validate; a reload would be rejected\n")
-				return exitError{code: 1}
+				return ExitError{Code: 1}
 			}
 			if len(r.Ops) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "no changes")
@@ -150,7 +142,7 @@ func reloadCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			var r api.ReloadResult
-			if err := api.Call(ctx, socketPath(cmd), "reload", nil, &r); err != nil {
+			if err := api.Call(ctx, socketPath(cmd), api.CmdReload, nil, &r); err != nil {
 				return err
 			}
 			if !r.OK {
@@ -158,7 +150,7 @@ func reloadCmd() *cobra.Command {
 					fmt.Fprintln(cmd.ErrOrStderr(), e)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "reload rejected; generation %d keeps serving\n", r.Generation)
-				return exitError{code: 1}
+				return ExitError{Code: 1}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "reloaded: generation %d\n", r.Generation)
 			return nil

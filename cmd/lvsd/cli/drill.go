@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -95,7 +95,7 @@ func masters(ctx context.Context, sock string) (api.Status, int) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var s api.Status
-	if err := api.Call(ctx, sock, "status", nil, &s); err != nil {
+	if err := api.Call(ctx, sock, api.CmdStatus, nil, &s); err != nil {
 		return s, 0
 	}
 	return s, s.Masters()
@@ -105,7 +105,7 @@ func switchover(ctx context.Context, sock string, a api.SwitchoverArgs) (string,
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var r api.SwitchoverResult
-	if err := api.Call(ctx, sock, "switchover", a, &r); err != nil {
+	if err := api.Call(ctx, sock, api.CmdSwitchover, a, &r); err != nil {
 		return "", err
 	}
 	names := make([]string, 0, len(r.Instances))
