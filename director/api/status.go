@@ -28,6 +28,24 @@ type Status struct {
 	Drained    map[string][]string `json:"drained,omitempty"`
 	Handover   *HandoverStatus     `json:"handover,omitempty"`
 	Warnings   []string            `json:"warnings,omitempty"`
+	// Events are the last state changes of instances and realservers,
+	// oldest first.
+	Events []Event `json:"events,omitempty"`
+	// HTTP lists the addresses the status page and /metrics listen on.
+	HTTP []string `json:"http,omitempty"`
+}
+
+// Event is one state change of a VRRP instance or a realserver.
+type Event struct {
+	At time.Time `json:"at"`
+	// Kind is "vrrp" or "realserver".
+	Kind string `json:"kind"`
+	// Subject names the instance, or the service and realserver
+	// ("web 10.0.0.1:80").
+	Subject string `json:"subject"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Instance is one VRRP instance.
@@ -45,6 +63,10 @@ type Instance struct {
 	Since time.Time `json:"since"`
 	// Faults lists why the instance is in FAULT.
 	Faults []string `json:"faults,omitempty"`
+	// LastAdvert is when the last advertisement from another router
+	// arrived, and PeerAddr who sent it; zero when none yet.
+	LastAdvert time.Time  `json:"last_advert,omitzero"`
+	PeerAddr   netip.Addr `json:"peer,omitzero"`
 	// Transitions are the last state changes, oldest first.
 	Transitions []Transition     `json:"transitions,omitempty"`
 	Counters    InstanceCounters `json:"counters"`
@@ -65,6 +87,8 @@ type InstanceCounters struct {
 	// Drops counts received packets dropped, by reason.
 	Drops          map[string]uint64 `json:"drops,omitempty"`
 	Transitions    uint64            `json:"transitions"`
+	ToMaster       uint64            `json:"to_master"`
+	FromMaster     uint64            `json:"from_master"`
 	AnnouncesSent  uint64            `json:"announces_sent"`
 	SendErrors     uint64            `json:"send_errors"`
 	AddrErrors     uint64            `json:"addr_errors"`
@@ -76,6 +100,11 @@ type InstanceCounters struct {
 type Real struct {
 	Service string         `json:"service"`
 	Real    netip.AddrPort `json:"real"`
+	// Virtual is the service's key in the IPVS table, as ServiceStatus.Key.
+	Virtual string `json:"virtual"`
+	// Weight is the configured weight; the kernel's is in IPVSStatus.
+	Weight  int  `json:"weight"`
+	Drained bool `json:"drained,omitempty"`
 	// Target is what the check probes (address and port overrides applied).
 	Target netip.AddrPort `json:"target"`
 	Type   string         `json:"type"`
@@ -90,6 +119,8 @@ type Real struct {
 	LastCheck  time.Time `json:"last_check,omitzero"`
 	LastReason string    `json:"last_reason,omitempty"` // "" when the last check passed
 	LastDetail string    `json:"last_detail,omitempty"`
+	// LastLatency is how long the last check took.
+	LastLatency time.Duration `json:"last_latency_ns,omitempty"`
 	// Since is the last change between up and down; zero before any.
 	Since time.Time `json:"since,omitzero"`
 }
@@ -117,7 +148,10 @@ type IPVSStatus struct {
 // ServiceStatus is one virtual service in the kernel, with its counters
 // when the kernel has them.
 type ServiceStatus struct {
-	Key         string       `json:"key"`
+	Key string `json:"key"`
+	// Name is the service's name in the files; "" for a service lvsd
+	// does not manage.
+	Name        string       `json:"name,omitempty"`
 	Scheduler   string       `json:"scheduler"`
 	Connections uint32       `json:"connections"`
 	InBytes     uint64       `json:"in_bytes"`
@@ -133,6 +167,12 @@ type RealStatus struct {
 	Weight   int    `json:"weight"`
 	Active   uint32 `json:"active_conns"`
 	Inactive uint32 `json:"inactive_conns"`
+	// Connections counts every connection the kernel gave it; CPS is the
+	// kernel's estimate of new connections a second.
+	Connections uint32 `json:"connections"`
+	CPS         uint32 `json:"cps"`
+	InBytes     uint64 `json:"in_bytes"`
+	OutBytes    uint64 `json:"out_bytes"`
 }
 
 // Masters returns how many instances are MASTER (or resigning).

@@ -1,0 +1,108 @@
+package web
+
+import (
+	"bufio"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Text writes the families that grow with the farm (one series per
+// service or realserver) straight to the text exposition format, from
+// label strings the parts render once per configuration. client_golang's
+// Gather costs about 2 µs a series in allocations, sorting and checks:
+// 190 ms a scrape at 1,000 services x 10 realservers, where a scrape must
+// cost a few ms. The families that do not grow (VRRP, reconciles,
+// reloads, build info) stay on a client_golang registry.
+//
+// Its methods match the small Exposition interfaces that the parts
+// declare beside their metrics (healthcheck, ipvs, the engine), so none
+// of them imports this package.
+type Text struct {
+	w   *bufio.Writer
+	num []byte
+}
+
+func newText(w *bufio.Writer) *Text { return &Text{w: w, num: make([]byte, 0, 32)} }
+
+// Family starts a family: its HELP and TYPE lines. kind is "gauge",
+// "counter" or "histogram". Every sample of a family must follow its
+// Family call, before the next family starts.
+func (t *Text) Family(name, help, kind string) {
+	t.w.WriteString("# HELP ")
+	t.w.WriteString(name)
+	t.w.WriteByte(' ')
+	t.w.WriteString(escapeHelp(help))
+	t.w.WriteString("\n# TYPE ")
+	t.w.WriteString(name)
+	t.w.WriteByte(' ')
+	t.w.WriteString(kind)
+	t.w.WriteByte('\n')
+}
+
+// Sample writes one series: labels is the rendered label set without
+// braces (`service="web",local_port="80"`), "" for none; extra, when not
+// empty, is one more rendered label appended to it (a reason, a bucket's
+// le).
+func (t *Text) Sample(name, labels, extra string, v float64) {
+	t.w.WriteString(name)
+	if labels != "" || extra != "" {
+		t.w.WriteByte('{')
+		t.w.WriteString(labels)
+		if labels != "" && extra != "" {
+			t.w.WriteByte(',')
+		}
+		t.w.WriteString(extra)
+		t.w.WriteByte('}')
+	}
+	t.w.WriteByte(' ')
+	t.num = appendValue(t.num[:0], v)
+	t.num = append(t.num, '\n')
+	t.w.Write(t.num)
+}
+
+// appendValue formats v as the text format wants it: integers without an
+// exponent, and +Inf, -Inf, NaN spelled out.
+func appendValue(b []byte, v float64) []byte {
+	switch {
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+func escapeHelp(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' || s[i] == '\n' {
+			return helpEscaper.Replace(s)
+		}
+	}
+	return s
+}
+
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+// Labels renders name, value pairs as a label set for Text.Sample
+// (`a="1",b="2"`), escaping the values as the text format wants.
+func Labels(pairs ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(pairs[i])
+		b.WriteString(`="`)
+		b.WriteString(labelEscaper.Replace(pairs[i+1]))
+		b.WriteByte('"')
+	}
+	return b.String()
+}
