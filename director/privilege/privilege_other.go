@@ -1,0 +1,6 @@
+//go:build !linux
+
+package privilege
+
+// KeepToSelf does nothing where there are no Linux capabilities.
+func KeepToSelf() error { return nil }
