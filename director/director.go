@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/sirupsen/logrus"
 
 	"github.com/lvsd/lvsd/director/api"
@@ -94,6 +95,7 @@ type Director struct {
 	log      *logrus.Entry
 	version  string
 	now      func() time.Time
+	clock    clockwork.Clock // of the reconciler, the health runner and the follower; tests set a fake one
 	dir      *ipvs.Reconciler
 	sysctls  ipvs.Sysctls
 	sync     SyncControl
@@ -152,7 +154,7 @@ func New(path string, o Options) (*Director, error) {
 		o.Lifecycle = func(string) {}
 	}
 	d := &Director{
-		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now,
+		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now, clock: clockwork.NewRealClock(),
 		reloads: make(chan chan api.ReloadResult), sysctls: o.Sysctls, sync: o.Sync, life: o.Lifecycle,
 		handover: o.Handover,
 	}
@@ -239,7 +241,7 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 	d.notifyDone = make(chan struct{})
 	d.notifyStop = notifyStop
 	go func() { defer close(d.notifyDone); d.notify.Run(notifyCtx) }()
-	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth); err != nil {
+	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth, healthcheck.WithClock(d.clock)); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -248,13 +250,22 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 		OwnedPath:   d.statePath(cfg, "ipvs-owned.json"),
 		ClearOnStop: cfg.Director.OnStop == "clear",
 		Log:         d.log.WithField("part", "director"),
+		Clock:       d.clock,
 	})
 	return ln, nil
 }
 
+// waitFirstReconcile waits for the reconciler's first pass, so that the
+// IPVS table is in place before VRRP can bring a VIP; a kernel that does
+// not answer within limit (real time, whatever d.clock is) delays VRRP no
+// longer, and the reconciler keeps retrying.
 func (d *Director) waitFirstReconcile(limit time.Duration) {
-	for end := time.Now().Add(limit); d.dir.Last().At.IsZero() && time.Now().Before(end); {
-		time.Sleep(5 * time.Millisecond)
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-d.dir.Ready():
+	case <-t.C:
+		d.log.Warnf("ipvs table not in place after %v; vrrp starts anyway", limit)
 	}
 }
 

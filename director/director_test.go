@@ -39,17 +39,6 @@ func write(t *testing.T, path, body string) {
 	}
 }
 
-// eventually polls cond every 10 ms for at most 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	dir := t.TempDir()
 	svcDir := filepath.Join(dir, "services.d")
@@ -62,12 +51,14 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	logger := logrus.New()
 	logger.SetOutput(sw)
 	mem := ipvs.NewMemory()
+	life := newLifecycle()
 	d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{
 		Config: testOptions(), Log: logrus.NewEntry(logger), Version: "test",
-		OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return mem, nil },
-		Sysctls:  offSysctls{},
-		Sync:     &fakeSync{},
-		Handover: &fakeHandover{},
+		OpenIPVS:  func(*config.Config) (ipvs.IPVS, error) { return mem, nil },
+		Sysctls:   offSysctls{},
+		Sync:      &fakeSync{},
+		Handover:  &fakeHandover{},
+		Lifecycle: life.report,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +78,13 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 		}
 		return s
 	}
-	eventually(t, "control socket", func() bool { return status().Generation == 1 })
-	if s := status(); s.Node != "test-node" || s.Services != 1 || s.Reals != 1 {
+	life.await(t, "ready") // serving, with the IPVS table in place
+	if s := status(); s.Generation != 1 || s.Node != "test-node" || s.Services != 1 || s.Reals != 1 {
 		t.Errorf("status at start: %+v", s)
 	}
-	eventually(t, "first IPVS apply", func() bool { return len(status().IPVS.Services) == 1 })
+	if n := len(status().IPVS.Services); n != 1 {
+		t.Fatalf("%d IPVS services once ready, want 1", n)
+	}
 	if w := status().Warnings; len(w) != 1 || !strings.Contains(w[0], "net.ipv4.ip_forward is \"0\", needs \"1\"") {
 		t.Errorf("NAT without ip_forward not reported: %v", w)
 	}
@@ -114,11 +107,11 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 		t.Errorf("diff changed the table: %v", tb)
 	}
 	hup <- struct{}{}
-	eventually(t, "reload to generation 2", func() bool { return status().Generation == 2 })
-	if s := status(); s.Services != 2 || s.Reals != 3 || !s.LastReload.OK {
+	life.await(t, "reloading", "ready")
+	if s := status(); s.Generation != 2 || s.Services != 2 || s.Reals != 3 || !s.LastReload.OK {
 		t.Errorf("status after reload: %+v", s)
 	}
-	eventually(t, "reload applied to IPVS", func() bool { tb, _ := mem.Table(); return len(tb) == 2 })
+	waitReconciled(t, d, "the reload to IPVS", func() bool { tb, _ := mem.Table(); return len(tb) == 2 })
 	good := d.Current()
 
 	// A broken change, through the control socket: rejected with its
@@ -170,8 +163,8 @@ func TestSyncDaemonsFollowConfig(t *testing.T) {
 	}
 	for _, onStop := range []string{"keep", "clear"} {
 		write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML+"sync: {interface: eth1, sync_id: 7}\ndirector: {on_stop: "+onStop+"}\n")
-		fs := &fakeSync{}
-		d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Sysctls: offSysctls{}, Handover: &fakeHandover{},
+		fs, life := &fakeSync{}, newLifecycle()
+		d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Sysctls: offSysctls{}, Handover: &fakeHandover{}, Lifecycle: life.report,
 			OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return ipvs.NewMemory(), nil }})
 		if err != nil {
 			t.Fatal(err)
@@ -179,11 +172,13 @@ func TestSyncDaemonsFollowConfig(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx, nil) }()
-		eventually(t, "sync daemons", func() bool {
-			fs.mu.Lock()
-			defer fs.mu.Unlock()
-			return fs.running[ipvs.SyncMaster] == "eth1" && fs.running[ipvs.SyncBackup] == "eth1"
-		})
+		life.await(t, "ready")
+		fs.mu.Lock()
+		master, backup := fs.running[ipvs.SyncMaster], fs.running[ipvs.SyncBackup]
+		fs.mu.Unlock()
+		if master != "eth1" || backup != "eth1" { // no VRRP: both run from the start
+			t.Fatalf("sync daemons once ready: master on %q, backup on %q; want both on eth1", master, backup)
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)

@@ -67,14 +67,14 @@ func (f *follower) arm(cfg *config.Config) {
 
 // run steps on every VRRP transition until ctx ends.
 func (f *follower) run(ctx context.Context, set *vrrpSet, changed <-chan struct{}) {
-	rearm := time.NewTicker(time.Hour)
+	rearm := f.d.clock.NewTicker(time.Hour)
 	defer rearm.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-rearm.C:
+		case <-rearm.Chan():
 		}
 		f.step(set.holdsVIPs())
 	}
@@ -108,7 +108,7 @@ func (f *follower) stepTo(holds, final bool) {
 	f.switchSync(cfg, false)
 	f.flush(cfg, "released the VIPs")
 	if !final {
-		time.AfterFunc(stragglerDelay, func() { f.flush(f.d.Current().Config, "stragglers") })
+		f.d.clock.AfterFunc(stragglerDelay, func() { f.flush(f.d.Current().Config, "stragglers") })
 	}
 	f.arm(cfg)
 }
@@ -135,7 +135,7 @@ func (f *follower) flush(cfg *config.Config, why string) {
 	if cfg.Sync == nil {
 		return
 	}
-	start := time.Now()
+	start := f.d.clock.Now()
 	n, err := f.d.handover.Flush(cfg)
 	f.lastMu.Lock()
 	f.last.LastFlushAt, f.last.LastFlushed, f.last.LastError = start, n, ""
@@ -147,7 +147,7 @@ func (f *follower) flush(cfg *config.Config, why string) {
 		f.d.log.WithError(err).Error("connection table not handed to the peer")
 		return
 	}
-	f.d.log.WithFields(logrus.Fields{"connections": n, "took": time.Since(start).Round(time.Microsecond), "why": why}).
+	f.d.log.WithFields(logrus.Fields{"connections": n, "took": f.d.clock.Since(start).Round(time.Microsecond), "why": why}).
 		Info("connection table handed to the peer")
 }
 
@@ -160,7 +160,7 @@ func (f *follower) final() {
 	f.mu.Unlock()
 	if was {
 		f.stepTo(false, true)
-		time.Sleep(stragglerDelay)
+		f.d.clock.Sleep(stragglerDelay)
 		f.flush(f.d.Current().Config, "stragglers")
 	}
 	if err := f.d.handover.Close(); err != nil {

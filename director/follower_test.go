@@ -14,7 +14,9 @@ import (
 	"github.com/lvsd/lvsd/director/ipvs"
 )
 
-func newFollowerDaemon(t *testing.T, syncYAML string) (*Director, *fakeSync, *fakeHandover) {
+// newFollowerDaemon returns a director, not running, whose follower runs
+// on a fake clock.
+func newFollowerDaemon(t *testing.T, syncYAML string) (*Director, *fakeSync, *fakeHandover, *afterClock) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "services.d"), 0o755); err != nil {
@@ -23,13 +25,15 @@ func newFollowerDaemon(t *testing.T, syncYAML string) (*Director, *fakeSync, *fa
 	write(t, filepath.Join(dir, "lvsd.yaml"), mainYAML+syncYAML)
 	write(t, filepath.Join(dir, "services.d", "web.yaml"), webYAML)
 	write(t, filepath.Join(dir, "services.d", "dns.yaml"), "name: dns\nvirtual: 192.0.2.10:53\nprotocol: udp\nforward: nat\ncheck: {type: none}\nreals: [{address: 192.0.2.21:53}]\n")
-	fs, fh := &fakeSync{}, &fakeHandover{}
+	clock := newAfterClock()
+	fs, fh := &fakeSync{}, &fakeHandover{now: clock.Now}
 	d, err := New(filepath.Join(dir, "lvsd.yaml"), Options{Config: testOptions(), Sync: fs, Handover: fh, Sysctls: offSysctls{},
 		OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return ipvs.NewMemory(), nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, fs, fh
+	d.clock = clock
+	return d, fs, fh, clock
 }
 
 // TestFollowerHandsOver walks a node through backup, takeover and release
@@ -37,7 +41,7 @@ func newFollowerDaemon(t *testing.T, syncYAML string) (*Director, *fakeSync, *fa
 // armed ahead of the VIPs, the short hold and the sync master on takeover,
 // the table flushed to the peer twice on release and the hold re-armed.
 func TestFollowerHandsOver(t *testing.T) {
-	d, fs, fh := newFollowerDaemon(t, "sync: {interface: eth1, sync_id: 7, hold_resets: 2s}\n")
+	d, fs, fh, clock := newFollowerDaemon(t, "sync: {interface: eth1, sync_id: 7, hold_resets: 2s}\n")
 	f := d.follow
 	// TCP only (the UDP service has no resets); the NAT realserver's
 	// untranslated replies are held too.
@@ -77,25 +81,49 @@ func TestFollowerHandsOver(t *testing.T) {
 	if h := d.Status(context.Background()).Handover; h == nil || h.LastFlushed != 1 || h.LastFlushAt.IsZero() {
 		t.Errorf("status after the release: handover %+v, want the flush of 1 connection", h)
 	}
-	eventually(t, "the straggler flush", func() bool { n, _, _ := fh.snapshot(); return n == 2 })
+	clock.advance(t, stragglerDelay-time.Nanosecond)
+	if n, _, _ := fh.snapshot(); n != 1 {
+		t.Fatalf("%d flushes before stragglerDelay, want 1", n)
+	}
+	clock.advance(t, time.Nanosecond)
+	if n, _, _ := fh.snapshot(); n != 2 {
+		t.Fatalf("%d flushes at stragglerDelay, want 2 (the stragglers)", n)
+	}
 	fh.mu.Lock()
 	gap := fh.flushes[1].Sub(fh.flushes[0])
 	fh.mu.Unlock()
-	if gap < stragglerDelay {
-		t.Errorf("straggler flush %v after the first, want >= %v", gap, stragglerDelay)
+	if gap != stragglerDelay {
+		t.Errorf("straggler flush %v after the first, want %v", gap, stragglerDelay)
 	}
 }
 
 // TestFollowerFinal: a stop while master flushes twice and removes the
 // hold; a stop as backup flushes nothing.
 func TestFollowerFinal(t *testing.T) {
-	d, _, fh := newFollowerDaemon(t, "sync: {interface: eth1}\n")
+	d, _, fh, clock := newFollowerDaemon(t, "sync: {interface: eth1}\n")
 	d.follow.step(true)
-	d.follow.final()
+	done := make(chan struct{})
+	go func() { d.follow.final(); close(done) }()
+	// final waits out stragglerDelay itself, on the clock: a timer could
+	// fire after lvsd exits.
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("final does not wait for the stragglers: %v", err)
+	}
+	if n, _, closed := fh.snapshot(); n != 1 || closed {
+		t.Errorf("stop as master, before stragglerDelay: %d flushes, closed %v; want 1, false", n, closed)
+	}
+	clock.Advance(stragglerDelay)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("final did not return after stragglerDelay")
+	}
 	if n, _, closed := fh.snapshot(); n != 2 || !closed {
 		t.Errorf("stop as master: %d flushes, closed %v; want 2, true", n, closed)
 	}
-	d, _, fh = newFollowerDaemon(t, "sync: {interface: eth1}\n")
+	d, _, fh, _ = newFollowerDaemon(t, "sync: {interface: eth1}\n")
 	d.follow.final()
 	if n, _, closed := fh.snapshot(); n != 0 || !closed {
 		t.Errorf("stop as backup: %d flushes, closed %v; want 0, true", n, closed)
@@ -105,7 +133,7 @@ func TestFollowerFinal(t *testing.T) {
 // TestFollowerHoldOff: hold_resets 0 holds nothing, and without sync
 // nothing is flushed either.
 func TestFollowerHoldOff(t *testing.T) {
-	d, _, fh := newFollowerDaemon(t, "sync: {interface: eth1, hold_resets: 0s}\n")
+	d, _, fh, _ := newFollowerDaemon(t, "sync: {interface: eth1, hold_resets: 0s}\n")
 	d.follow.step(true)
 	_, holds, _ := fh.snapshot()
 	for _, h := range holds {
@@ -113,10 +141,10 @@ func TestFollowerHoldOff(t *testing.T) {
 			t.Errorf("hold_resets 0 held %+v", h.h)
 		}
 	}
-	d, _, fh = newFollowerDaemon(t, "")
+	d, _, fh, clock := newFollowerDaemon(t, "")
 	d.follow.step(true)
 	d.follow.step(false)
-	time.Sleep(stragglerDelay + 50*time.Millisecond)
+	clock.advance(t, stragglerDelay) // the straggler timer has run
 	if n, holds, _ := fh.snapshot(); n != 0 {
 		t.Errorf("no sync: %d flushes", n)
 	} else {
@@ -125,6 +153,38 @@ func TestFollowerHoldOff(t *testing.T) {
 				t.Errorf("no sync: held %+v", h.h)
 			}
 		}
+	}
+}
+
+// TestFollowerRearms: a backup re-arms the idle reset hold every hour, well
+// before the kernel drops it (idleHold), without any VRRP transition.
+func TestFollowerRearms(t *testing.T) {
+	d, _, fh, clock := newFollowerDaemon(t, "sync: {interface: eth1}\n")
+	fh.called = make(chan string, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { d.follow.run(ctx, &vrrpSet{}, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := range 3 {
+		if err := clock.BlockUntilContext(ctx, 1); err != nil { // run's ticker
+			t.Fatal(err)
+		}
+		if _, holds, _ := fh.snapshot(); len(holds) != i {
+			t.Fatalf("%d holds before hour %d, want %d", len(holds), i+1, i)
+		}
+		clock.Advance(time.Hour)
+		select {
+		case what := <-fh.called:
+			if what != "hold" {
+				t.Fatalf("hour %d: %s, want the hold re-armed", i+1, what)
+			}
+		case <-ctx.Done():
+			t.Fatalf("hour %d: hold not re-armed", i+1)
+		}
+	}
+	if _, holds, _ := fh.snapshot(); holds[2].d != idleHold {
+		t.Errorf("re-armed for %v, want %v", holds[2].d, idleHold)
 	}
 }
 

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/handover/rstguard"
@@ -68,10 +72,18 @@ func (f *fakeSync) Stop(role ipvs.SyncRole) error {
 
 // fakeHandover records flushes and holds instead of touching the kernel.
 type fakeHandover struct {
+	now     func() time.Time // stamps flushes; nil: time.Now
+	called  chan string      // if set, hears "flush" and "hold" after each call
 	mu      sync.Mutex
 	flushes []time.Time
 	holds   []holdCall
 	closed  bool
+}
+
+func (f *fakeHandover) tell(what string) {
+	if f.called != nil {
+		f.called <- what
+	}
 }
 
 type holdCall struct {
@@ -80,16 +92,22 @@ type holdCall struct {
 }
 
 func (f *fakeHandover) Flush(*config.Config) (int, error) {
+	now := time.Now
+	if f.now != nil {
+		now = f.now
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.flushes = append(f.flushes, time.Now())
+	f.flushes = append(f.flushes, now())
+	f.mu.Unlock()
+	f.tell("flush")
 	return 1, nil
 }
 
 func (f *fakeHandover) Hold(h rstguard.Holds, d time.Duration) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.holds = append(f.holds, holdCall{h, d})
+	f.mu.Unlock()
+	f.tell("hold")
 	return nil
 }
 
@@ -106,4 +124,92 @@ func (f *fakeHandover) snapshot() (flushes int, holds []holdCall, closed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.flushes), append([]holdCall(nil), f.holds...), f.closed
+}
+
+// guard bounds a wait on the code under test: it fails the test instead of
+// hanging it, and says nothing about how long anything should take.
+const guard = 5 * time.Second
+
+// afterClock is a fake clock that knows when the functions given to its
+// AfterFunc have returned, so that a test can tell "the timer fired and
+// did nothing" from "the timer has not fired yet" without sleeping.
+type afterClock struct {
+	*clockwork.FakeClock
+	mu    sync.Mutex
+	funcs []*afterFunc
+}
+
+type afterFunc struct {
+	at   time.Time
+	done chan struct{}
+}
+
+func newAfterClock() *afterClock { return &afterClock{FakeClock: clockwork.NewFakeClock()} }
+
+// AfterFunc is the fake clock's, noting when f is due and when it returns.
+func (c *afterClock) AfterFunc(d time.Duration, f func()) clockwork.Timer {
+	a := &afterFunc{at: c.Now().Add(d), done: make(chan struct{})}
+	c.mu.Lock()
+	c.funcs = append(c.funcs, a)
+	c.mu.Unlock()
+	return c.FakeClock.AfterFunc(d, func() { defer close(a.done); f() })
+}
+
+// advance moves the clock by d and waits for every AfterFunc function that
+// came due to return. (None of the code under test stops its timers.)
+func (c *afterClock) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	c.Advance(d)
+	now := c.Now()
+	c.mu.Lock()
+	due := slices.DeleteFunc(slices.Clone(c.funcs), func(a *afterFunc) bool { return a.at.After(now) })
+	c.mu.Unlock()
+	for _, a := range due {
+		select {
+		case <-a.done:
+		case <-time.After(guard):
+			t.Fatalf("a timer function due at %v has not returned", a.at)
+		}
+	}
+}
+
+// lifecycle hears the states a Director reports through Options.Lifecycle.
+type lifecycle chan string
+
+func newLifecycle() lifecycle { return make(lifecycle, 16) }
+
+func (l lifecycle) report(state string) { l <- state }
+
+// await takes the next states reported and fails the test unless they are
+// want, in order.
+func (l lifecycle) await(t *testing.T, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		select {
+		case got := <-l:
+			if got != w {
+				t.Fatalf("lifecycle %q, want %q", got, w)
+			}
+		case <-time.After(guard):
+			t.Fatalf("lifecycle: no %q", w)
+		}
+	}
+}
+
+// waitReconciled checks cond after each reconcile of d's IPVS table until
+// it holds.
+func waitReconciled(t *testing.T, d *Director, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(guard)
+	for {
+		next := d.dir.Reconciled() // before cond: a reconcile ending meanwhile closes it
+		if cond() {
+			return
+		}
+		select {
+		case <-next:
+		case <-timeout:
+			t.Fatalf("no reconcile brought %s", what)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/sirupsen/logrus"
 
 	"github.com/lvsd/lvsd/director/config"
@@ -17,6 +18,9 @@ type Options struct {
 	OwnedPath   string        // where the set of services lvsd made is kept
 	ClearOnStop bool          // delete lvsd's services when Run ends
 	Log         *logrus.Entry
+	// Clock times the periodic reconcile and the latency of updates; nil
+	// means the real clock. Tests pass a fake one.
+	Clock clockwork.Clock
 }
 
 // Reconciler keeps the kernel's IPVS table as the services and health want.
@@ -34,6 +38,8 @@ type Reconciler struct {
 	full    bool                // a full reconcile is due (Update)
 	dirty   map[string]struct{} // services whose realservers' state changed (Changed)
 	last    Result
+	ready   chan struct{} // closed when the first reconcile ends
+	next    chan struct{} // closed when the next reconcile ends, then replaced
 	kick    chan struct{}
 	calls   chan func() // run on Run's goroutine, which owns the handle
 
@@ -65,8 +71,12 @@ func New(k IPVS, opts Options) *Reconciler {
 	if opts.Log == nil {
 		opts.Log = logrus.NewEntry(logrus.New())
 	}
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
 	return &Reconciler{
 		k: k, opts: opts, owned: ownedFile{opts.OwnedPath}, state: AllUp,
+		ready: make(chan struct{}), next: make(chan struct{}),
 		kick: make(chan struct{}, 1), calls: make(chan func()),
 	}
 }
@@ -81,7 +91,7 @@ func (d *Reconciler) Update(services []config.Service, state StateFunc) {
 		d.byName[s.Name] = i
 	}
 	if d.pending.IsZero() {
-		d.pending = time.Now()
+		d.pending = d.opts.Clock.Now()
 	}
 	d.mu.Unlock()
 	select {
@@ -103,13 +113,27 @@ func (d *Reconciler) Changed(services ...string) {
 		d.dirty[s] = struct{}{}
 	}
 	if d.pending.IsZero() {
-		d.pending = time.Now()
+		d.pending = d.opts.Clock.Now()
 	}
 	d.mu.Unlock()
 	select {
 	case d.kick <- struct{}{}:
 	default:
 	}
+}
+
+// Ready returns a channel that is closed once Run's first reconcile has
+// ended, whether or not it succeeded: the table is then as lvsd wants it,
+// or the error is in Last.
+func (d *Reconciler) Ready() <-chan struct{} { return d.ready }
+
+// Reconciled returns a channel that is closed when the next reconcile to
+// end has ended (one under way when it is called counts). To wait for a
+// change to reach the kernel, check Last or the table after each one.
+func (d *Reconciler) Reconciled() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.next
 }
 
 // Last returns the outcome of the last reconcile.
@@ -123,7 +147,7 @@ func (d *Reconciler) Last() Result {
 // ctx is done. Errors are logged and retried, never fatal: the kernel
 // keeps forwarding whatever it has.
 func (d *Reconciler) Run(ctx context.Context) error {
-	tick := time.NewTicker(d.opts.Interval)
+	tick := d.opts.Clock.NewTicker(d.opts.Interval)
 	defer tick.Stop()
 	d.reconcile(false)
 	for {
@@ -135,7 +159,7 @@ func (d *Reconciler) Run(ctx context.Context) error {
 			return nil
 		case <-d.kick:
 			d.reconcile(false)
-		case <-tick.C:
+		case <-tick.Chan():
 			d.reconcile(true)
 		case fn := <-d.calls:
 			fn()
@@ -157,7 +181,7 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 	if periodic {
 		d.have = nil
 	}
-	res := Result{At: time.Now()}
+	res := Result{At: d.opts.Clock.Now()}
 	var after Table
 	if full || periodic || d.have == nil {
 		res.Ops, after, res.Err = d.Reconcile(services, state)
@@ -166,7 +190,7 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 	}
 	res.Services = len(after)
 	if !pending.IsZero() {
-		res.Latency = time.Since(pending)
+		res.Latency = d.opts.Clock.Since(pending)
 	}
 	if len(res.Ops) > 0 {
 		entry := d.opts.Log.WithField("ops", len(res.Ops))
@@ -184,6 +208,13 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 	}
 	d.mu.Lock()
 	d.last = res
+	close(d.next)
+	d.next = make(chan struct{})
+	select {
+	case <-d.ready:
+	default:
+		close(d.ready)
+	}
 	d.mu.Unlock()
 	return res
 }

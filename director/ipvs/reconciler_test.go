@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/sirupsen/logrus"
 
 	"github.com/lvsd/lvsd/director/config"
@@ -64,19 +65,27 @@ func TestAdoptionWithoutOwnershipFileLeavesUnknownServices(t *testing.T) {
 
 func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
 	lf := NewMemory()
-	d := New(lf, Options{Interval: 20 * time.Millisecond, OwnedPath: filepath.Join(t.TempDir(), "o.json"), ClearOnStop: true, Log: quiet()})
+	clock := clockwork.NewFakeClock()
+	const interval = 30 * time.Second
+	d := New(lf, Options{Interval: interval, OwnedPath: filepath.Join(t.TempDir(), "o.json"), ClearOnStop: true, Log: quiet(), Clock: clock})
 	d.Update([]config.Service{web}, AllUp)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	waitFor(t, "first apply", func() bool { tb, _ := lf.Table(); return len(tb) == 1 })
+	ready(t, d)
+	if tb, _ := lf.Table(); len(tb) != 1 {
+		t.Fatalf("after the first reconcile the table is %v, want web", tb)
+	}
 	// ipvsadm -C behind our back: the periodic reconcile puts it back.
 	lf.Edit(func(t Table) { clear(t) })
-	waitFor(t, "drift repair", func() bool { tb, _ := lf.Table(); return len(tb[KeyOf(web)].Dests) == 2 })
-	// An update applies at once (the interval would do it too, so use a
-	// state change the timer cannot guess).
+	if err := clock.BlockUntilContext(ctx, 1); err != nil { // Run's ticker
+		t.Fatal(err)
+	}
+	clock.Advance(interval)
+	waitReconciled(t, d, "drift repair", func() bool { tb, _ := lf.Table(); return len(tb[KeyOf(web)].Dests) == 2 })
+	// An update applies at once, with the clock standing still.
 	d.Update([]config.Service{web}, func(string, netip.AddrPort) RealState { return RealState{} })
-	waitFor(t, "sorry server", func() bool { tb, _ := lf.Table(); _, ok := tb[KeyOf(web)].Dests[web.Sorry]; return ok })
+	waitReconciled(t, d, "sorry server", func() bool { tb, _ := lf.Table(); _, ok := tb[KeyOf(web)].Dests[web.Sorry]; return ok })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -89,14 +98,35 @@ func TestRunRepairsDriftAndClearsOnStop(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// guard bounds a wait on the code under test: it fails the test instead
+// of hanging it, and says nothing about how long anything should take.
+const guard = 5 * time.Second
+
+// ready waits for Run's first reconcile.
+func ready(t *testing.T, d *Reconciler) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	select {
+	case <-d.Ready():
+	case <-time.After(guard):
+		t.Fatal("no first reconcile")
+	}
+}
+
+// waitReconciled checks cond after each reconcile of d until it holds.
+func waitReconciled(t *testing.T, d *Reconciler, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(guard)
+	for {
+		next := d.Reconciled() // before cond: a reconcile ending meanwhile closes it
 		if cond() {
 			return
 		}
+		select {
+		case <-next:
+		case <-timeout:
+			t.Fatalf("no reconcile brought %s", what)
+		}
 	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // readCounting counts full reads of the kernel table.
@@ -155,7 +185,8 @@ func TestChangesUseTheCachedTable(t *testing.T) {
 
 func TestChangedReconcilesOnlyThatService(t *testing.T) {
 	k := &readCounting{Memory: NewMemory()}
-	d := New(k, Options{Interval: time.Hour, Log: quiet()})
+	clock := clockwork.NewFakeClock()
+	d := New(k, Options{Interval: time.Hour, Log: quiet(), Clock: clock})
 	var mu sync.Mutex
 	webDown := false
 	state := func(s string, a netip.AddrPort) RealState {
@@ -167,16 +198,24 @@ func TestChangedReconcilesOnlyThatService(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go d.Run(ctx)
-	waitFor(t, "cold apply", func() bool { return d.Last().Services == 2 })
+	ready(t, d)
+	if n := d.Last().Services; n != 2 {
+		t.Fatalf("cold apply: %d services, want 2", n)
+	}
 	// Drift in v6 that a partial reconcile of web must not look at.
 	k.Edit(func(t Table) { delete(t[KeyOf(v6)].Dests, v6.Reals[0].Addr) })
 	reads := k.reads
 	mu.Lock()
 	webDown = true
 	mu.Unlock()
-	d.Changed(web.Name)
-	waitFor(t, "web's decision", func() bool { r := d.Last(); return len(r.Ops) == 1 })
-	if r := d.Last(); r.Ops[0].Kind != DelDest || r.Ops[0].Key != KeyOf(web) || r.Latency <= 0 || k.reads != reads {
+	// The decision waits 5 ms for Run's goroutine, busy here: its latency
+	// counts from the decision, not from the reconcile.
+	const wait = 5 * time.Millisecond
+	if err := d.onLoop(ctx, func() error { d.Changed(web.Name); clock.Advance(wait); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitReconciled(t, d, "web's decision", func() bool { r := d.Last(); return len(r.Ops) == 1 })
+	if r := d.Last(); r.Ops[0].Kind != DelDest || r.Ops[0].Key != KeyOf(web) || r.Latency != wait || k.reads != reads {
 		t.Errorf("partial reconcile: %+v, kernel reads %d -> %d", r, reads, k.reads)
 	}
 	if tb, _ := k.Memory.Table(); len(tb[KeyOf(v6)].Dests) != 0 {
