@@ -238,6 +238,7 @@ func (n *Node) loop(ctx context.Context, adverts <-chan Advert, readErr <-chan e
 			stop = nil
 			n.beginStop()
 		case a := <-adverts:
+			n.st.heard(n.clock.Now(), a.From)
 			n.do(n.m.Receive(n.clock.Now(), a))
 		case f := <-n.events:
 			f()

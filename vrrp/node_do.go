@@ -47,6 +47,7 @@ func (n *Node) send(prio uint8) {
 			continue
 		}
 		n.st.count(cSent, 1)
+		n.st.update(func(s *NodeStatus) { s.LastSent = n.clock.Now() })
 	}
 }
 

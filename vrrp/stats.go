@@ -26,8 +26,9 @@ type Counters struct {
 	AdvertsReceived uint64
 	// Drops counts received packets that did not, by reason.
 	Drops map[DropReason]uint64
-	// Transitions counts state changes.
-	Transitions uint64
+	// Transitions counts state changes; ToMaster and FromMaster those
+	// into and out of Master.
+	Transitions, ToMaster, FromMaster uint64
 	// AnnouncesSent counts gratuitous ARP and NA packets sent.
 	AnnouncesSent uint64
 	// SendErrors, AddrErrors, AnnounceErrors and ReadErrors count failed
@@ -50,6 +51,12 @@ type NodeStatus struct {
 	Since time.Time
 	// Faults lists why the node is in Fault (tracked items or group).
 	Faults []string
+	// LastAdvert is when the last advertisement from another router was
+	// handled, and Peer who sent it; zero before any.
+	LastAdvert time.Time
+	Peer       netip.Addr
+	// LastSent is when this node last sent an advertisement.
+	LastSent time.Time
 	// Transitions are the last 20 state changes, oldest first.
 	Transitions []Transition
 	Counters    Counters
@@ -100,11 +107,22 @@ func (st *stats) transition(t Transition) {
 	st.update(func(s *NodeStatus) {
 		s.Since = t.Time
 		s.Counters.Transitions++
+		if t.To == Master {
+			s.Counters.ToMaster++
+		}
+		if t.From == Master {
+			s.Counters.FromMaster++
+		}
 		if len(s.Transitions) == maxTransitions {
 			s.Transitions = slices.Delete(s.Transitions, 0, 1)
 		}
 		s.Transitions = append(s.Transitions, t)
 	})
+}
+
+// heard records an advertisement from another router.
+func (st *stats) heard(at time.Time, from netip.Addr) {
+	st.update(func(s *NodeStatus) { s.LastAdvert, s.Peer = at, from })
 }
 
 // machine copies the Machine's view of things.

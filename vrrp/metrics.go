@@ -1,0 +1,119 @@
+package vrrp
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics exports the VRRP instances of a daemon to Prometheus. It reads
+// each Node's status at scrape time, so the Node's hot path only bumps
+// the counters it keeps for status anyway. Labels are the instance's
+// name, interface and VRID; the state is a value, never a label, so that
+// a state change never starts a new series.
+type Metrics struct {
+	nodes func() []*Node
+	now   func() time.Time
+
+	state, priority, since, advertAge               *prometheus.Desc
+	sent, received, toMaster, fromMaster, announces *prometheus.Desc
+	drops, errors                                   *prometheus.Desc
+}
+
+// NewMetrics returns a collector over the nodes that nodes returns at
+// each scrape (none before VRRP starts).
+func NewMetrics(nodes func() []*Node) *Metrics {
+	l := []string{"instance", "interface", "vrid"}
+	d := func(name, help string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc("lvsd_vrrp_"+name, help, append(l[:3:3], extra...), nil)
+	}
+	return &Metrics{
+		nodes: nodes, now: time.Now,
+		state:      d("state", "VRRP state as the keepalived exporters number it: 0 INIT, 1 BACKUP, 2 MASTER (also while resigning, VIPs still held), 3 FAULT."),
+		priority:   d("priority", "Effective priority, after tracking and switchover."),
+		since:      d("state_since_timestamp_seconds", "When the current state began, as a Unix time."),
+		advertAge:  d("master_advert_age_seconds", "Seconds since the last advertisement from the current master: received from the peer on a backup, sent by this node on the master. Absent while no master is known."),
+		sent:       d("adverts_sent_total", "Advertisements sent, one per destination."),
+		received:   d("adverts_received_total", "Advertisements received that passed validation."),
+		toMaster:   d("transitions_to_master_total", "Transitions into MASTER."),
+		fromMaster: d("transitions_from_master_total", "Transitions out of MASTER."),
+		announces:  d("gratuitous_announces_sent_total", "Gratuitous ARP and unsolicited neighbour advertisement packets sent."),
+		drops:      d("adverts_dropped_total", "Received packets dropped, by reason.", "reason"),
+		errors:     d("errors_total", "Failed operations, by operation: send (advert), addr (VIP add or remove), announce (ARP/NA), read.", "op"),
+	}
+}
+
+// Describe sends every descriptor.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.state, m.priority, m.since, m.advertAge, m.sent, m.received,
+		m.toMaster, m.fromMaster, m.announces, m.drops, m.errors} {
+		ch <- d
+	}
+}
+
+// Collect sends each node's figures.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	now := m.now()
+	for _, n := range m.nodes() {
+		s := n.Status()
+		l := []string{s.Name, s.Interface, strconv.Itoa(int(s.VRID))}
+		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(l[:3:3], extra...)...)
+		}
+		counter := func(d *prometheus.Desc, v uint64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(l[:3:3], extra...)...)
+		}
+		c := s.Counters
+		gauge(m.state, float64(StateNumber(s.State)))
+		gauge(m.priority, float64(s.Priority))
+		if !s.Since.IsZero() {
+			gauge(m.since, float64(s.Since.UnixNano())/1e9)
+		}
+		if at := masterAdvert(s); !at.IsZero() {
+			gauge(m.advertAge, max(0, now.Sub(at).Seconds()))
+		}
+		counter(m.sent, c.AdvertsSent)
+		counter(m.received, c.AdvertsReceived)
+		counter(m.toMaster, c.ToMaster)
+		counter(m.fromMaster, c.FromMaster)
+		counter(m.announces, c.AnnouncesSent)
+		// Every reason, zeros included, so that rate() sees the first drop.
+		for _, r := range reasons {
+			counter(m.drops, c.Drops[r.reason], string(r.reason))
+		}
+		counter(m.drops, c.Drops[ReasonOther], string(ReasonOther))
+		counter(m.errors, c.SendErrors, "send")
+		counter(m.errors, c.AddrErrors, "addr")
+		counter(m.errors, c.AnnounceErrors, "announce")
+		counter(m.errors, c.ReadErrors, "read")
+	}
+}
+
+// masterAdvert is when the current master last advertised: this node's
+// own last advert while it holds the VIPs, the peer's when the peer is
+// the master; zero when the master is unknown.
+func masterAdvert(s NodeStatus) time.Time {
+	switch {
+	case s.State == Master || s.State == Resigning:
+		return s.LastSent
+	case s.Master.IsValid() && s.Master == s.Peer:
+		return s.LastAdvert
+	}
+	return time.Time{}
+}
+
+// StateNumber numbers a state as the keepalived exporters do (INIT 0,
+// BACKUP 1, MASTER 2, FAULT 3), so their dashboards' thresholds carry
+// over; Resigning still holds the VIPs and counts as MASTER.
+func StateNumber(s State) int {
+	switch s {
+	case Backup:
+		return 1
+	case Master, Resigning:
+		return 2
+	case Fault:
+		return 3
+	}
+	return 0
+}
