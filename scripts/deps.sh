@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(qemu-system-x86 busybox-static cpio kmod iproute2 nftables iputils-ping
-      ipvsadm keepalived nginx xz-utils procps prometheus chromium)
+      ipvsadm keepalived ldirectord nginx xz-utils procps prometheus chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -25,7 +25,7 @@ if [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null
   $SUDO apt-get update -qq
 fi
 
-# nginx and keepalived would start as services on this host when installed;
+# nginx, keepalived and ldirectord would start as services on this host when installed;
 # the tests start their own copies inside namespaces, so forbid that here.
 policy=/usr/sbin/policy-rc.d
 made_policy=0
