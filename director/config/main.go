@@ -93,6 +93,7 @@ func resolveSync(raw *rawSync, r reporter) *Sync {
 
 func resolveNotify(raw rawNotify, r reporter) Notify {
 	n := Notify{Command: raw.Command, Webhook: raw.Webhook, Timeout: durOr(raw.Timeout, 5*time.Second)}
+	n.Email = resolveEmail(raw.Email, r)
 	if len(raw.Command) > 0 && raw.Command[0] == "" {
 		r.at("notify.command[0]", "the program to run is empty")
 	}

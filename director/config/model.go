@@ -117,6 +117,7 @@ type Notify struct {
 	Command []string
 	Webhook string
 	Timeout time.Duration
+	Email   *Email // nil when no mail is sent
 }
 
 // Director holds the IPVS reconciler's options.

@@ -106,6 +106,7 @@ type rawNotify struct {
 	Command []string  `yaml:"command"`
 	Webhook string    `yaml:"webhook"`
 	Timeout *Duration `yaml:"timeout"`
+	Email   *rawEmail `yaml:"email"`
 }
 
 type rawDirector struct {
