@@ -33,6 +33,7 @@ import (
 	"github.com/lvsd/lvsd/director/handover"
 	"github.com/lvsd/lvsd/director/ipvs"
 	"github.com/lvsd/lvsd/director/notify"
+	"github.com/lvsd/lvsd/director/web"
 	"github.com/lvsd/lvsd/healthcheck"
 )
 
@@ -117,6 +118,11 @@ type Director struct {
 	reloads chan chan api.ReloadResult
 	started time.Time
 	mode    Mode // what it may touch
+
+	metrics *metrics    // see metrics.go
+	web     *web.Server // the status page and /metrics (http.go)
+	events  events      // the last realserver transitions, for status
+	serving atomic.Bool // set once every part is up: the page may read them
 }
 
 // Loaded is a configuration in service, with its generation (1 at start,
@@ -161,6 +167,8 @@ func New(path string, o Options) (*Director, error) {
 	d.follow = &follower{d: d}
 	d.started = d.now()
 	d.mode = o.Mode
+	d.metrics = newMetrics(d)
+	d.metrics.loaded(cfg)
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
 	return d, nil
 }
@@ -201,6 +209,7 @@ func (d *Director) Run(ctx context.Context, hup <-chan struct{}) error {
 		"config": d.path, "socket": d.socketOf(cfg), "mode": d.mode, "services": len(cfg.Services),
 		"instances": len(cfg.Instances), "version": d.version,
 	}).Info("lvsd started")
+	d.serving.Store(true)
 	d.life("ready")
 	for {
 		select {
@@ -233,6 +242,10 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.startWeb(cfg); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if d.drains, err = loadDrains(d.statePath(cfg, "drains.json")); err != nil {
 		d.log.WithError(err).Warn("operator drains not restored")
 	}
@@ -241,7 +254,8 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 	d.notifyDone = make(chan struct{})
 	d.notifyStop = notifyStop
 	go func() { defer close(d.notifyDone); d.notify.Run(notifyCtx) }()
-	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth, healthcheck.WithClock(d.clock)); err != nil {
+	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth, healthcheck.WithClock(d.clock),
+		healthcheck.WithResults(d.metrics.health.Observe)); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -251,6 +265,7 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 		ClearOnStop: cfg.Director.OnStop == "clear",
 		Log:         d.log.WithField("part", "director"),
 		Clock:       d.clock,
+		Metrics:     d.metrics.ipvs,
 	})
 	return ln, nil
 }
@@ -290,6 +305,7 @@ func (d *Director) stop(vcancel, cancel context.CancelFunc, served, directed <-c
 	err := errors.Join(verr, <-served, <-directed, d.stopSync(d.Current().Config))
 	d.notifyStop() // deliver what is queued, each hook bounded by its timeout
 	<-d.notifyDone
+	d.web.Close()
 	d.log.Info("lvsd stopped")
 	return err
 }

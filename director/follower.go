@@ -137,6 +137,7 @@ func (f *follower) flush(cfg *config.Config, why string) {
 	}
 	start := f.d.clock.Now()
 	n, err := f.d.handover.Flush(cfg)
+	f.d.metrics.flushed(n, err)
 	f.lastMu.Lock()
 	f.last.LastFlushAt, f.last.LastFlushed, f.last.LastError = start, n, ""
 	if err != nil {

@@ -39,6 +39,7 @@ func checkSpec(c config.Check) healthcheck.Spec {
 // the notify hooks.
 func (d *Director) onHealth(ev healthcheck.Event) {
 	d.dir.Changed(ev.Service)
+	d.events.health(ev)
 	state := "down"
 	if ev.Up {
 		state = "up"

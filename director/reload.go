@@ -18,6 +18,9 @@ func (d *Director) reload() api.ReloadResult {
 	old := d.Current()
 	res := api.ReloadResult{At: d.now(), Generation: old.Generation}
 	cfg, err := config.Load(d.path, d.opts)
+	if err == nil {
+		err = d.rebind(old.Config, cfg) // a bad http.listen rejects the reload
+	}
 	if err != nil {
 		res.Errors = errorLines(err)
 		d.log.WithFields(logrus.Fields{"errors": len(res.Errors), "generation": old.Generation}).
@@ -39,7 +42,9 @@ func (d *Director) reload() api.ReloadResult {
 	}
 	d.last = &res
 	d.mu.Unlock()
+	d.metrics.reloaded(res.At, res.OK)
 	if res.OK {
+		d.metrics.loaded(cfg)
 		d.notify.SetConfig(d.notifyConfig(cfg))
 		d.apply(cfg)
 		d.follow.reloaded(cfg)

@@ -34,6 +34,13 @@ func (d *Director) Status(ctx context.Context) api.Status {
 		t, err := d.dir.Table(ctx)
 		counters, cerr := d.dir.Counters(ctx)
 		s.IPVS = ipvsStatus(d.dir.Last(), t, cmp.Or(err, cerr), counters)
+		names := map[string]string{}
+		for _, svc := range cur.Config.Services {
+			names[ipvs.KeyOf(svc).String()] = svc.Name
+		}
+		for i := range s.IPVS.Services {
+			s.IPVS.Services[i].Name = names[s.IPVS.Services[i].Key]
+		}
 	}
 	if d.vrrp != nil {
 		for _, n := range d.vrrp.nodes {
@@ -43,6 +50,9 @@ func (d *Director) Status(ctx context.Context) api.Status {
 	if d.health != nil {
 		s.Drained = d.drains.list()
 		s.Health = realsStatus(cur.Config, d.health.Snapshot(), d.drains)
+		for i := range s.Health {
+			s.Health[i].LastLatency = d.metrics.health.LastDuration(s.Health[i].Service, s.Health[i].Real)
+		}
 	}
 	if cur.Config.Sync != nil {
 		h := d.follow.status()
@@ -50,6 +60,10 @@ func (d *Director) Status(ctx context.Context) api.Status {
 			h.Held = n
 		}
 		s.Handover = &h
+	}
+	s.Events = d.events.merged(s.VRRP)
+	if d.web != nil {
+		s.HTTP = d.web.Addrs()
 	}
 	if unmet := d.unmet.Load(); unmet != nil {
 		for _, r := range *unmet {
@@ -78,9 +92,10 @@ func instanceStatus(n vrrp.NodeStatus) api.Instance {
 	c := n.Counters
 	out := api.Instance{
 		Name: n.Name, Interface: n.Interface, VRID: n.VRID, State: vrrpState(n.State), Priority: n.Priority,
-		Master: n.Master, Since: n.Since, Faults: n.Faults,
+		Master: n.Master, Since: n.Since, Faults: n.Faults, LastAdvert: n.LastAdvert, PeerAddr: n.Peer,
 		Counters: api.InstanceCounters{
 			AdvertsSent: c.AdvertsSent, AdvertsReceived: c.AdvertsReceived, Transitions: c.Transitions,
+			ToMaster: c.ToMaster, FromMaster: c.FromMaster,
 			AnnouncesSent: c.AnnouncesSent, SendErrors: c.SendErrors, AddrErrors: c.AddrErrors,
 			AnnounceErrors: c.AnnounceErrors, ReadErrors: c.ReadErrors,
 		},
@@ -104,21 +119,30 @@ func realsStatus(cfg *config.Config, hs []healthcheck.RealHealth, dr *drains) []
 		service string
 		real    netip.AddrPort
 	}
-	checks := map[key]config.Check{}
+	type conf struct {
+		check   config.Check
+		weight  int
+		virtual string
+	}
+	checks := map[key]conf{}
 	for _, s := range cfg.Services {
+		virtual := ipvs.KeyOf(s).String()
 		for _, r := range s.Reals {
-			checks[key{s.Name, r.Addr}] = r.Check
+			checks[key{s.Name, r.Addr}] = conf{r.Check, r.Weight, virtual}
 		}
 	}
 	out := make([]api.Real, 0, len(hs))
 	for _, h := range hs {
-		c := checks[key{h.Service, h.Real}]
+		cf := checks[key{h.Service, h.Real}]
+		c := cf.check
 		r := api.Real{
-			Service: h.Service, Real: h.Real, Target: h.Target, Type: h.Type, Up: h.Up,
+			Service: h.Service, Real: h.Real, Virtual: cf.virtual, Weight: cf.weight,
+			Target: h.Target, Type: h.Type, Up: h.Up,
 			Successes: h.Successes, Failures: h.Failures, Rise: c.Rise, Fall: c.Fall, Checks: h.Checks,
 			LastCheck: h.LastCheck, LastReason: string(h.LastReason), LastDetail: h.LastDetail, Since: h.Since,
 		}
-		r.State = healthState(r, dr.has(h.Service, h.Real))
+		r.Drained = dr.has(h.Service, h.Real)
+		r.State = healthState(r, r.Drained)
 		out = append(out, r)
 	}
 	return out
@@ -156,7 +180,7 @@ func ipvsStatus(r ipvs.Result, t ipvs.Table, readErr error, counters map[ipvs.Se
 			dst := svc.Dests[a]
 			dc := c.Dests[a]
 			ss.Reals = append(ss.Reals, api.RealStatus{Addr: a.String(), Forward: string(dst.Forward), Weight: dst.Weight,
-				Active: dc.Active, Inactive: dc.Inactive})
+				Active: dc.Active, Inactive: dc.Inactive, Connections: dc.Total, CPS: dc.CPS, InBytes: dc.InBytes, OutBytes: dc.OutBytes})
 		}
 		st.Services = append(st.Services, ss)
 	}

@@ -17,12 +17,17 @@ type Counters struct {
 	Dests       map[netip.AddrPort]DestCounters
 }
 
-// DestCounters are a destination's connection counts.
+// DestCounters are a destination's connection counts and traffic.
 type DestCounters struct {
 	Active     uint32
 	Inactive   uint32
 	Persistent uint32
-	Total      uint32
+	Total      uint32 // connections since the destination was added
+	InPackets  uint32
+	OutPackets uint32
+	InBytes    uint64
+	OutBytes   uint64
+	CPS        uint32 // the kernel's estimate of new connections a second
 }
 
 // CounterReader is implemented by IPVS tables that have counters (the

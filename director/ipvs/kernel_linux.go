@@ -92,6 +92,8 @@ func (k *Kernel) Counters() (map[ServiceKey]Counters, error) {
 			a, _ := netip.AddrFromSlice(d.Address)
 			c.Dests[netip.AddrPortFrom(a.Unmap(), d.Port)] = DestCounters{
 				Active: d.ActiveConns, Inactive: d.InactConns, Persistent: d.PersistConns, Total: d.Stats.Connections,
+				InPackets: d.Stats.PacketsIn, OutPackets: d.Stats.PacketsOut, InBytes: d.Stats.BytesIn, OutBytes: d.Stats.BytesOut,
+				CPS: d.Stats.CPS,
 			}
 		}
 		out[key] = c

@@ -21,6 +21,8 @@ type Options struct {
 	// Clock times the periodic reconcile and the latency of updates; nil
 	// means the real clock. Tests pass a fake one.
 	Clock clockwork.Clock
+	// Metrics, if set, counts reconciles (see metrics.go).
+	Metrics *Metrics
 }
 
 // Reconciler keeps the kernel's IPVS table as the services and health want.
@@ -192,6 +194,7 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 	if !pending.IsZero() {
 		res.Latency = d.opts.Clock.Since(pending)
 	}
+	d.opts.Metrics.observe(res, periodic, !pending.IsZero(), d.opts.Clock.Since(res.At))
 	if len(res.Ops) > 0 {
 		entry := d.opts.Log.WithField("ops", len(res.Ops))
 		for _, op := range res.Ops {

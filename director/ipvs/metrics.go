@@ -1,0 +1,191 @@
+package ipvs
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts what the Reconciler does. Register it on a registry and
+// pass it in Options.Metrics; a nil *Metrics counts nothing.
+type Metrics struct {
+	reconciles *prometheus.CounterVec
+	errors     prometheus.Counter
+	ops        *prometheus.CounterVec
+	drift      prometheus.Counter
+	duration   prometheus.Histogram
+	decision   prometheus.Histogram
+	services   prometheus.Gauge
+	last       prometheus.Gauge
+}
+
+// NewMetrics declares the reconciler's families.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lvsd_ipvs_reconciles_total",
+			Help: "Reconciles of the IPVS table, by trigger: change (a reload, a health decision, a drain) or periodic (drift repair)."},
+			[]string{"trigger"}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_ipvs_reconcile_errors_total",
+			Help: "Reconciles that failed (an operation or a read of the table); retried at the next change or interval."}),
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lvsd_ipvs_operations_total",
+			Help: "IPVS netlink operations made by reconciles, by kind."}, []string{"op"}),
+		drift: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_ipvs_drift_repairs_total",
+			Help: "Periodic reconciles that found the kernel's table changed behind lvsd's back and repaired it."}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lvsd_ipvs_reconcile_duration_seconds",
+			Help:    "How long one reconcile took: diff and netlink operations, and a read of the table when due.",
+			Buckets: []float64{0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10}}),
+		decision: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lvsd_ipvs_decision_to_kernel_seconds",
+			Help:    "From a change (health decision, drain, reload) to the kernel holding it.",
+			Buckets: []float64{0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10}}),
+		services: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_ipvs_services",
+			Help: "Services in the kernel's IPVS table after the last reconcile."}),
+		last: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_ipvs_last_reconcile_timestamp_seconds",
+			Help: "When the last reconcile ran, as a Unix time."}),
+	}
+	for _, t := range []string{"change", "periodic"} {
+		m.reconciles.WithLabelValues(t)
+	}
+	for _, n := range opNames {
+		m.ops.WithLabelValues(n)
+	}
+	return m
+}
+
+// Describe sends every descriptor.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect sends every family.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.reconciles, m.errors, m.ops, m.drift, m.duration, m.decision, m.services, m.last}
+}
+
+// observe records one reconcile that took took; decided says it applied a
+// change (res.Latency is then the change's wait).
+func (m *Metrics) observe(res Result, periodic, decided bool, took time.Duration) {
+	if m == nil {
+		return
+	}
+	trigger := "change"
+	if periodic {
+		trigger = "periodic"
+	}
+	m.reconciles.WithLabelValues(trigger).Inc()
+	if res.Err != nil {
+		m.errors.Inc()
+	}
+	for _, op := range res.Ops {
+		m.ops.WithLabelValues(op.Kind.String()).Inc()
+	}
+	if periodic && len(res.Ops) > 0 {
+		m.drift.Inc()
+	}
+	m.duration.Observe(took.Seconds())
+	if decided {
+		m.decision.Observe(res.Latency.Seconds())
+	}
+	m.services.Set(float64(res.Services))
+	m.last.Set(float64(res.At.UnixNano()) / 1e9)
+}
+
+// Exposition receives metric families in the text format; the status
+// server's writer implements it (package director/web).
+type Exposition interface {
+	Family(name, help, kind string)
+	Sample(name, labels, extra string, v float64)
+}
+
+// CounterLabels render the label sets of the kernel's counters: a
+// service's, and a destination's of it. "" leaves the series out (a
+// service lvsd does not manage: node_exporter has those).
+type CounterLabels interface {
+	Service(k ServiceKey) string
+	Dest(k ServiceKey, addr netip.AddrPort) string
+}
+
+// WriteCounters writes the kernel's counters per service and per
+// destination (realserver). The per-destination active and inactive
+// connections and weight are node_exporter's node_ipvs_backend_* series,
+// with the same label names, and are not repeated here.
+func WriteCounters(e Exposition, cs map[ServiceKey]Counters, l CounterLabels) {
+	type svc struct {
+		labels string
+		c      Counters
+		active uint64
+		inact  uint64
+	}
+	svcs := make([]svc, 0, len(cs))
+	for k, c := range cs {
+		if lb := l.Service(k); lb != "" {
+			s := svc{labels: lb, c: c}
+			for _, d := range c.Dests {
+				s.active += uint64(d.Active)
+				s.inact += uint64(d.Inactive)
+			}
+			svcs = append(svcs, s)
+		}
+	}
+	family := func(name, help, kind string, v func(s *svc) float64) {
+		e.Family(name, help, kind)
+		for i := range svcs {
+			e.Sample(name, svcs[i].labels, "", v(&svcs[i]))
+		}
+	}
+	family("lvsd_ipvs_service_connections_active", "Active connections of the service's realservers (the kernel's).", "gauge",
+		func(s *svc) float64 { return float64(s.active) })
+	family("lvsd_ipvs_service_connections_inactive", "Inactive connections of the service's realservers (the kernel's).", "gauge",
+		func(s *svc) float64 { return float64(s.inact) })
+	family("lvsd_ipvs_service_connections_total", "Connections the service received (the kernel's counter).", "counter",
+		func(s *svc) float64 { return float64(s.c.Connections) })
+	family("lvsd_ipvs_service_packets_in_total", "Packets in to the service.", "counter",
+		func(s *svc) float64 { return float64(s.c.InPackets) })
+	family("lvsd_ipvs_service_packets_out_total", "Packets out of the service.", "counter",
+		func(s *svc) float64 { return float64(s.c.OutPackets) })
+	family("lvsd_ipvs_service_bytes_in_total", "Bytes in to the service.", "counter",
+		func(s *svc) float64 { return float64(s.c.InBytes) })
+	family("lvsd_ipvs_service_bytes_out_total", "Bytes out of the service.", "counter",
+		func(s *svc) float64 { return float64(s.c.OutBytes) })
+	writeDests(e, cs, l)
+}
+
+func writeDests(e Exposition, cs map[ServiceKey]Counters, l CounterLabels) {
+	type dest struct {
+		labels string
+		c      DestCounters
+	}
+	var ds []dest
+	for k, c := range cs {
+		if l.Service(k) == "" {
+			continue
+		}
+		for a, d := range c.Dests {
+			ds = append(ds, dest{l.Dest(k, a), d})
+		}
+	}
+	family := func(name, help string, v func(d *DestCounters) float64) {
+		e.Family(name, help, "counter")
+		for i := range ds {
+			e.Sample(name, ds[i].labels, "", v(&ds[i].c))
+		}
+	}
+	family("lvsd_ipvs_real_connections_total", "Connections the kernel gave the realserver since it was added.",
+		func(d *DestCounters) float64 { return float64(d.Total) })
+	family("lvsd_ipvs_real_packets_in_total", "Packets in to the realserver.",
+		func(d *DestCounters) float64 { return float64(d.InPackets) })
+	family("lvsd_ipvs_real_packets_out_total", "Packets out of the realserver.",
+		func(d *DestCounters) float64 { return float64(d.OutPackets) })
+	family("lvsd_ipvs_real_bytes_in_total", "Bytes in to the realserver.",
+		func(d *DestCounters) float64 { return float64(d.InBytes) })
+	family("lvsd_ipvs_real_bytes_out_total", "Bytes out of the realserver.",
+		func(d *DestCounters) float64 { return float64(d.OutBytes) })
+}

@@ -1,0 +1,197 @@
+package director
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/director/web"
+	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// metrics are the daemon's Prometheus families. Each part declares its
+// own beside the code that changes it (vrrp, healthcheck, ipvs); the
+// engine's are reloads, the configuration, the handover and the
+// realservers' drain and weights. The registry is the daemon's own, never
+// the global one, so that two daemons in one test process never collide.
+type metrics struct {
+	reg    *prometheus.Registry
+	health *healthcheck.Metrics
+	ipvs   *ipvs.Metrics
+
+	reloads        *prometheus.CounterVec
+	lastReload     prometheus.Gauge
+	lastReloadOK   prometheus.Gauge
+	configHash     prometheus.Gauge
+	handoverTables prometheus.Counter
+	handoverConns  prometheus.Counter
+	handoverErrors prometheus.Counter
+
+	labels atomic.Pointer[labelSet]
+}
+
+func newMetrics(d *Director) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(), health: healthcheck.NewMetrics(), ipvs: ipvs.NewMetrics(),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lvsd_reloads_total",
+			Help: "Reloads of the configuration, by result: accepted or rejected (the running one kept serving)."},
+			[]string{"result"}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_config_last_reload_timestamp_seconds",
+			Help: "When the last reload was tried, as a Unix time; 0 before any."}),
+		lastReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_config_last_reload_successful",
+			Help: "1 when the last reload was accepted (or none was tried), 0 when it was rejected."}),
+		configHash: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_config_hash",
+			Help: "A hash of the configuration in service (48 bits of its SHA-256): it differs between the pair when their files do."}),
+		handoverTables: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_handover_tables_sent_total",
+			Help: "Connection tables sent to the peer at VIP moves."}),
+		handoverConns: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_handover_connections_sent_total",
+			Help: "Connections sent to the peer in those tables."}),
+		handoverErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_handover_errors_total",
+			Help: "Connection tables that could not be sent."}),
+	}
+	m.reloads.WithLabelValues("accepted")
+	m.reloads.WithLabelValues("rejected")
+	m.lastReloadOK.Set(1)
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_build_info",
+		Help:        "lvsd's version and the Go release that built it; always 1.",
+		ConstLabels: prometheus.Labels{"version": d.version, "goversion": runtime.Version()}})
+	build.Set(1)
+	generation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lvsd_config_generation",
+		Help: "Generation of the configuration in service: 1 at start, +1 at each accepted reload."},
+		func() float64 { return float64(d.Current().Generation) })
+	started := prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_start_time_seconds",
+		Help: "When this lvsd started, as a Unix time."})
+	started.Set(float64(d.started.UnixNano()) / 1e9)
+	held := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lvsd_handover_held_packets_total",
+		Help: "Resets and untranslated NAT replies held while connection tables arrived (nftables counter)."},
+		func() float64 {
+			if !d.serving.Load() {
+				return 0
+			}
+			n, _ := d.handover.Held()
+			return float64(n)
+		})
+	m.reg.MustRegister(m.reloads, m.lastReload, m.lastReloadOK, m.configHash, m.handoverTables, m.handoverConns,
+		m.handoverErrors, build, generation, started, held, m.ipvs,
+		vrrp.NewMetrics(func() []*vrrp.Node {
+			if !d.serving.Load() {
+				return nil
+			}
+			return d.vrrp.nodes
+		}),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// loaded records a configuration put in service.
+func (m *metrics) loaded(cfg *config.Config) {
+	b, _ := json.Marshal(cfg)
+	sum := sha256.Sum256(b)
+	m.configHash.Set(float64(binary.BigEndian.Uint64(sum[:8]) >> 16))
+}
+
+// reloaded records a reload's outcome.
+func (m *metrics) reloaded(at time.Time, ok bool) {
+	m.lastReload.Set(float64(at.UnixNano()) / 1e9)
+	if ok {
+		m.reloads.WithLabelValues("accepted").Inc()
+		m.lastReloadOK.Set(1)
+	} else {
+		m.reloads.WithLabelValues("rejected").Inc()
+		m.lastReloadOK.Set(0)
+	}
+}
+
+// flushed records a connection table sent to the peer.
+func (m *metrics) flushed(n int, err error) {
+	if err != nil {
+		m.handoverErrors.Inc()
+		return
+	}
+	m.handoverTables.Inc()
+	m.handoverConns.Add(float64(n))
+}
+
+// labelsFor returns the label sets of cur, rendering them on the first
+// scrape after a reload.
+func (m *metrics) labelsFor(cur *Loaded) *labelSet {
+	if l := m.labels.Load(); l != nil && l.of == cur {
+		return l
+	}
+	l := newLabelSet(cur)
+	m.labels.Store(l)
+	return l
+}
+
+// writeBulk writes the families that grow with the farm: health per
+// realserver and per service, the engine's drain and weights, and the
+// kernel's counters (where the table has them).
+func (d *Director) writeBulk(t *web.Text) {
+	if !d.serving.Load() {
+		return
+	}
+	cur := d.Current()
+	l := d.metrics.labelsFor(cur)
+	d.metrics.health.Write(t, d.health.Snapshot(), healthLabels{l})
+	d.writeWeights(t, cur, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counters, err := d.dir.Counters(ctx)
+	if err != nil {
+		d.log.WithError(err).Warn("metrics: ipvs counters not read")
+	}
+	if counters != nil {
+		ipvs.WriteCounters(t, counters, kernelLabels{l})
+	}
+}
+
+// writeWeights writes, per configured realserver, whether the operator
+// drained it, its configured weight, and the weight lvsd gives it in the
+// kernel (as ipvs.Want decides: 0 when drained or down).
+func (d *Director) writeWeights(t *web.Text, cur *Loaded, l *labelSet) {
+	type row struct {
+		labels            string
+		drained           bool
+		weight, effective int
+	}
+	var rows []row
+	for _, s := range cur.Config.Services {
+		for _, r := range s.Reals {
+			st := cur.state(s.Name, r.Addr)
+			eff := r.Weight
+			if !st.Up || st.Drained {
+				eff = 0
+			}
+			rows = append(rows, row{l.real[realKey{s.Name, r.Addr}], st.Drained, r.Weight, eff})
+		}
+	}
+	t.Family("lvsd_real_drained", "1 while the operator has drained the realserver (lvsd drain), else 0.", "gauge")
+	for _, r := range rows {
+		t.Sample("lvsd_real_drained", r.labels, "", b2f(r.drained))
+	}
+	t.Family("lvsd_real_weight", "The realserver's configured weight.", "gauge")
+	for _, r := range rows {
+		t.Sample("lvsd_real_weight", r.labels, "", float64(r.weight))
+	}
+	t.Family("lvsd_real_effective_weight", "The weight lvsd gives the realserver in the kernel: the configured one, 0 while drained or down.", "gauge")
+	for _, r := range rows {
+		t.Sample("lvsd_real_effective_weight", r.labels, "", float64(r.effective))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

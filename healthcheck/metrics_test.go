@@ -1,0 +1,86 @@
+package healthcheck
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// recorder is an Exposition that keeps what it is given, one line a
+// series, as "name{labels,extra} value".
+type recorder struct {
+	families []string
+	lines    map[string]float64
+}
+
+func (r *recorder) Family(name, _, kind string) { r.families = append(r.families, name+" "+kind) }
+func (r *recorder) Sample(name, labels, extra string, v float64) {
+	l := labels
+	if extra != "" {
+		l = strings.TrimPrefix(l+","+extra, ",")
+	}
+	r.lines[name+"{"+l+"}"] = v
+}
+
+type testLabels struct{}
+
+func (testLabels) Real(s string, r netip.AddrPort) string {
+	return fmt.Sprintf(`service=%q,real=%q`, s, r)
+}
+func (testLabels) Service(s string) string { return fmt.Sprintf(`service=%q`, s) }
+
+func TestMetricsCountResults(t *testing.T) {
+	m := NewMetrics()
+	web := netip.MustParseAddrPort("192.0.2.1:80")
+	due := time.Unix(1000, 0)
+	m.Observe(Result{Service: "web", Real: web, Due: due, Done: due.Add(3 * time.Millisecond)})
+	m.Observe(Result{Service: "web", Real: web, Due: due, Done: due.Add(700 * time.Millisecond),
+		Err: fail(ReasonTimeout, "connect 192.0.2.1:80: timeout after 700ms")})
+	m.Observe(Result{Service: "web", Real: web, Due: due, Skipped: true})
+	if got := m.LastDuration("web", web); got != 700*time.Millisecond {
+		t.Errorf("last duration %v, want 700ms", got)
+	}
+	since := time.Unix(2000, 500_000_000)
+	snap := []RealHealth{
+		{Service: "web", Real: web, Up: true, Checks: 2, Since: since},
+		{Service: "web", Real: netip.MustParseAddrPort("192.0.2.2:80"), Up: false, Checks: 0},
+	}
+	r := &recorder{lines: map[string]float64{}}
+	m.Write(r, snap, testLabels{})
+	want := map[string]float64{
+		`lvsd_real_up{service="web",real="192.0.2.1:80"}`:                                    1,
+		`lvsd_real_up{service="web",real="192.0.2.2:80"}`:                                    0,
+		`lvsd_real_last_change_timestamp_seconds{service="web",real="192.0.2.1:80"}`:         2000.5,
+		`lvsd_real_checks_total{service="web",real="192.0.2.1:80"}`:                          2,
+		`lvsd_real_check_latency_seconds{service="web",real="192.0.2.1:80"}`:                 0.7,
+		`lvsd_real_check_failures_total{service="web",real="192.0.2.1:80",reason="timeout"}`: 1,
+		`lvsd_check_duration_seconds_bucket{service="web",le="0.001"}`:                       0,
+		`lvsd_check_duration_seconds_bucket{service="web",le="0.005"}`:                       1,
+		`lvsd_check_duration_seconds_bucket{service="web",le="0.5"}`:                         1,
+		`lvsd_check_duration_seconds_bucket{service="web",le="2.5"}`:                         2,
+		`lvsd_check_duration_seconds_bucket{service="web",le="+Inf"}`:                        2,
+		`lvsd_check_duration_seconds_count{service="web"}`:                                   2,
+		`lvsd_check_duration_seconds_sum{service="web"}`:                                     0.703,
+	}
+	for k, v := range want {
+		got, ok := r.lines[k]
+		if !ok || got < v-1e-9 || got > v+1e-9 {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	// No change yet: no timestamp; no check yet: no latency.
+	for _, k := range []string{
+		`lvsd_real_last_change_timestamp_seconds{service="web",real="192.0.2.2:80"}`,
+		`lvsd_real_check_latency_seconds{service="web",real="192.0.2.2:80"}`,
+		`lvsd_real_check_failures_total{service="web",real="192.0.2.1:80",reason="refused"}`,
+	} {
+		if _, ok := r.lines[k]; ok {
+			t.Errorf("%s written, want absent", k)
+		}
+	}
+	if len(r.families) != 6 {
+		t.Errorf("families %v, want 6", r.families)
+	}
+}
