@@ -49,5 +49,10 @@ func (d *Director) notifyConfig(cfg *config.Config) notify.Config {
 	if d.mode == ModeDryRun {
 		return notify.Config{}
 	}
-	return notify.Config{Command: cfg.Notify.Command, Webhook: cfg.Notify.Webhook, Timeout: cfg.Notify.Timeout}
+	nc := notify.Config{Command: cfg.Notify.Command, Webhook: cfg.Notify.Webhook, Timeout: cfg.Notify.Timeout}
+	if e := cfg.Notify.Email; e != nil {
+		mail := notify.Email(*e) // the same fields: config checks them, notify sends
+		nc.Email = &mail
+	}
+	return nc
 }

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(qemu-system-x86 busybox-static cpio kmod iproute2 nftables iputils-ping
-      ipvsadm keepalived ldirectord nginx xz-utils procps prometheus chromium)
+      ipvsadm keepalived ldirectord nginx xz-utils procps prometheus chromium
+      python3-aiosmtpd iputils-arping)
 
 missing=()
 for p in "${PKGS[@]}"; do

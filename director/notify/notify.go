@@ -2,7 +2,8 @@
 // transition or a realserver going up or down. It runs a command (never
 // through a shell) and/or posts a JSON body to a webhook, on its own
 // goroutine with a timeout per hook, so a slow or hung hook can never hold
-// up a failover.
+// up a failover; and it mails batched, rate-limited summaries (SMTP, on a
+// goroutine of their own: mailer.go).
 package notify
 
 import (
@@ -58,6 +59,7 @@ type Config struct {
 	Command []string
 	Webhook string
 	Timeout time.Duration
+	Email   *Email // nil: no mail
 }
 
 // queueSize bounds the events waiting for slow hooks; beyond it the oldest
@@ -68,6 +70,7 @@ const queueSize = 256
 type Notifier struct {
 	log    *logrus.Entry
 	client *http.Client
+	mail   *mailer
 
 	mu      sync.Mutex
 	cfg     Config
@@ -80,7 +83,9 @@ type Notifier struct {
 
 // New returns a Notifier; Run delivers.
 func New(cfg Config, log *logrus.Entry) *Notifier {
-	return &Notifier{log: log, cfg: cfg, wake: make(chan struct{}, 1), client: &http.Client{}}
+	n := &Notifier{log: log, cfg: cfg, wake: make(chan struct{}, 1), client: &http.Client{}, mail: newMailer(log)}
+	n.mail.setConfig(cfg.Email, cfg.Timeout)
+	return n
 }
 
 // SetConfig changes the hooks (on reload).
@@ -88,10 +93,12 @@ func (n *Notifier) SetConfig(cfg Config) {
 	n.mu.Lock()
 	n.cfg = cfg
 	n.mu.Unlock()
+	n.mail.setConfig(cfg.Email, cfg.Timeout)
 }
 
 // Notify queues an event; it never blocks.
 func (n *Notifier) Notify(e Event) {
+	n.mail.add(e)
 	n.mu.Lock()
 	if len(n.cfg.Command) == 0 && n.cfg.Webhook == "" {
 		n.mu.Unlock()
@@ -109,6 +116,9 @@ func (n *Notifier) Notify(e Event) {
 	}
 }
 
+// MailStats reports the alert mails sent and the attempts that failed.
+func (n *Notifier) MailStats() (sent, failed uint64) { return n.mail.stats() }
+
 // Stats reports deliveries: hooks run, hooks that failed, events dropped.
 func (n *Notifier) Stats() (sent, failed, dropped uint64) {
 	n.mu.Lock()
@@ -117,8 +127,11 @@ func (n *Notifier) Stats() (sent, failed, dropped uint64) {
 }
 
 // Run delivers queued events until ctx is done, then what is left, each
-// hook bounded by the timeout.
+// hook bounded by the timeout; mail goes on its own goroutine.
 func (n *Notifier) Run(ctx context.Context) {
+	mailed := make(chan struct{})
+	go func() { defer close(mailed); n.mail.run(ctx) }()
+	defer func() { <-mailed }()
 	for {
 		select {
 		case <-ctx.Done():
