@@ -10,8 +10,9 @@ import (
 // Metrics exports the VRRP instances of a daemon to Prometheus. It reads
 // each Node's status at scrape time, so the Node's hot path only bumps
 // the counters it keeps for status anyway. Labels are the instance's
-// name, interface and VRID; the state is a value, never a label, so that
-// a state change never starts a new series.
+// name (vrrp_instance: Prometheus's own "instance" names the target),
+// interface and VRID; the state is a value, never a label, so that a
+// state change never starts a new series.
 type Metrics struct {
 	nodes func() []*Node
 	now   func() time.Time
@@ -24,7 +25,7 @@ type Metrics struct {
 // NewMetrics returns a collector over the nodes that nodes returns at
 // each scrape (none before VRRP starts).
 func NewMetrics(nodes func() []*Node) *Metrics {
-	l := []string{"instance", "interface", "vrid"}
+	l := []string{"vrrp_instance", "interface", "vrid"}
 	d := func(name, help string, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc("lvsd_vrrp_"+name, help, append(l[:3:3], extra...), nil)
 	}

@@ -57,7 +57,7 @@ func TestMetricsFollowTheNode(t *testing.T) {
 	reg.MustRegister(m)
 	get := func(name string, labels ...string) float64 {
 		t.Helper()
-		v, ok := sample(t, reg, "lvsd_vrrp_"+name, append([]string{"instance", "web", "interface", "eth0", "vrid", "7"}, labels...)...)
+		v, ok := sample(t, reg, "lvsd_vrrp_"+name, append([]string{"vrrp_instance", "web", "interface", "eth0", "vrid", "7"}, labels...)...)
 		if !ok {
 			t.Fatalf("no series lvsd_vrrp_%s %v", name, labels)
 		}
