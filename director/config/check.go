@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // CheckTypes are the health check types a service or realserver may use.
@@ -23,18 +21,9 @@ func defaultCheck(s Service) Check {
 	return c
 }
 
-// resolveRealCheck decodes a realserver's check over a copy of the
-// service's resolved check, so a real names only what differs. The file was
-// already decoded strictly, so keys and types are known to be right here.
-func resolveRealCheck(path string, base Check, node *yaml.Node, r reporter) Check {
-	var raw rawCheck
-	if node == nil || node.Decode(&raw) != nil {
-		return base
-	}
-	return resolveCheck(path, base, &raw, r)
-}
-
-// resolveCheck lays the keys set in raw over base and validates the result.
+// resolveCheck lays the keys set in raw over base and validates the
+// result. A realserver's check is laid over its service's, so a real names
+// only what differs.
 func resolveCheck(path string, base Check, raw *rawCheck, r reporter) Check {
 	c := overlay(base, raw)
 	if raw != nil && raw.Address != "" {
@@ -49,7 +38,12 @@ func resolveCheck(path string, base Check, raw *rawCheck, r reporter) Check {
 	checkTiming(r, path, c.Interval, c.Timeout)
 	inRange(r, path+".rise", c.Rise, 1, 100)
 	inRange(r, path+".fall", c.Fall, 1, 100)
-	inRange(r, path+".port", c.Port, 0, 65535)
+	if raw != nil && raw.Port != nil {
+		inRange(r, path+".port", c.Port, 1, 65535)
+	}
+	if raw != nil && raw.Status != nil && len(raw.Status) == 0 {
+		r.at(path+".expect_status", "an empty list accepts no answer: list the codes, or remove the key for [200]")
+	}
 	if c.Initial != "up" && c.Initial != "down" {
 		r.at(path+".initial", "%q is not up or down", c.Initial)
 	}
@@ -77,8 +71,8 @@ func overlay(c Check, raw *rawCheck) Check {
 	c.Timeout = durOr(raw.Timeout, c.Timeout)
 	c.Rise = intOr(raw.Rise, c.Rise)
 	c.Fall = intOr(raw.Fall, c.Fall)
-	if raw.Port != 0 {
-		c.Port = raw.Port
+	if raw.Port != nil {
+		c.Port = *raw.Port
 	}
 	if raw.Status != nil {
 		c.Status = raw.Status

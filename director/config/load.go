@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -23,76 +24,156 @@ type Options struct {
 // directory, and validates the whole. On any problem it returns a nil
 // Config and an Errors listing every problem found, each with file and line.
 func Load(path string, opts Options) (*Config, error) {
+	rep := Validate(path, opts)
+	if len(rep.Errors) > 0 {
+		return nil, rep.Errors
+	}
+	return rep.Config, nil
+}
+
+// Report is everything one validation found.
+type Report struct {
+	Config   *Config // nil when there are errors
+	Errors   Errors  // sorted by file, line and column
+	Warnings Errors  // checks that could not be made here; also in Config.Warnings
+}
+
+// Validate reads and checks the main file at path and every service file,
+// as Load does, and returns the errors and the warnings (which a failed
+// Load has no Config to carry).
+func Validate(path string, opts Options) Report {
 	if opts.Host == nil {
 		opts.Host = realHost{}
 	}
-	var errs Errors
-	cfg, mainOK := loadMain(path, opts.Host, &errs)
+	var errs, warns Errors
+	cfg, mainOK := loadMain(path, opts.Host, &errs, &warns)
 	if cfg != nil {
 		cfg.Services = loadServices(cfg, &errs)
 		if mainOK {
 			checkAcross(cfg, &errs)
 		}
+		cfg.Warnings = warns.sorted()
 	}
 	if len(errs) > 0 {
-		return nil, errs.sorted()
+		return Report{Errors: errs.sorted(), Warnings: warns.sorted()}
 	}
-	return cfg, nil
+	return Report{Config: cfg, Warnings: warns.sorted()}
 }
 
-// parsed is one file after the YAML stage: its tree, positions, and reporter.
+// parsed is one file after the YAML stage: its tree, positions, and
+// reporter. root is nil when the file could not be read as a mapping of
+// keys; bad lists the values that were refused and dropped from root.
 type parsed struct {
 	root *yaml.Node
 	rep  reporter
+	bad  *badPaths
+	data []byte // the file as read; nil when it could not be
 }
 
-// decodeFile reads path and decodes it strictly into out. It reports
-// syntax, type and unknown-key errors and returns true only if there were
-// none: values left zero by a failed decode would otherwise set off a
-// cascade of misleading errors in the semantic checks.
-func decodeFile(path string, out any, errs *Errors) (parsed, bool) {
-	rep := reporter{file: path, errs: errs}
+// decodeFile reads path and decodes it into out. It reports every
+// problem of the YAML stage (encoding, syntax, a second document, unknown
+// and repeated keys, values of the wrong kind) and drops the refused
+// values, so that out holds what was read exactly and the checks of values
+// can still run over the rest of the file.
+func decodeFile(path string, out any, errs *Errors) parsed {
+	p := parsed{rep: reporter{file: path, errs: errs}, bad: &badPaths{}}
+	p.rep.bad = p.bad
 	data, err := os.ReadFile(path)
 	if err != nil {
-		rep.atLine(0, "", "cannot read: "+unwrapPathErr(err))
-		return parsed{rep: rep}, false
+		p.rep.atLine(0, "", "cannot read: "+unwrapPathErr(err))
+		return p
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		line, msg := syntaxError(err)
-		rep.atLine(line, "", msg)
-		return parsed{rep: rep}, false
+	p.data = data
+	if probs := checkEncoding(data); len(probs) > 0 {
+		for _, e := range probs {
+			p.rep.atPos(e.line, e.col, "", e.msg)
+		}
+		return p
 	}
-	rep.pos = indexPositions(&root)
-	p := parsed{root: docRoot(&root), rep: rep}
-	if p.root == nil {
-		rep.atLine(0, "", "file is empty")
-		return p, false
+	doc, err := parseFirst(data)
+	if err != nil {
+		line, col, msg := syntaxProblem(data, err)
+		p.rep.atPos(line, col, "", msg)
+		return p
 	}
-	if p.root.Kind != yaml.MappingNode {
-		rep.atLine(p.root.Line, "", "expected a mapping of keys at the top level")
-		return p, false
+	checkOneDocument(data, p.rep)
+	root := docRoot(doc)
+	switch {
+	case root == nil:
+		p.rep.atLine(min(1, len(data)), "", "the file holds no settings")
+		return p
+	case root.Kind != yaml.MappingNode:
+		p.rep.atPos(root.Line, root.Column, "", "expected a mapping of keys at the top level, not "+kindName(root))
+		return p
 	}
+	p.rep.pos = indexPositions(root)
+	s := schema{rep: p.rep, bad: p.bad, seen: map[*yaml.Node]bool{}}
+	s.mapping("", root, reflect.TypeOf(out).Elem())
+	if err := doc.Decode(out); err != nil {
+		decodeFailed(err, p.rep, p.bad)
+	}
+	p.root = root
+	return p
+}
+
+// decodeFailed reports what yaml.v3 still refused after the schema check
+// (such as an alias expanding beyond its limits).
+func decodeFailed(err error, rep reporter, bad *badPaths) {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, m := range msgs {
+		line, msg := yamlMessage(errors.New(m))
+		rep.atLine(max(line, 1), "", msg)
+	}
+	bad.add("")
+}
+
+// checkOneDocument refuses a second YAML document in a file: yaml.v3 reads
+// the first only, and the rest would be silently ignored.
+func checkOneDocument(data []byte, rep reporter) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err = dec.Decode(out)
-	if err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			line, msg := syntaxError(err)
-			rep.atLine(line, "", msg)
-			return p, false
-		}
-		for _, s := range te.Errors {
-			line, path, msg := translateTypeError(s, rep.pos)
-			rep.atLine(line, path, msg)
-		}
-		return p, false
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil || errors.Is(dec.Decode(&second), io.EOF) {
+		return
 	}
-	return p, true
+	line, marker := secondDocument(splitLines(data))
+	if marker == "..." {
+		rep.atLine(line, "", `"..." ends the YAML document, and what follows it would be ignored: remove it, or move it to a file of its own`)
+		return
+	}
+	rep.atLine(line, "", `"---" starts a second YAML document, which would be ignored: one file holds one document; move it to a file of its own`)
+}
+
+// secondDocument finds the marker after which a second document follows:
+// the first "---" or "..." at the start of a line after some content.
+func secondDocument(lines []string) (int, string) {
+	content := false
+	for i, l := range lines {
+		marker := ""
+		for _, m := range []string{"---", "..."} {
+			if l == m || strings.HasPrefix(l, m+" ") || strings.HasPrefix(l, m+"\t") {
+				marker = m
+			}
+		}
+		switch {
+		case marker != "" && content:
+			return i + 1, marker
+		case marker == "---":
+			content = true // a document starts here, even an empty one
+		case strings.TrimSpace(l) != "" && !strings.HasPrefix(strings.TrimSpace(l), "#") && !strings.HasPrefix(l, "%"):
+			content = true
+		}
+	}
+	return max(len(lines), 1), "---"
 }
 
 func docRoot(n *yaml.Node) *yaml.Node {
+	if n == nil {
+		return nil
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return nil
@@ -133,19 +214,25 @@ func serviceFiles(dir string) ([]string, error) {
 
 func loadServices(cfg *Config, errs *Errors) []Service {
 	files, err := serviceFiles(cfg.ServicesDir)
+	if err != nil && cfg.guessedDir {
+		return nil
+	}
 	if err != nil {
-		*errs = append(*errs, &Error{File: cfg.MainFile, Line: cfg.servicesDirLine,
-			Path: "services_dir", Msg: "cannot read " + cfg.ServicesDir + ": " + unwrapPathErr(err)})
+		cfg.mainRep.at("services_dir", "cannot read %s: %s", cfg.ServicesDir, unwrapPathErr(err))
 		return nil
 	}
 	var out []Service
 	for _, f := range files {
+		before := len(*errs)
 		var raw rawService
-		p, ok := decodeFile(f, &raw, errs)
-		if !ok {
+		p := decodeFile(f, &raw, errs)
+		if p.root == nil {
 			continue
 		}
-		if s, ok := resolveService(raw, p); ok {
+		s := resolveService(raw, p)
+		// Only a service without errors takes part in the checks across
+		// files: a broken one would only set off confusing duplicates.
+		if len(*errs) == before {
 			out = append(out, s)
 		}
 	}

@@ -2,11 +2,13 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Defaults of the main file, documented in docs/config.md.
@@ -16,24 +18,26 @@ const (
 	DefaultServicesDir   = "services.d"
 )
 
-// loadMain loads the main file. When the file decodes but has type errors,
-// it still returns a Config carrying the services directory (and false), so
-// that the service files are checked in the same run.
-func loadMain(path string, host Host, errs *Errors) (*Config, bool) {
+// loadMain loads the main file. It returns nil when the file could not
+// be read as a mapping of keys, and false when some of its values were
+// refused: the services are then still checked, but not against it.
+func loadMain(path string, host Host, errs, warns *Errors) (*Config, bool) {
 	var raw rawMain
-	p, ok := decodeFile(path, &raw, errs)
-	if !ok {
-		if p.root == nil || p.root.Kind != yaml.MappingNode {
+	p := decodeFile(path, &raw, errs)
+	r := p.rep
+	if p.root == nil {
+		// Still check the service files, in the directory the main file's
+		// text names, so that one run reports the errors of every file.
+		if p.data == nil {
 			return nil, false
 		}
-		dir := relTo(filepath.Dir(path), orDefault(raw.ServicesDir, DefaultServicesDir))
-		return &Config{MainFile: path, ServicesDir: dir, servicesDirLine: p.rep.pos.line("services_dir")}, false
+		dir := relTo(filepath.Dir(path), guessServicesDir(p.data))
+		return &Config{MainFile: path, ServicesDir: dir, mainRep: r, guessedDir: true}, false
 	}
-	r := p.rep
+	r.warns = warns
 	cfg := &Config{
 		MainFile: path, Node: raw.Node, LogLevel: raw.Log.Level, LogFormat: raw.Log.Format,
-		ControlSocket: raw.Control.Socket, ServicesDir: raw.ServicesDir,
-		mainPos: r.pos, servicesDirLine: r.pos.line("services_dir"),
+		ControlSocket: raw.Control.Socket, ServicesDir: raw.ServicesDir, mainRep: r,
 	}
 	if cfg.Node == "" {
 		name, err := host.Hostname()
@@ -49,13 +53,27 @@ func loadMain(path string, host Host, errs *Errors) (*Config, bool) {
 	cfg.HTTPListen = DefaultHTTPListen
 	if raw.HTTP.Listen != nil {
 		cfg.HTTPListen = *raw.HTTP.Listen
+		checkListen(r, cfg.HTTPListen)
 	}
-	cfg.Instances = resolveInstances(raw.VRRP.Instances, host, r, &cfg.Warnings)
+	cfg.Instances = resolveInstances(raw.VRRP.Instances, host, r)
 	cfg.Groups = resolveGroups(raw.VRRP.Groups, cfg.Instances, r)
 	cfg.Sync = resolveSync(raw.Sync, r)
 	cfg.Notify = resolveNotify(raw.Notify, r)
 	cfg.Director = resolveDirector(raw.Director, r)
-	return cfg, true
+	return cfg, !p.bad.any()
+}
+
+var reServicesDir = regexp.MustCompile(`^services_dir:[ \t]*(?:"([^"]*)"|'([^']*)'|([^#"'\s]+))[ \t]*(?:#.*)?$`)
+
+// guessServicesDir reads services_dir from the lines of a main file that
+// YAML could not parse, or returns the default.
+func guessServicesDir(data []byte) string {
+	for _, l := range splitLines(data) {
+		if m := reServicesDir.FindStringSubmatch(l); m != nil && m[1]+m[2]+m[3] != "" {
+			return m[1] + m[2] + m[3]
+		}
+	}
+	return DefaultServicesDir
 }
 
 func resolveLog(cfg *Config, r reporter) {
@@ -76,16 +94,13 @@ func resolveSync(raw *rawSync, r reporter) *Sync {
 		return nil
 	}
 	s := &Sync{Interface: raw.Interface, HoldResets: durOr(raw.HoldResets, 3*time.Second)}
-	if s.HoldResets < 0 || s.HoldResets > time.Minute {
-		r.at("sync.hold_resets", "%v out of range 0-1m: it bounds how long a client waits for a connection the peer never sent", s.HoldResets)
+	if s.HoldResets > time.Minute {
+		r.at("sync.hold_resets", "%s out of range 0s-1m: it bounds how long a client waits for a connection the peer never sent", shortDur(s.HoldResets))
 	}
 	if s.Interface == "" {
 		r.at("sync.interface", "required: the interface the sync daemon sends and listens on")
 	}
-	if raw.SyncID != nil {
-		if *raw.SyncID < 0 || *raw.SyncID > 255 {
-			r.at("sync.sync_id", "%d out of range 0-255", *raw.SyncID)
-		}
+	if raw.SyncID != nil && inRange(r, "sync.sync_id", *raw.SyncID, 0, 255) {
 		s.SyncID = uint8(*raw.SyncID)
 	}
 	return s
@@ -103,9 +118,7 @@ func resolveNotify(raw rawNotify, r reporter) Notify {
 			r.at("notify.webhook", "%q is not an http:// or https:// URL", raw.Webhook)
 		}
 	}
-	if n.Timeout <= 0 {
-		r.at("notify.timeout", "must be greater than zero")
-	}
+	durRange(r, "notify.timeout", n.Timeout, 10*time.Millisecond, 10*time.Minute)
 	return n
 }
 
@@ -115,9 +128,7 @@ func resolveDirector(raw rawDirector, r reporter) Director {
 		OnStop:            orDefault(raw.OnStop, "keep"),
 		LoadModule:        raw.LoadModule, SetSysctls: raw.SetSysctls,
 	}
-	if d.ReconcileInterval < time.Second {
-		r.at("director.reconcile_interval", "%v is below the 1s minimum", d.ReconcileInterval)
-	}
+	durRange(r, "director.reconcile_interval", d.ReconcileInterval, time.Second, 24*time.Hour)
 	if d.OnStop != "keep" && d.OnStop != "clear" {
 		r.at("director.on_stop", "%q is not keep or clear", d.OnStop)
 	}
@@ -159,6 +170,41 @@ func inRange(r reporter, path string, v, lo, hi int) bool {
 		return false
 	}
 	return true
+}
+
+// durRange checks a duration against its documented range.
+func durRange(r reporter, path string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		r.at(path, "%s out of range %s-%s", shortDur(d), shortDur(lo), shortDur(hi))
+	}
+}
+
+// shortDur writes a bound as docs/config.md does: 1h, not 1h0m0s.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// checkListen checks the status listener's address: host:port with a
+// port from 1 to 65535 ("" disables it).
+func checkListen(r reporter, s string) {
+	if s == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		r.at("http.listen", "%q is not host:port, e.g. 127.0.0.1:9180 (\"\" disables)", s)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		r.at("http.listen", "port %q out of range 1-65535", port)
+	}
 }
 
 func idx(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }

@@ -21,10 +21,10 @@ type Config struct {
 	Notify        Notify
 	Director      Director
 	Services      []Service // ordered by file name
-	Warnings      []string  // host checks that could not be made, etc.
+	Warnings      []*Error  // host checks that could not be made here, located like errors
 
-	mainPos         positions // for errors found across files
-	servicesDirLine int
+	mainRep    reporter // the main file's, for errors found beyond it
+	guessedDir bool     // ServicesDir read from a main file YAML could not parse
 }
 
 // Instance is one VRRP virtual router (RFC 5798 §6.1).

@@ -7,17 +7,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// positions maps a key path ("vrrp.instances[0].vrid") to the line of the
-// key in the file, and keeps the reverse (line to path) for translating the
-// YAML decoder's own line-numbered errors.
+// positions maps a key path ("vrrp.instances[0].vrid") to the line and
+// column of the key in the file.
 type positions struct {
-	lines  map[string]int
-	byLine map[int]string
-	values map[int]string // the scalar value written on a line
+	lines map[string]int
+	cols  map[string]int
 }
 
 func indexPositions(root *yaml.Node) positions {
-	p := positions{lines: map[string]int{}, byLine: map[int]string{}, values: map[int]string{}}
+	p := positions{lines: map[string]int{}, cols: map[string]int{}}
 	if root == nil {
 		return p
 	}
@@ -37,43 +35,43 @@ func (p positions) walk(path string, n *yaml.Node) {
 			if path != "" {
 				sub = path + "." + k.Value
 			}
-			p.set(sub, k.Line)
-			if v.Kind == yaml.ScalarNode {
-				p.values[v.Line] = v.Value
-			}
+			p.set(sub, k.Line, k.Column)
 			p.walk(sub, v)
 		}
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
 			sub := fmt.Sprintf("%s[%d]", path, i)
-			p.set(sub, v.Line)
+			p.set(sub, v.Line, v.Column)
 			p.walk(sub, v)
 		}
-	case yaml.AliasNode:
-		if n.Alias != nil {
-			p.walk(path, n.Alias)
-		}
 	}
+	// Aliases are not followed: a key reached through one is reported at
+	// the alias, where the operator wrote it for this place, and a chain of
+	// aliases cannot make the index grow exponentially.
 }
 
-func (p positions) set(path string, line int) {
+func (p positions) set(path string, line, col int) {
 	if _, dup := p.lines[path]; !dup {
-		p.lines[path] = line
-	}
-	if _, seen := p.byLine[line]; !seen {
-		p.byLine[line] = path
+		p.lines[path], p.cols[path] = line, col
 	}
 }
 
 // line finds the line of path, or of its nearest ancestor present in the file.
 func (p positions) line(path string) int {
+	l, _ := p.lineCol(path)
+	return l
+}
+
+// lineCol finds the line and column of path, or of its nearest ancestor
+// present in the file; the top of the file when there is none.
+func (p positions) lineCol(path string) (int, int) {
 	for path != "" {
 		if l, ok := p.lines[path]; ok {
-			return l
+			return l, p.cols[path]
 		}
 		path = parent(path)
 	}
-	return 1
+	return 1, 0
 }
 
 // parent strips the last ".key" or "[i]" from a path.
@@ -83,18 +81,4 @@ func parent(path string) string {
 		return ""
 	}
 	return path[:i]
-}
-
-// keyAt finds the node for a path, for re-decoding a sub-tree (per-real
-// check overrides are decoded over a copy of the service's check).
-func keyAt(root *yaml.Node, key string) *yaml.Node {
-	if root == nil || root.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == key {
-			return root.Content[i+1]
-		}
-	}
-	return nil
 }

@@ -1,8 +1,14 @@
 package config
 
-// The raw* types mirror the YAML files key for key. They are decoded
-// strictly (an unknown key is an error) and then resolved into the model
+// The raw* types mirror the YAML files key for key. The schema check
+// (schema.go) reads them by reflection to refuse unknown keys and values
+// of the wrong kind; then they are decoded and resolved into the model
 // types of model.go, which is where values are parsed and checked.
+//
+// A key whose zero value differs from its default is a pointer, so that
+// "priority: 0" is checked as 0 rather than taken for "not set". An
+// explicit "" is refused by the schema check unless the field is tagged
+// lvsd:"empty", so for the other strings "" means "not set".
 
 type rawMain struct {
 	Node        string      `yaml:"node"`
@@ -28,7 +34,7 @@ type rawControl struct {
 type rawHTTP struct {
 	// Listen is a pointer so that an explicit empty string (disabled) is
 	// told apart from an absent key (the loopback default).
-	Listen *string `yaml:"listen"`
+	Listen *string `yaml:"listen" lvsd:"empty"`
 }
 
 type rawVRRP struct {
@@ -39,9 +45,9 @@ type rawVRRP struct {
 type rawInstance struct {
 	Name           string      `yaml:"name"`
 	Interface      string      `yaml:"interface"`
-	VRID           int         `yaml:"vrid"`
-	Priority       int         `yaml:"priority"`
-	Version        int         `yaml:"version"`
+	VRID           *int        `yaml:"vrid"`
+	Priority       *int        `yaml:"priority"`
+	Version        *int        `yaml:"version"`
 	AdvertInterval *Duration   `yaml:"advert_interval"`
 	Preempt        *bool       `yaml:"preempt"`
 	PreemptDelay   Duration    `yaml:"preempt_delay"`
@@ -119,7 +125,7 @@ type rawDirector struct {
 type rawService struct {
 	Name           string          `yaml:"name"`
 	Virtual        string          `yaml:"virtual"`
-	FWMark         *uint32         `yaml:"fwmark"`
+	FWMark         *int64          `yaml:"fwmark"`
 	Family         string          `yaml:"family"`
 	Protocol       string          `yaml:"protocol"`
 	Scheduler      string          `yaml:"scheduler"`
@@ -133,8 +139,8 @@ type rawService struct {
 }
 
 type rawPersistence struct {
-	Timeout Duration `yaml:"timeout"`
-	Netmask *int     `yaml:"netmask"`
+	Timeout *Duration `yaml:"timeout"`
+	Netmask *int      `yaml:"netmask"`
 }
 
 type rawReal struct {
@@ -153,7 +159,7 @@ type rawCheck struct {
 	Rise     *int      `yaml:"rise"`
 	Fall     *int      `yaml:"fall"`
 	Initial  string    `yaml:"initial"`
-	Port     int       `yaml:"port"`
+	Port     *int      `yaml:"port"`
 	Address  string    `yaml:"address"`
 	Source   string    `yaml:"source"`
 

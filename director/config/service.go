@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -21,16 +22,15 @@ var schedulerFlags = map[string][]string{
 // maxWeight is ipvsadm's limit for a realserver weight.
 const maxWeight = 65535
 
-func resolveService(raw rawService, p parsed) (Service, bool) {
+func resolveService(raw rawService, p parsed) Service {
 	r := p.rep
-	before := len(*r.errs)
 	s := Service{
 		File: r.file, Line: 1, Name: raw.Name, Scheduler: orDefault(raw.Scheduler, "wlc"),
 		SchedulerFlags: raw.SchedulerFlags, Forward: Forward(raw.Forward), Quiescent: raw.Quiescent,
 		pos: r.pos,
 	}
 	if s.Name == "" {
-		r.at("", "name is required")
+		r.at("name", "required: names the service in status, metrics and lvsd drain")
 	}
 	resolveVirtual(&s, raw, r)
 	resolveScheduler(&s, r)
@@ -48,8 +48,8 @@ func resolveService(raw rawService, p parsed) (Service, bool) {
 		s.Sorry = resolveRealAddr("sorry", raw.Sorry, s, r)
 	}
 	s.Check = resolveCheck("check", defaultCheck(s), raw.Check, r)
-	s.Reals = resolveReals(raw.Reals, p, s)
-	return s, len(*r.errs) == before
+	s.Reals = resolveReals(raw.Reals, s, r)
+	return s
 }
 
 func resolveVirtual(s *Service, raw rawService, r reporter) {
@@ -57,11 +57,13 @@ func resolveVirtual(s *Service, raw rawService, r reporter) {
 	case raw.Virtual != "" && raw.FWMark != nil:
 		r.at("fwmark", "set either virtual or fwmark, not both")
 	case raw.Virtual == "" && raw.FWMark == nil:
-		r.at("", "virtual (address:port) or fwmark is required")
+		r.at("virtual", "required: address:port, or fwmark instead")
 	case raw.FWMark != nil:
-		s.FWMark = *raw.FWMark
-		if s.FWMark == 0 {
-			r.at("fwmark", "0 is not a firewall mark; use 1 or more")
+		// The kernel's mark is 32 bits; 0 is "no mark".
+		if m := *raw.FWMark; m < 1 || m > math.MaxUint32 {
+			r.at("fwmark", "%d out of range 1-%d", m, uint32(math.MaxUint32))
+		} else {
+			s.FWMark = uint32(m)
 		}
 		s.IPv6 = raw.Family == "ipv6"
 		if raw.Family != "" && raw.Family != "ipv4" && raw.Family != "ipv6" {
@@ -105,7 +107,7 @@ func validForward(f Forward) bool { return f == NAT || f == DR || f == Tunnel }
 
 func forwardProblem(raw string) string {
 	if raw == "" {
-		return "forward is required: nat, dr or tun"
+		return "required: nat, dr or tun"
 	}
 	return fmt.Sprintf("%q is not nat, dr or tun", raw)
 }
@@ -118,12 +120,11 @@ func resolvePersistence(raw *rawPersistence, six bool, r reporter) *Persistence 
 	if six {
 		bits = 128
 	}
-	p := &Persistence{Timeout: time.Duration(raw.Timeout), Netmask: intOr(raw.Netmask, bits)}
-	if p.Timeout == 0 {
-		p.Timeout = 300 * time.Second // ipvsadm's default for -p
-	}
-	if p.Timeout%time.Second != 0 || p.Timeout > 31*24*time.Hour {
-		r.at("persistence.timeout", "%v must be whole seconds, at most 744h", p.Timeout)
+	// 300s is ipvsadm's default for -p; the kernel counts whole seconds
+	// and takes no 0 (that would be no persistence).
+	p := &Persistence{Timeout: durOr(raw.Timeout, 300*time.Second), Netmask: intOr(raw.Netmask, bits)}
+	if p.Timeout%time.Second != 0 || p.Timeout < time.Second || p.Timeout > 31*24*time.Hour {
+		r.at("persistence.timeout", "%s out of range 1s-744h, in whole seconds", shortDur(p.Timeout))
 	}
 	inRange(r, "persistence.netmask", p.Netmask, 1, bits)
 	return p
@@ -153,11 +154,9 @@ func resolveRealAddr(path, s string, svc Service, r reporter) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-func resolveReals(raws []rawReal, p parsed, s Service) []Real {
-	r := p.rep
+func resolveReals(raws []rawReal, s Service, r reporter) []Real {
 	var out []Real
 	seen := map[netip.AddrPort]int{}
-	reals := keyAt(p.root, "reals")
 	for i, raw := range raws {
 		rp := idx("reals", i)
 		real := Real{
@@ -166,7 +165,7 @@ func resolveReals(raws []rawReal, p parsed, s Service) []Real {
 			Forward: s.Forward, Check: s.Check,
 		}
 		if raw.Address == "" {
-			r.at(rp, "address is required")
+			r.at(rp+".address", "required: address:port of the realserver")
 		}
 		if j, dup := seen[real.Addr]; dup && real.Addr.IsValid() {
 			r.at(rp+".address", "%v is already listed at line %d", real.Addr, r.pos.line(idx("reals", j)))
@@ -181,11 +180,11 @@ func resolveReals(raws []rawReal, p parsed, s Service) []Real {
 			}
 		}
 		checkPortRewrite(rp, s, real, r)
-		if raw.Check != nil && reals != nil && i < len(reals.Content) {
-			real.Check = resolveRealCheck(rp+".check", s.Check, keyAt(reals.Content[i], "check"), r)
+		if raw.Check != nil {
+			real.Check = resolveCheck(rp+".check", s.Check, raw.Check, r)
 		}
 		if real.Addr.IsValid() && real.Addr.Port() == 0 && real.Check.Port == 0 && needsPort(real.Check.Type) {
-			r.at(rp, "a %s check needs a port: give the real a port or set check.port", real.Check.Type)
+			r.at(rp+".address", "a %s check needs a port: give the real a port or set check.port", real.Check.Type)
 		}
 		out = append(out, real)
 	}

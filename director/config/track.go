@@ -14,7 +14,7 @@ func resolveTrack(p string, raw rawTrack, r reporter) ([]TrackInterface, []Track
 	for i, t := range raw.Interfaces {
 		tp := idx(p+".track.interfaces", i)
 		if t.Name == "" {
-			r.at(tp, "name is required")
+			r.at(tp+".name", "required: the interface to watch")
 		}
 		inRange(r, tp+".weight", t.Weight, -maxTrackWeight, maxTrackWeight)
 		ifs = append(ifs, TrackInterface(t))
@@ -28,10 +28,10 @@ func resolveTrack(p string, raw rawTrack, r reporter) ([]TrackInterface, []Track
 		}
 		s.Timeout = durOr(t.Timeout, s.Interval)
 		if s.Name == "" {
-			r.at(tp, "name is required")
+			r.at(tp+".name", "required: names the script in logs and status")
 		}
 		if len(s.Command) == 0 || s.Command[0] == "" {
-			r.at(tp, "command is required: the program and its arguments, as a list")
+			r.at(tp+".command", "required: the program and its arguments, as a list")
 		}
 		checkTiming(r, tp, s.Interval, s.Timeout)
 		inRange(r, tp+".weight", s.Weight, -maxTrackWeight, maxTrackWeight)
@@ -42,16 +42,15 @@ func resolveTrack(p string, raw rawTrack, r reporter) ([]TrackInterface, []Track
 	return ifs, scripts
 }
 
-// checkTiming refuses a timeout longer than the interval: the next run
-// would start while the last is still waiting.
+// checkTiming bounds the interval of a periodic probe and refuses a
+// timeout longer than the interval: the next run would start while the
+// last is still waiting.
 func checkTiming(r reporter, p string, interval, timeout time.Duration) {
-	if interval < 10*time.Millisecond {
-		r.at(p+".interval", "%v is below the 10ms minimum", interval)
-	}
+	durRange(r, p+".interval", interval, 10*time.Millisecond, time.Hour)
 	if timeout <= 0 {
-		r.at(p+".timeout", "must be greater than zero")
+		r.at(p+".timeout", "%s out of range: above 0s, at most the interval %s", shortDur(timeout), shortDur(interval))
 	} else if timeout > interval {
-		r.at(p+".timeout", "%v is longer than the interval %v", timeout, interval)
+		r.at(p+".timeout", "%s is longer than the interval %s", shortDur(timeout), shortDur(interval))
 	}
 }
 
@@ -61,10 +60,10 @@ func resolveGroups(raws []rawGroup, ins []Instance, r reporter) []Group {
 	for i, g := range raws {
 		gp := idx("vrrp.groups", i)
 		if g.Name == "" {
-			r.at(gp, "name is required")
+			r.at(gp+".name", "required: names the group in logs and status")
 		}
 		if len(g.Instances) < 2 {
-			r.at(gp, "a group needs at least two instances")
+			r.at(gp+".instances", "a group needs at least two instances")
 		}
 		for j, name := range g.Instances {
 			jp := idx(gp+".instances", j)
@@ -84,14 +83,13 @@ func resolveGroups(raws []rawGroup, ins []Instance, r reporter) []Group {
 // that owns the virtual addresses, i.e. has them on the interface as its
 // own. The check needs the interface; where it is absent (validating on
 // another machine) it becomes a warning.
-func checkOwner(p string, in Instance, host Host, r reporter, warn *[]string) {
+func checkOwner(p string, in Instance, host Host, r reporter) {
 	if in.Interface == "" {
 		return
 	}
 	addrs, ok := host.InterfaceAddrs(in.Interface)
 	if !ok {
-		*warn = append(*warn, "interface "+in.Interface+" of instance "+in.Name+
-			" is not on this host: its host checks were skipped")
+		r.warn(p+".interface", "%s is not on this host: the host checks of instance %q were skipped", in.Interface, in.Name)
 		return
 	}
 	if in.Priority != 255 {

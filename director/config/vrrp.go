@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func resolveInstances(raws []rawInstance, host Host, r reporter, warn *[]string) []Instance {
+func resolveInstances(raws []rawInstance, host Host, r reporter) []Instance {
 	out := make([]Instance, 0, len(raws))
 	names := map[string]int{}
 	vrids := map[string]int{}
@@ -32,7 +32,7 @@ func resolveInstances(raws []rawInstance, host Host, r reporter, warn *[]string)
 			}
 			vips[v.Addr()] = in.Name
 		}
-		checkOwner(p, in, host, r, warn)
+		checkOwner(p, in, host, r)
 		out = append(out, in)
 	}
 	return out
@@ -40,31 +40,32 @@ func resolveInstances(raws []rawInstance, host Host, r reporter, warn *[]string)
 
 func resolveInstance(p string, raw rawInstance, r reporter) Instance {
 	in := Instance{
-		Name: raw.Name, Interface: raw.Interface, Version: raw.Version,
-		Preempt: raw.Preempt == nil || *raw.Preempt, PreemptDelay: time.Duration(raw.PreemptDelay),
+		Name: raw.Name, Interface: raw.Interface, Version: intOr(raw.Version, 3),
+		Preempt:  raw.Preempt == nil || *raw.Preempt,
 		AuthPass: raw.AuthPass, VirtualMAC: raw.VirtualMAC,
 		AdvertInterval: durOr(raw.AdvertInterval, time.Second),
 	}
 	if in.Name == "" {
-		r.at(p, "name is required")
+		r.at(p+".name", "required: names the instance in logs, status and groups")
 	}
 	if in.Interface == "" {
-		r.at(p, "interface is required")
+		r.at(p+".interface", "required: the interface that carries the advertisements and the VIPs")
 	}
-	if raw.VRID == 0 {
-		r.at(p, "vrid is required (1-255)")
-	} else if inRange(r, p+".vrid", raw.VRID, 1, 255) {
-		in.VRID = uint8(raw.VRID)
+	if raw.VRID == nil {
+		r.at(p+".vrid", "required: 1-255, unique per interface and family")
+	} else if inRange(r, p+".vrid", *raw.VRID, 1, 255) {
+		in.VRID = uint8(*raw.VRID)
 	}
-	if raw.Priority == 0 {
-		raw.Priority = 100
+	// RFC 5798 §6.1: 255 belongs to the address owner, which checkOwner
+	// confirms on this host; 0 is the master's resignation, never set.
+	prio := intOr(raw.Priority, 100)
+	if prio < 1 || prio > 255 {
+		r.at(p+".priority", "%d out of range 1-254 (255 only for the address owner)", prio)
+	} else {
+		in.Priority = uint8(prio)
 	}
-	if inRange(r, p+".priority", raw.Priority, 1, 255) {
-		in.Priority = uint8(raw.Priority)
-	}
-	if in.Version == 0 {
-		in.Version = 3
-	}
+	in.PreemptDelay = time.Duration(raw.PreemptDelay)
+	durRange(r, p+".preempt_delay", in.PreemptDelay, 0, time.Hour)
 	resolveVersion(p, &in, r)
 	in.VIPs = resolveVIPs(p, raw.VirtualIPs, in.Version, r)
 	in.Unicast = resolveUnicast(p, raw.Unicast, in, r)
@@ -75,9 +76,7 @@ func resolveInstance(p string, raw rawInstance, r reporter) Instance {
 		OnStop:  raw.Handover.OnStop == nil || *raw.Handover.OnStop,
 		Timeout: durOr(raw.Handover.Timeout, 3*time.Second),
 	}
-	if in.Handover.Timeout <= 0 {
-		r.at(p+".handover.timeout", "must be greater than zero")
-	}
+	durRange(r, p+".handover.timeout", in.Handover.Timeout, 10*time.Millisecond, time.Minute)
 	return in
 }
 
@@ -109,7 +108,7 @@ func resolveVersion(p string, in *Instance, r reporter) {
 
 func resolveVIPs(p string, raws []string, version int, r reporter) []netip.Prefix {
 	if len(raws) == 0 {
-		r.at(p, "virtual_ips is required: at least one address")
+		r.at(p+".virtual_ips", "required: at least one address")
 	}
 	var out []netip.Prefix
 	for i, s := range raws {
@@ -165,7 +164,7 @@ func resolveUnicast(p string, raw *rawUnicast, in Instance, r reporter) *Unicast
 		u.Source = a
 	}
 	if len(raw.Peers) == 0 {
-		r.at(p+".unicast", "peers is required: at least one peer address")
+		r.at(p+".unicast.peers", "required: at least one peer address")
 	}
 	for i, s := range raw.Peers {
 		pp := idx(p+".unicast.peers", i)
@@ -211,11 +210,9 @@ func resolveAnnounce(p string, raw rawAnnounce, r reporter) Announce {
 		Refresh:  time.Duration(raw.Refresh),
 	}
 	inRange(r, p+".announce.repeat", a.Repeat, 1, 100)
-	if a.Interval <= 0 {
-		r.at(p+".announce.interval", "must be greater than zero")
-	}
-	if a.Refresh != 0 && a.Refresh < time.Second {
-		r.at(p+".announce.refresh", "%v is below the 1s minimum (0 turns it off)", a.Refresh)
+	durRange(r, p+".announce.interval", a.Interval, time.Millisecond, 10*time.Second)
+	if a.Refresh != 0 && (a.Refresh < time.Second || a.Refresh > 24*time.Hour) {
+		r.at(p+".announce.refresh", "%s out of range 1s-24h (0s turns it off)", shortDur(a.Refresh))
 	}
 	return a
 }
