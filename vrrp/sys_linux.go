@@ -18,19 +18,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// captureNetns returns the calling thread's network namespace.
+// captureNetns returns the calling thread's network namespace, or nil
+// when it is the process's own (every thread of the daemon is there): then
+// nothing is switched, as setns(2) wants CAP_SYS_ADMIN even to enter the
+// namespace a thread is already in, and an unprivileged lvsd holds only
+// CAP_NET_ADMIN and CAP_NET_RAW.
 func captureNetns() (*os.File, error) {
 	h, err := netns.Get()
 	if err != nil {
 		return nil, fmt.Errorf("network namespace: %w", err)
+	}
+	if self, err := netns.GetFromPath("/proc/self/ns/net"); err == nil {
+		defer self.Close()
+		if self.Equal(h) {
+			h.Close()
+			return nil, nil
+		}
 	}
 	return os.NewFile(uintptr(h), "netns"), nil
 }
 
 // runInNetns runs fn on a new OS thread switched into ns. The thread is
 // never switched back: it ends with its goroutine. Sockets that fn opens
-// stay in ns, and processes it starts are forked into ns.
+// stay in ns, and processes it starts are forked into ns. A closed ns
+// (netns.None) is the process's own: fn runs here.
 func runInNetns(ns netns.NsHandle, fn func() error) error {
+	if !ns.IsOpen() {
+		return fn()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
@@ -46,16 +61,20 @@ func runInNetns(ns netns.NsHandle, fn func() error) error {
 // open fills in what Deps left out with the real thing, created in the
 // node's namespace, and returns a function that closes and removes it.
 func (n *Node) open() (cleanup func(), err error) {
-	ns := netns.NsHandle(n.ns.Fd())
+	ns := netns.None() // the process's own (see captureNetns)
+	if n.ns != nil {
+		ns = netns.NsHandle(n.ns.Fd())
+	}
 	undo := []func(){func() { n.ns.Close() }}
-	cleanup = func() {
+	undoAll := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
+	cleanup = undoAll
 	defer func() {
 		if err != nil {
-			cleanup()
+			undoAll() // not cleanup: an error return sets it to nil
 		}
 	}()
 	if n.runCmd == nil {
