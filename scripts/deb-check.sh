@@ -3,7 +3,8 @@
 # no error and no warning (the justified ones are overridden in
 # scripts/deb/lintian-overrides, each with its reason), and the package
 # holds what it must: the binary, the unit, the configuration as
-# conffiles, man pages, completions, changelog and copyright.
+# conffiles, man pages, completions, changelog and copyright; and the
+# packaged unit's sandbox rates "OK" or better in systemd-analyze security.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +30,15 @@ for f in /etc/lvsd/lvsd.yaml /etc/lvsd/services.d/nginx.yaml /etc/lvsd/services.
 done
 dpkg-deb -I "$deb" postinst | grep -q 'adduser .*--system.* lvsd' || { echo "deb-check: postinst does not create the user lvsd" >&2; missing=1; }
 [ $missing -eq 0 ]
-echo "deb-check: $deb: lintian clean, contents complete"
+
+# The unit as packaged. Levels from worst: UNSAFE, EXPOSED, MEDIUM, OK, SAFE.
+unit=$(mktemp -d)
+trap 'rm -rf "$unit"' EXIT
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$unit" ./lib/systemd/system/lvsd.service
+rating=$(systemd-analyze security --offline=yes --no-pager "$unit/lib/systemd/system/lvsd.service" |
+  sed -n 's/.*Overall exposure level for lvsd.service: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
+case "$rating" in
+  *" OK" | *" SAFE") ;;
+  *) echo "deb-check: lvsd.service exposure '$rating', want OK or SAFE" >&2; exit 1 ;;
+esac
+echo "deb-check: $deb: lintian clean, contents complete, lvsd.service exposure $rating"
