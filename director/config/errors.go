@@ -84,8 +84,24 @@ func (r reporter) at(path, format string, args ...any) {
 	if r.bad.covers(path) {
 		return
 	}
+	r.add(path, fmt.Sprintf(format, args...))
+}
+
+// refuse records a problem with the value at path by itself (out of its
+// range), and marks the value refused so that the checks reading it stay
+// quiet. Only a refused value at or above path silences it: its range
+// does not depend on the keys beside it.
+func (r reporter) refuse(path, format string, args ...any) {
+	if r.bad.under(path) {
+		return
+	}
+	r.add(path, fmt.Sprintf(format, args...))
+	r.bad.add(path)
+}
+
+func (r reporter) add(path, msg string) {
 	l, c := r.pos.lineCol(path)
-	*r.errs = append(*r.errs, &Error{File: r.file, Line: l, Column: c, Path: path, Msg: fmt.Sprintf(format, args...)})
+	*r.errs = append(*r.errs, &Error{File: r.file, Line: l, Column: c, Path: path, Msg: msg})
 }
 
 // atPos records a problem at an explicit position (for the YAML stage,

@@ -68,6 +68,9 @@ type parsed struct {
 	rep  reporter
 	bad  *badPaths
 	data []byte // the file as read; nil when it could not be
+	// refused is true when the YAML stage dropped values: what was read
+	// is not the whole file.
+	refused bool
 }
 
 // decodeFile reads path and decodes it into out. It reports every
@@ -107,12 +110,12 @@ func decodeFile(path string, out any, errs *Errors) parsed {
 		return p
 	}
 	p.rep.pos = indexPositions(root)
-	s := schema{rep: p.rep, bad: p.bad, seen: map[*yaml.Node]bool{}}
-	s.mapping("", root, reflect.TypeOf(out).Elem())
+	s := schema{rep: p.rep, bad: p.bad, seen: map[*yaml.Node]bool{}, file: reflect.TypeOf(out).Elem()}
+	s.mapping("", root, s.file)
 	if err := doc.Decode(out); err != nil {
 		decodeFailed(err, p.rep, p.bad)
 	}
-	p.root = root
+	p.root, p.refused = root, p.bad.any()
 	return p
 }
 

@@ -60,7 +60,7 @@ func loadMain(path string, host Host, errs, warns *Errors) (*Config, bool) {
 	cfg.Sync = resolveSync(raw.Sync, r)
 	cfg.Notify = resolveNotify(raw.Notify, r)
 	cfg.Director = resolveDirector(raw.Director, r)
-	return cfg, !p.bad.any()
+	return cfg, !p.refused
 }
 
 var reServicesDir = regexp.MustCompile(`^services_dir:[ \t]*(?:"([^"]*)"|'([^']*)'|([^#"'\s]+))[ \t]*(?:#.*)?$`)
@@ -164,9 +164,16 @@ func relTo(base, p string) string {
 	return filepath.Join(base, p)
 }
 
+// inRange checks a number against its documented range. A value out of
+// range is refused like an unreadable one, so that the checks which read
+// it (a lower threshold against the upper) do not add to the complaint.
 func inRange(r reporter, path string, v, lo, hi int) bool {
 	if v < lo || v > hi {
-		r.at(path, "%d out of range %d-%d", v, lo, hi)
+		if lo < 0 {
+			r.refuse(path, "%d out of range %d..%d", v, lo, hi)
+		} else {
+			r.refuse(path, "%d out of range %d-%d", v, lo, hi)
+		}
 		return false
 	}
 	return true
@@ -175,7 +182,7 @@ func inRange(r reporter, path string, v, lo, hi int) bool {
 // durRange checks a duration against its documented range.
 func durRange(r reporter, path string, d, lo, hi time.Duration) {
 	if d < lo || d > hi {
-		r.at(path, "%s out of range %s-%s", shortDur(d), shortDur(lo), shortDur(hi))
+		r.refuse(path, "%s out of range %s-%s", shortDur(d), shortDur(lo), shortDur(hi))
 	}
 }
 

@@ -19,6 +19,7 @@ type schema struct {
 	rep  reporter
 	bad  *badPaths
 	seen map[*yaml.Node]bool // anchored values already checked: their verdict
+	file reflect.Type        // rawMain or rawService, for hints on unknown keys
 }
 
 var durationType = reflect.TypeOf(Duration(0))
@@ -140,7 +141,7 @@ func (s *schema) mapping(path string, n *yaml.Node, t reflect.Type) {
 		case first[k.Value] != nil:
 			s.rep.atPos(k.Line, k.Column, sub, fmt.Sprintf("key %q appears twice (first at line %d)", k.Value, first[k.Value].Line))
 		case !known:
-			s.rep.atPos(k.Line, k.Column, sub, unknownKey(k.Value, fields))
+			s.rep.atPos(k.Line, k.Column, sub, unknownKey(k.Value, fields, s.file))
 			first[k.Value] = k
 		default:
 			first[k.Value] = k

@@ -61,7 +61,7 @@ func resolveVirtual(s *Service, raw rawService, r reporter) {
 	case raw.FWMark != nil:
 		// The kernel's mark is 32 bits; 0 is "no mark".
 		if m := *raw.FWMark; m < 1 || m > math.MaxUint32 {
-			r.at("fwmark", "%d out of range 1-%d", m, uint32(math.MaxUint32))
+			r.refuse("fwmark", "%d out of range 1-%d", m, uint32(math.MaxUint32))
 		} else {
 			s.FWMark = uint32(m)
 		}

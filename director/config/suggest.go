@@ -7,12 +7,15 @@ import (
 	"strings"
 )
 
-// keyPlaces maps every YAML key of the raw types to the places it may be
-// written ("reals[]", "vrrp.instances[].track"), gathered by reflection so
-// the hints never drift from the structs.
-var keyPlaces = gatherPlaces()
+// keyPlaces maps, for the main file and for service files, every YAML key
+// to the places it may be written ("reals[]", "vrrp.instances[].track"),
+// gathered by reflection so the hints never drift from the structs.
+var keyPlaces = map[reflect.Type]map[string][]string{
+	reflect.TypeOf(rawMain{}):    gatherPlaces(reflect.TypeOf(rawMain{})),
+	reflect.TypeOf(rawService{}): gatherPlaces(reflect.TypeOf(rawService{})),
+}
 
-func gatherPlaces() map[string][]string {
+func gatherPlaces(root reflect.Type) map[string][]string {
 	places := map[string][]string{}
 	var walk func(t reflect.Type, at string, depth int)
 	walk = func(t reflect.Type, at string, depth int) {
@@ -34,8 +37,7 @@ func gatherPlaces() map[string][]string {
 			walk(ft, sub, depth+1)
 		}
 	}
-	walk(reflect.TypeOf(rawMain{}), "", 0)
-	walk(reflect.TypeOf(rawService{}), "", 0)
+	walk(root, "", 0)
 	for k := range places {
 		sort.Strings(places[k])
 		places[k] = compactStrings(places[k])
@@ -56,14 +58,14 @@ func compactStrings(s []string) []string {
 // unknownKey explains an unknown key: the key of this mapping it is
 // closest to (a typo such as "wieght"), or where else it belongs (a key
 // indented at the wrong level).
-func unknownKey(key string, here map[string]field) string {
+func unknownKey(key string, here map[string]field, file reflect.Type) string {
 	best, bestD := "", 3
 	for k := range here {
 		if d := editDistance(key, k); d < bestD || (d == bestD && k < best) {
 			best, bestD = k, d
 		}
 	}
-	switch elsewhere := keyPlaces[key]; {
+	switch elsewhere := keyPlaces[file][key]; {
 	case best != "":
 		return fmt.Sprintf("unknown key %q (did you mean %q?)", key, best)
 	case len(elsewhere) > 0:

@@ -13,7 +13,11 @@ import (
 // timeout longer than the default interval after "interval: 5").
 type badPaths struct{ paths []string }
 
-func (b *badPaths) add(path string) { b.paths = append(b.paths, path) }
+func (b *badPaths) add(path string) {
+	if b != nil {
+		b.paths = append(b.paths, path)
+	}
+}
 
 func (b *badPaths) any() bool { return b != nil && len(b.paths) > 0 }
 
@@ -65,11 +69,11 @@ func (b *badPaths) covers(path string) bool {
 	if b == nil {
 		return false
 	}
+	if b.under(path) {
+		return true
+	}
 	norm := reIndex.ReplaceAllString(path, "[*]")
 	for _, p := range b.paths {
-		if within(path, p) {
-			return true
-		}
 		par, name := parent(p), p[len(parent(p)):]
 		name = strings.TrimPrefix(name, ".")
 		for _, sib := range siblings[name] {
@@ -85,6 +89,19 @@ func (b *badPaths) covers(path string) bool {
 			if within(norm, d) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// under reports whether path is at or below a refused value.
+func (b *badPaths) under(path string) bool {
+	if b == nil {
+		return false
+	}
+	for _, p := range b.paths {
+		if within(path, p) {
+			return true
 		}
 	}
 	return false
