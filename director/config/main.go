@@ -198,19 +198,18 @@ func shortDur(d time.Duration) string {
 	return s
 }
 
-// checkListen checks the status listener's address: host:port with a
-// port from 1 to 65535 ("" disables it).
-func checkListen(r reporter, s string) {
-	if s == "" {
-		return
-	}
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		r.at("http.listen", "%q is not host:port, e.g. 127.0.0.1:9180 (\"\" disables)", s)
-		return
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		r.at("http.listen", "port %q out of range 1-65535", port)
+// checkListen checks the status listener's addresses: host:port with a
+// port from 1 to 65535, several separated by commas ("" disables it).
+func checkListen(r reporter, list string) {
+	for _, s := range strings.FieldsFunc(list, func(c rune) bool { return c == ',' || c == ' ' }) {
+		_, port, err := net.SplitHostPort(s)
+		if err != nil {
+			r.at("http.listen", "%q is not host:port, e.g. 127.0.0.1:9180 (\"\" disables)", s)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			r.at("http.listen", "port %q out of range 1-65535", port)
+		}
 	}
 }
 

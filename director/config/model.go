@@ -13,7 +13,7 @@ type Config struct {
 	LogLevel      string // trace, debug, info, warn, error
 	LogFormat     string // text or json
 	ControlSocket string
-	HTTPListen    string // "" when disabled
+	HTTPListen    string // host:port, several separated by commas; "" when disabled
 	ServicesDir   string
 	Instances     []Instance
 	Groups        []Group
