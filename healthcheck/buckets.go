@@ -63,6 +63,7 @@ type bucket struct {
 	first   time.Time // the job's first run; later ones follow every interval
 	job     gocron.Job
 	members atomic.Pointer[[]*entry] // replaced whole by Set, read by fire
+	firing  atomic.Bool              // a run of fire is under way
 }
 
 // due is the run of b that was scheduled at or before now.
@@ -116,7 +117,7 @@ func (r *Runner) rebucket() []error {
 // The first bucket starts at once: a start time of now would be past by
 // the time gocron's scheduler reads it, and gocron would skip a run.
 func (r *Runner) startBucket(b *bucket) error {
-	b.first = time.Now().Add(b.key.offset())
+	b.first = r.clock.Now().Add(b.key.offset())
 	start := gocron.WithStartDateTimePast(b.first)
 	if b.key.index == 0 {
 		start = gocron.WithStartImmediately()
@@ -124,7 +125,6 @@ func (r *Runner) startBucket(b *bucket) error {
 	j, err := r.sched.NewJob(gocron.DurationJob(b.key.interval),
 		gocron.NewTask(func(ctx context.Context) { r.fire(ctx, b) }),
 		gocron.WithContext(r.ctx),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 		gocron.WithStartAt(start),
 		gocron.WithName(fmt.Sprintf("checks every %v, batch %d", b.key.interval, b.key.index)),
 	)
@@ -139,10 +139,19 @@ func (r *Runner) startBucket(b *bucket) error {
 // previous run has ended and counts the others as skipped, so that a slow
 // check never overlaps itself. Connect-only TCP checks go to the connect
 // engine, which returns at once; the others then go to the worker pool,
-// which may make fire wait for a free worker (and gocron skip the
-// bucket's next run meanwhile, uncounted: singleton mode).
+// which may make fire wait for a free worker; a run of the bucket due
+// meanwhile is skipped, uncounted. (The bucket's own flag does what
+// gocron's singleton mode would, and is down by the time fire returns, so
+// that a test on a fake clock knows when the bucket may fire again.)
 func (r *Runner) fire(ctx context.Context, b *bucket) {
-	due := b.due(time.Now())
+	if r.fired != nil {
+		defer r.fired()
+	}
+	if !b.firing.CompareAndSwap(false, true) {
+		return
+	}
+	defer b.firing.Store(false)
+	due := b.due(r.clock.Now())
 	var (
 		fast []connReq
 		slow []*entry

@@ -3,7 +3,6 @@ package healthcheck
 import (
 	"context"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,17 +58,14 @@ func manyTargets(n int, c Spec) []Target {
 
 func TestRunnerBatchesIntoBoundedJobs(t *testing.T) {
 	var runs atomic.Int64
-	r, err := NewRunner(nil, nil, WithFactory(okFactory(&runs)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
+	h := newHarness(t, nil, WithFactory(okFactory(&runs)))
+	r := h.r
 	second := Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
 	half := second
 	half.Interval = 500 * time.Millisecond
 	set := func(ts []Target) {
 		t.Helper()
-		if err := r.Set(ts); err != nil {
+		if err := h.set(ts...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,7 +86,12 @@ func TestRunnerBatchesIntoBoundedJobs(t *testing.T) {
 			t.Errorf("job %q was replaced: an unchanged bucket keeps its job and phase", j.Name())
 		}
 	}
-	waitFor(t, 3*time.Second, "a run of every check", func() bool { return runs.Load() >= 1000 })
+	h.round() // one interval: a run of every check
+	for _, s := range r.Snapshot() {
+		if s.Checks == 0 {
+			t.Fatalf("%v: no run in an interval", s.Real)
+		}
+	}
 	set(nil)
 	if n := len(r.sched.Jobs()); n != 0 {
 		t.Errorf("%d jobs left without checks", n)
@@ -99,30 +100,27 @@ func TestRunnerBatchesIntoBoundedJobs(t *testing.T) {
 
 func TestRunnerSpreadsFirstRuns(t *testing.T) {
 	var runs atomic.Int64
-	var mu sync.Mutex
+	h := newHarness(t, nil, WithFactory(okFactory(&runs)))
+	iv := 500 * time.Millisecond
+	start := h.clock.Now()
+	if err := h.set(manyTargets(500, Spec{Type: "tcp", Interval: iv, Timeout: iv, Rise: 1, Fall: 1})...); err != nil {
+		t.Fatal(err)
+	}
+	h.round() // the first run of every check is due in its first interval
 	first := map[netip.AddrPort]time.Time{}
-	r, err := NewRunner(nil, nil, WithFactory(okFactory(&runs)), WithResults(func(res Result) {
-		mu.Lock()
+	for _, res := range h.seen {
 		if _, ok := first[res.Real]; !ok {
 			first[res.Real] = res.Due
 		}
-		mu.Unlock()
-	}))
-	if err != nil {
-		t.Fatal(err)
 	}
-	defer r.Shutdown()
-	iv := 500 * time.Millisecond
-	start := time.Now()
-	if err := r.Set(manyTargets(500, Spec{Type: "tcp", Interval: iv, Timeout: iv, Rise: 1, Fall: 1})); err != nil {
-		t.Fatal(err)
+	if len(first) != 500 {
+		t.Fatalf("%d of 500 checks ran in the first interval", len(first))
 	}
-	waitFor(t, 3*time.Second, "a run of every check", func() bool { mu.Lock(); defer mu.Unlock(); return len(first) == 500 })
 	slots := map[int]int{} // tenths of the interval
 	for real, due := range first {
 		off := due.Sub(start)
 		k := key{"svc", real}
-		if want := bucketOf(iv, spread(k, iv)).offset(); off < want-5*time.Millisecond || off > want+50*time.Millisecond {
+		if want := bucketOf(iv, spread(k, iv)).offset(); off != want {
 			t.Errorf("%v: first run due %v after Set, want its bucket's offset %v", real, off, want)
 		}
 		slots[int(off*10/iv)]++
@@ -136,49 +134,63 @@ func TestRunnerSpreadsFirstRuns(t *testing.T) {
 
 func TestRunnerSkipsOverlap(t *testing.T) {
 	var inside, most, starts atomic.Int32
+	began, gate := make(chan struct{}, 1), make(chan struct{})
 	slow := func(Spec, netip.AddrPort) (Checker, netip.AddrPort, error) {
 		return CheckerFunc(func(context.Context, netip.AddrPort) error {
 			starts.Add(1)
 			n := inside.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
-			time.Sleep(130 * time.Millisecond) // ignores ctx, against the contract: 3 intervals
+			began <- struct{}{}
+			<-gate // ignores ctx, against the contract: runs over several intervals
 			inside.Add(-1)
 			return nil
 		}), netip.AddrPort{}, nil
 	}
-	var skipped atomic.Int32
-	r, err := NewRunner(nil, nil, WithFactory(slow), WithResults(func(res Result) {
-		if res.Skipped {
-			skipped.Add(1)
-		}
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
+	h := newHarness(t, nil, WithFactory(slow))
 	c := Spec{Type: "tcp", Interval: 40 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1}
-	if err := r.Set([]Target{{"svc", netip.MustParseAddrPort("192.0.2.1:80"), c}}); err != nil {
+	if _, err := h.setOnly(Target{"svc", netip.MustParseAddrPort("192.0.2.1:80"), c}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "3 runs", func() bool { return starts.Load() >= 3 })
+	for k := range h.batches() {
+		if k.index != 0 { // the first batch of an interval starts at Set, the others at their offset
+			h.tick()
+		}
+	}
+	skipped := 0
+	for run := range 3 {
+		select {
+		case <-began:
+		case <-time.After(guard):
+			t.Fatalf("run %d did not start", run+1)
+		}
+		for range 2 { // two intervals pass while the run goes on
+			h.tick()
+			if r := h.next(); !r.Skipped {
+				t.Fatalf("run %d: %+v while it went on, want a skip", run+1, r)
+			}
+			skipped++
+		}
+		gate <- struct{}{}
+		if r := h.next(); r.Skipped || r.Err != nil {
+			t.Fatalf("run %d: %+v, want its result", run+1, r)
+		}
+		if run < 2 {
+			h.tick() // the run is over: the next interval starts another
+		}
+	}
 	if m := most.Load(); m != 1 {
 		t.Errorf("%d runs of one check at once, want 1", m)
 	}
-	if skipped.Load() < 3 {
-		t.Errorf("%d runs skipped, want about 2 per run", skipped.Load())
+	if n := starts.Load(); n != 3 || skipped != 6 {
+		t.Errorf("%d runs and %d skips, want 3 and 6", n, skipped)
 	}
 }
 
 func TestRunnerConnectEngine(t *testing.T) {
 	srv := newFlipListener(t)
-	var results atomic.Int32
-	events := make(chan Event, 10)
-	r, err := NewRunner(nil, func(ev Event) { events <- ev }, WithResults(func(Result) { results.Add(1) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
+	h := newHarness(t, nil, WithFactory(New))
+	r := h.r
 	if r.engine == nil {
 		t.Skip("no connect engine on this system")
 	}
@@ -186,7 +198,8 @@ func TestRunnerConnectEngine(t *testing.T) {
 	sendExpect := c
 	sendExpect.Send = "x"
 	other := closedPort(t, "tcp", "127.0.0.1")
-	if err := r.Set([]Target{{"web", srv.addr, c}, {"web", other, sendExpect}}); err != nil {
+	targets := []Target{{"web", srv.addr, c}, {"web", other, sendExpect}}
+	if err := h.set(targets...); err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
@@ -195,12 +208,15 @@ func TestRunnerConnectEngine(t *testing.T) {
 	if !onEngine || onPool {
 		t.Fatalf("connect-only check on the engine: %v; send/expect check on the engine: %v", onEngine, onPool)
 	}
-	waitFor(t, 2*time.Second, "results", func() bool { return results.Load() >= 4 })
+	h.round()
+	h.round()
 	if !r.Up("web", srv.addr) {
 		t.Fatal("down while the port is open")
 	}
 	srv.close()
-	for ev := nextEvent(t, events, 3*time.Second); ev.Real != srv.addr; ev = nextEvent(t, events, 3*time.Second) {
+	h.round()
+	h.round() // fall 2
+	for ev := nextEvent(t, h.events); ev.Real != srv.addr; ev = nextEvent(t, h.events) {
 	}
 	if r.Up("web", srv.addr) {
 		t.Fatal("up after the port closed")
@@ -218,13 +234,15 @@ func TestRunnerConnectEngine(t *testing.T) {
 		return 0
 	}
 	before := checks()
-	if err := r.Set([]Target{{"web", srv.addr, c}, {"web", other, sendExpect}}); err != nil {
+	if err := h.set(targets...); err != nil {
 		t.Fatal(err)
 	}
-	if r.Up("web", srv.addr) || checks() < before {
+	if r.Up("web", srv.addr) || checks() != before {
 		t.Fatal("Set with the same targets reset the check's state")
 	}
 	srv.reopen()
-	for ev := nextEvent(t, events, 3*time.Second); ev.Real != srv.addr || !ev.Up; ev = nextEvent(t, events, 3*time.Second) {
+	h.round()
+	h.round() // rise 2
+	for ev := nextEvent(t, h.events); ev.Real != srv.addr || !ev.Up; ev = nextEvent(t, h.events) {
 	}
 }

@@ -192,27 +192,42 @@ func TestConnEngineMany(t *testing.T) {
 
 func TestConnEngineStops(t *testing.T) {
 	full := fullListener(t)
+	open, _ := tcpServer(t, "127.0.0.1", func(net.Conn) {})
 	ctx, cancel := context.WithCancel(context.Background())
-	results := make(chan error, 10)
-	g, err := newConnEngine(ctx, func(_ any, err error) { results <- err })
+	results := make(chan any, 10)
+	g, err := newConnEngine(ctx, func(tag any, err error) { results <- tag })
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := newDialSpec(full, netip.Addr{}, time.Hour)
+	hang, err := newDialSpec(full, netip.Addr{}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.start(connReq{spec, nil}, connReq{spec, nil})
-	time.Sleep(50 * time.Millisecond) // in flight
+	quick, err := newDialSpec(open, netip.Addr{}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The engine begins connects in order: once the quick one is reported,
+	// the two before it are in flight.
+	g.start(connReq{hang, "hang"}, connReq{hang, "hang"}, connReq{quick, "quick"})
+	select {
+	case tag := <-results:
+		if tag != "quick" {
+			t.Fatalf("%v reported, want the quick connect", tag)
+		}
+	case <-time.After(guard):
+		t.Fatal("the quick connect was not reported")
+	}
 	within(t, time.Second, func() {
 		cancel()
 		g.wait()
 	})
-	g.start(connReq{spec, nil}) // after the end: nothing
+	g.start(connReq{hang, "after"}) // after the end: nothing
+	// Only the engine's goroutine reports, and it has ended.
 	select {
-	case err := <-results:
-		t.Errorf("a connect cut short by the stop was reported: %v", err)
-	case <-time.After(50 * time.Millisecond):
+	case tag := <-results:
+		t.Errorf("a connect cut short by the stop was reported: %v", tag)
+	default:
 	}
 }
 
@@ -288,25 +303,42 @@ func TestConnEngineRoutes(t *testing.T) {
 func TestRunnerShutdownWithConnectsInFlight(t *testing.T) {
 	full := fullListener(t)
 	before := runtime.NumGoroutine()
-	r, err := NewRunner(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHarness(t, nil, WithFactory(New)) // connect-only checks: on the engine
 	var ts []Target
 	for i := range 50 {
-		c := Spec{Type: "tcp", Port: int(full.Port()), Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+		// A minute on the fake clock, and as a connect timeout in real
+		// time: no connect can end before Shutdown.
+		c := Spec{Type: "tcp", Port: int(full.Port()), Interval: time.Minute, Timeout: time.Minute, Rise: 1, Fall: 1}
 		ts = append(ts, Target{fmt.Sprint("s", i), full, c})
 	}
-	if err := r.Set(ts); err != nil {
+	if _, err := h.setOnly(ts...); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // every check started; none can end before its timeout
+	// Every check starts (those of the first batch at Set, the others at
+	// the first tick) and is skipped at the next tick: still connecting.
+	h.tick()
+	h.tick()
+	for inFlight := map[string]bool{}; len(inFlight) < len(ts); {
+		r := h.next()
+		if !r.Skipped {
+			t.Fatalf("%+v: a connect to the full listener ended", r)
+		}
+		inFlight[r.Service] = true
+	}
 	within(t, 300*time.Millisecond, func() {
-		if err := r.Shutdown(); err != nil {
+		if err := h.r.Shutdown(); err != nil {
 			t.Error(err)
 		}
 	})
-	waitFor(t, time.Second, "the Runner's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	// gocron's Shutdown returns while its own goroutines are still on
+	// their way out, and nothing tells when they are gone: this one wait
+	// polls.
+	for deadline := time.Now().Add(guard); runtime.NumGoroutine() > before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before Shutdown\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+	}
 }
 
 // BenchmarkConnEngine makes connect-only checks in batches of 100 against

@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,16 +20,6 @@ func script(t *testing.T, dir, name, body string) string {
 	return p
 }
 
-// alive reports whether pid is a live process (not gone, not a zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
-}
-
 // readPID reads a pid that a script wrote to a file.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
@@ -43,19 +32,6 @@ func readPID(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return pid
-}
-
-// wantDead waits up to a second for pid to die.
-func wantDead(t *testing.T, pid int, what string) {
-	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Errorf("%s (pid %d) still runs", what, pid)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 var realAddr = netip.MustParseAddrPort("192.0.2.7:8080")

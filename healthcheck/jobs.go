@@ -163,13 +163,17 @@ func (r *Runner) runChecker(e *entry) {
 // engineDone receives the connect engine's results.
 func (r *Runner) engineDone(tag any, err error) { r.finish(tag.(*entry), err) }
 
-// finish ends a run: the result goes to the tracker and the hook, and
-// only then may the next run start, so results are recorded in order.
+// finish ends a run: the result goes to the tracker, and only then may
+// the next run start, so results are recorded in order. The hook hears of
+// it last, so that a hook that has a result knows the run is over.
 func (r *Runner) finish(e *entry, err error) {
-	if r.record(e, err) && r.hook != nil {
-		r.hook(Result{Service: e.service, Real: e.real, Due: e.due, Done: time.Now(), Err: err})
-	}
+	due := e.due // the next run may set it once running is false
+	recorded := r.record(e, err)
+	done := r.clock.Now()
 	e.running.Store(false)
+	if recorded && r.hook != nil {
+		r.hook(Result{Service: e.service, Real: e.real, Due: due, Done: done, Err: err})
+	}
 }
 
 // skipped counts a run that did not start because the previous one of

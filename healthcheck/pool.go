@@ -22,6 +22,8 @@ type pool struct {
 	mu  sync.Mutex
 	n   int // workers started; guarded by mu
 	max int
+
+	waiting func() // if set, called when run is about to wait (tests)
 }
 
 func newPool(ctx context.Context, max int) *pool {
@@ -46,6 +48,9 @@ func (p *pool) run(f func()) bool {
 		return true
 	}
 	p.mu.Unlock()
+	if p.waiting != nil {
+		p.waiting()
+	}
 	select {
 	case p.tasks <- f:
 		return true

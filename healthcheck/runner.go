@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 	"github.com/sirupsen/logrus"
 )
 
@@ -35,11 +36,6 @@ type Event struct {
 	At      time.Time
 }
 
-// Clock tells the time that the Runner stamps on results and events.
-type Clock interface {
-	Now() time.Time
-}
-
 // Factory builds the checker for a check and a realserver, and the address
 // it probes. New is the Runner's default; tests and the director may
 // inject another.
@@ -48,9 +44,10 @@ type Factory func(c Spec, real netip.AddrPort) (Checker, netip.AddrPort, error)
 // Option configures a Runner.
 type Option func(*Runner)
 
-// WithClock stamps results and events with c's time instead of the wall
-// clock. Scheduling itself stays on gocron's clock.
-func WithClock(c Clock) Option { return func(r *Runner) { r.clock = c } }
+// WithClock runs the Runner on c instead of the real clock: gocron
+// schedules the batches on it, and results and events carry its time.
+// A check's own timeout stays in real time: it bounds real sockets.
+func WithClock(c clockwork.Clock) Option { return func(r *Runner) { r.clock = c } }
 
 // WithFactory builds checkers with f instead of New.
 func WithFactory(f Factory) Option { return func(r *Runner) { r.factory = f } }
@@ -70,13 +67,9 @@ type Result struct {
 
 // WithResults passes every run's Result to f, from the goroutine that
 // ended the run (or skipped it): f must be quick and safe for concurrent
-// use. Results of runs cut short by Set or Shutdown are not passed.
+// use. Results of runs cut short by Set or Shutdown are not passed. When
+// f has a Result, its run is over: the check's next run may start.
 func WithResults(f func(Result)) Option { return func(r *Runner) { r.hook = f } }
-
-type wallClock struct{}
-
-// Now returns the wall-clock time.
-func (wallClock) Now() time.Time { return time.Now() }
 
 // Runner runs every realserver's check and keeps each one's Tracker.
 // Checks are started in batches by gocron jobs (see bucket): connect-only
@@ -87,9 +80,10 @@ func (wallClock) Now() time.Time { return time.Now() }
 // delays a check; it may call any method except Shutdown.
 type Runner struct {
 	log     *logrus.Entry
-	clock   Clock
+	clock   clockwork.Clock
 	factory Factory
 	hook    func(Result) // nil: none
+	fired   func()       // tests: called as each run of a bucket's fire returns
 	sched   gocron.Scheduler
 	ctx     context.Context // parent of every job's and check's; cancelled by Shutdown
 	cancel  context.CancelFunc
@@ -117,11 +111,11 @@ func NewRunner(log *logrus.Entry, onEvent func(Event), opts ...Option) (*Runner,
 	if onEvent == nil {
 		onEvent = func(Event) {}
 	}
-	r := &Runner{log: log, clock: wallClock{}, factory: New, jobs: map[key]*entry{}, buckets: map[bucketKey]*bucket{}}
+	r := &Runner{log: log, clock: clockwork.NewRealClock(), factory: New, jobs: map[key]*entry{}, buckets: map[bucketKey]*bucket{}}
 	for _, o := range opts {
 		o(r)
 	}
-	s, err := gocron.NewScheduler(gocron.WithLogger(gocronLogger{log}))
+	s, err := gocron.NewScheduler(gocron.WithLogger(gocronLogger{log}), gocron.WithClock(r.clock))
 	if err != nil {
 		return nil, fmt.Errorf("healthcheck scheduler: %w", err)
 	}

@@ -106,6 +106,8 @@ func TestTCPTimeout(t *testing.T) {
 func TestTCPCancelReturnsAtOnce(t *testing.T) {
 	silent := silentListener(t)
 	ctx, cancel := context.WithCancel(context.Background())
+	// Real time: the cancel must find the check blocked in its read on a
+	// real socket, which no clock of the test's can see.
 	time.AfterFunc(100*time.Millisecond, cancel)
 	var err error
 	within(t, time.Second, func() { err = NewTCP(Spec{Expect: "220"}).Check(ctx, silent) })
