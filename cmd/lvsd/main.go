@@ -34,6 +34,7 @@ func main() {
 	}
 	root.PersistentFlags().StringP("config", "c", defaultConfig, "main configuration file")
 	root.AddCommand(keepCapsToSelf(runCmd()), validateCmd(), versionCmd(), manCmd())
+	root.AddCommand(realserverCmd())
 	root.AddCommand(cli.Commands()...)
 	if err := root.Execute(); err != nil {
 		var ee interface{ ExitCode() int }
