@@ -30,8 +30,8 @@ type DestCounters struct {
 	CPS        uint32 // the kernel's estimate of new connections a second
 }
 
-// CounterReader is implemented by IPVS tables that have counters (the
-// kernel's; the in-memory one has none).
+// CounterReader is implemented by IPVS tables that have counters: the
+// kernel's, and the in-memory one (all zero).
 type CounterReader interface {
 	Counters() (map[ServiceKey]Counters, error)
 }

@@ -124,3 +124,20 @@ func (f *Memory) Edit(fn func(Table)) {
 	defer f.mu.Unlock()
 	fn(f.t)
 }
+
+// Counters reports zero for every service and destination: no packet
+// passes through an in-memory table, and a lab (--ipvs=memory) exports
+// the same families as a kernel does.
+func (f *Memory) Counters() (map[ServiceKey]Counters, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[ServiceKey]Counters, len(f.t))
+	for k, s := range f.t {
+		c := Counters{Dests: make(map[netip.AddrPort]DestCounters, len(s.Dests))}
+		for a := range s.Dests {
+			c.Dests[a] = DestCounters{}
+		}
+		out[k] = c
+	}
+	return out, nil
+}
