@@ -5,13 +5,10 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,79 +31,67 @@ func hcbTargetAddr(http bool, i int) netip.AddrPort {
 // hcbRaiseNofile raises this process's (and so its children's) open-file
 // limit to its hard limit, which must be at least n: the listeners take
 // 11,000 descriptors.
-func hcbRaiseNofile(b *testing.B, n uint64) {
+func hcbRaiseNofile(tb testing.TB, n uint64) {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if lim.Max < n {
-		b.Fatalf("RLIMIT_NOFILE hard limit %d: below the %d descriptors the listeners need", lim.Max, n)
+		tb.Fatalf("RLIMIT_NOFILE hard limit %d: below the %d descriptors the listeners need", lim.Max, n)
 	}
 	lim.Cur = lim.Max
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		b.Fatalf("raise RLIMIT_NOFILE to %d: %v", lim.Max, err)
+		tb.Fatalf("raise RLIMIT_NOFILE to %d: %v", lim.Max, err)
 	}
 }
 
-// hcbNamespace creates a namespace named hcb-<random> with lo up and the
-// targets' addresses on it (this kernel may lack the dummy link type); it
-// is deleted at cleanup.
-func hcbNamespace(b *testing.B) string {
-	r := make([]byte, 3)
-	_, _ = rand.Read(r)
-	ns := "hcb-" + hex.EncodeToString(r)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		b.Fatalf("ip netns add %s: %v: %s", ns, err, out)
-	}
-	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+// hcbNamespace creates the targets' namespace, their addresses on its lo
+// (this kernel may lack the dummy link type).
+func hcbNamespace(l *netlab.T) string {
+	ns := l.NS("hcb")
 	var batch strings.Builder
-	batch.WriteString("link set lo up\n")
 	for i := range hcbTCPAddrs {
 		fmt.Fprintf(&batch, "addr add %v/32 dev lo\n", hcbTargetAddr(false, i*hcbTCPPorts).Addr())
 	}
 	for i := range hcbHTTPAddrs {
 		fmt.Fprintf(&batch, "addr add %v/32 dev lo\n", hcbTargetAddr(true, i*hcbHTTPPorts).Addr())
 	}
-	cmd := exec.Command("ip", "-netns", ns, "-batch", "-")
-	cmd.Stdin = strings.NewReader(batch.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("ip -netns %s -batch: %v\n%s", ns, err, out)
-	}
+	l.Batch(ns, batch.String())
 	return ns
 }
 
 // hcbListen opens every listener inside ns, from a thread locked there,
 // and serves them from this process until cleanup: TCP listeners accept
 // and close, HTTP ones answer one request with 200 and close.
-func hcbListen(b *testing.B, ns string) {
+func hcbListen(l *netlab.T, ns string) {
 	var (
 		ls  []net.Listener
 		raw *hcbAcceptor
 	)
-	err := <-netlab.Go(ns, func() (err error) {
+	err := <-l.Go(ns, func() (err error) {
 		if raw, err = hcbNewAcceptor(hcbTCPAddrs * hcbTCPPorts); err != nil {
 			return err
 		}
 		for i := range hcbHTTPAddrs * hcbHTTPPorts {
-			l, err := net.Listen("tcp", hcbTargetAddr(true, i).String())
+			ln, err := net.Listen("tcp", hcbTargetAddr(true, i).String())
 			if err != nil {
 				return err
 			}
-			ls = append(ls, l)
-			go hcbServeHTTP(l)
+			ls = append(ls, ln)
+			go hcbServeHTTP(ln)
 		}
 		return nil
 	})
-	b.Cleanup(func() {
-		for _, l := range ls {
-			l.Close()
+	l.TB.Cleanup(func() {
+		for _, ln := range ls {
+			ln.Close()
 		}
 		if raw != nil {
 			raw.close()
 		}
 	})
 	if err != nil {
-		b.Fatalf("listen in %s: %v", ns, err)
+		l.TB.Fatalf("listen in %s: %v", ns, err)
 	}
 }
 

@@ -17,20 +17,60 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
+
+// The realservers of BenchmarkHealthChecks: 100 addresses x 100 ports
+// answer TCP connects, 10 x 100 answer HTTP.
+const (
+	hcbTCPAddrs, hcbTCPPorts, hcbTCPPort0    = 100, 100, 10000
+	hcbHTTPAddrs, hcbHTTPPorts, hcbHTTPPort0 = 10, 100, 8000
+	hcbTCPs, hcbHTTPs                        = hcbTCPAddrs * hcbTCPPorts, hcbHTTPAddrs * hcbHTTPPorts
+	hcbEnvPhase                              = "LVSD_HCB_PHASE" // set: this process is a checker child
+)
+
+// hcbPhase is one run of the checker child: how many targets of each
+// kind, checked every second, for Warm and then Measure.
+type hcbPhase struct {
+	Name          string
+	TCP, HTTP     int
+	Warm, Measure time.Duration
+	Out           string // where the child writes its hcbResult
+	Profile       string // "": no CPU profile of the measured window
+}
+
+// hcbResult is what one run (a checker child, or the C loop) measured
+// over its window.
+type hcbResult struct {
+	Name        string
+	Asked       int // checks per second
+	Seconds     float64
+	Done        int64 // results in the window
+	HTTPDone    int64 // of which HTTP
+	Failed      int64
+	Skipped     int64 // runs not started: the previous one still going
+	CPU         time.Duration
+	Listeners   time.Duration // CPU of this process, which serves the listeners
+	Machine     time.Duration // busy CPU of the whole machine (all cores)
+	P50, P99    time.Duration // from the batch's due time to the result
+	RSS, HWM    int64         // KiB
+	Heap        int64         // KiB in use by the Go heap at the end
+	GCs         uint32
+	FirstErrors []string
+}
 
 // hcbRun runs one phase in a checker child inside ns and returns what it
 // measured. LVSD_HCB_PROFILE names a directory for CPU profiles of the
 // children's measured windows.
-func hcbRun(b *testing.B, ns, dir string, p hcbPhase) hcbResult {
+func hcbRun(l *netlab.T, ns string, p hcbPhase) hcbResult {
+	b := l.TB
 	file := strings.NewReplacer(" ", "", "#", "", "+", "-").Replace(p.Name)
-	p.Out = filepath.Join(dir, file+".json")
+	p.Out = filepath.Join(l.Dir, file+".json")
 	if d := os.Getenv("LVSD_HCB_PROFILE"); d != "" {
 		p.Profile = filepath.Join(d, file+".pprof")
 	}
@@ -42,11 +82,11 @@ func hcbRun(b *testing.B, ns, dir string, p hcbPhase) hcbResult {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", ns, self,
-		"-test.run=^$", "-test.bench=^BenchmarkHealthChecks$", "-test.benchtime=1x")
-	cmd.Env = append(os.Environ(), hcbEnvPhase+"="+string(spec))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("checker %s: %v\n%s", p.Name, err, out)
+	// The child is this binary again (see TestMain). ip netns exec and env
+	// both exec, so its parent is this process, the listeners'
+	// (hcbProcCPU).
+	if _, err := l.Try(ns, "env", hcbEnvPhase+"="+string(spec), self); err != nil {
+		b.Fatalf("checker %s: %v", p.Name, err)
 	}
 	raw, err := os.ReadFile(p.Out)
 	if err != nil {
@@ -59,20 +99,19 @@ func hcbRun(b *testing.B, ns, dir string, p hcbPhase) hcbResult {
 	return res
 }
 
-// hcbChild is the checker child's side of BenchmarkHealthChecks.
-func hcbChild(b *testing.B) {
+// hcbChild is the checker child's side (see TestMain): it runs the phase
+// in hcbEnvPhase and writes what it measured where the phase says.
+func hcbChild() error {
 	var p hcbPhase
 	if err := json.Unmarshal([]byte(os.Getenv(hcbEnvPhase)), &p); err != nil {
-		b.Fatal(err)
+		return err
 	}
 	res, err := hcbCheck(p)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	raw, _ := json.Marshal(res)
-	if err := os.WriteFile(p.Out, raw, 0o600); err != nil {
-		b.Fatal(err)
-	}
+	return os.WriteFile(p.Out, raw, 0o600)
 }
 
 // hcbCheck runs the Runner on the phase's targets and measures its
@@ -269,29 +308,45 @@ func hcbBuildFloor(dir string) (string, error) {
 // Runner's rate, 2 s of warm-up and 8 measured, closing with a RST as
 // lvsd does (rst) or with a plain close, visiting the targets shuffled or
 // in order.
-func hcbFloor(b *testing.B, ns, bin, name string, rst, inOrder bool) hcbResult {
+func hcbFloor(l *netlab.T, ns, bin, name string, rst, inOrder bool) hcbResult {
+	b := l.TB
 	linger0 := map[bool]string{true: "1", false: "0"}[rst]
-	var out bytes.Buffer
 	tf := bin + ".shuffled"
 	if inOrder {
 		tf = bin + ".inorder"
 	}
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, tf, strconv.Itoa(hcbTCPs), "2", "8", "1000", linger0)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	logName := "floor-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, name)
+	p := l.Start(ns, logName, bin, tf, strconv.Itoa(hcbTCPs), "2", "8", "1000", linger0)
 	time.Sleep(2 * time.Second) // the loop's warm-up
 	listeners0, machine0 := hcbCPU(), hcbMachine()
-	if err := cmd.Wait(); err != nil {
-		b.Fatalf("connect_loop: %v\n%s", err, out.Bytes())
+	if err := p.Wait(); err != nil {
+		b.Fatalf("connect_loop: %v\n%s", err, l.LogOf(logName))
 	}
+	out := l.LogOf(logName)
 	res := hcbResult{Name: name, Asked: hcbTCPs, Listeners: hcbCPU() - listeners0, Machine: hcbMachine() - machine0}
 	var ok, bad, timeouts, cpu int64
-	if _, err := fmt.Sscanf(out.String(), "ok=%d err=%d timeout=%d cpu_us=%d", &ok, &bad, &timeouts, &cpu); err != nil {
-		b.Fatalf("connect_loop: %v: %q", err, out.Bytes())
+	if _, err := fmt.Sscanf(out, "ok=%d err=%d timeout=%d cpu_us=%d", &ok, &bad, &timeouts, &cpu); err != nil {
+		b.Fatalf("connect_loop: %v: %q", err, out)
 	}
 	res.Seconds, res.Done, res.Failed = 8, ok+bad+timeouts, bad+timeouts
 	res.CPU = time.Duration(cpu) * time.Microsecond
 	return res
+}
+
+// hcbPerCheck is the CPU per result over runs.
+func hcbPerCheck(runs ...hcbResult) float64 {
+	var cpu time.Duration
+	var n int64
+	for _, r := range runs {
+		cpu, n = cpu+r.CPU, n+r.Done
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(n)
 }

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -9,46 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lvsd/integration/netlab"
 )
-
-// The realservers of BenchmarkHealthChecks: 100 addresses x 100 ports
-// answer TCP connects, 10 x 100 answer HTTP.
-const (
-	hcbTCPAddrs, hcbTCPPorts, hcbTCPPort0    = 100, 100, 10000
-	hcbHTTPAddrs, hcbHTTPPorts, hcbHTTPPort0 = 10, 100, 8000
-	hcbTCPs, hcbHTTPs                        = hcbTCPAddrs * hcbTCPPorts, hcbHTTPAddrs * hcbHTTPPorts
-	hcbEnvPhase                              = "LVSD_HCB_PHASE" // set: this process is a checker child
-)
-
-// hcbPhase is one run of the checker child: how many targets of each
-// kind, checked every second, for Warm and then Measure.
-type hcbPhase struct {
-	Name          string
-	TCP, HTTP     int
-	Warm, Measure time.Duration
-	Out           string // where the child writes its hcbResult
-	Profile       string // "": no CPU profile of the measured window
-}
-
-// hcbResult is what one run (a checker child, or the C loop) measured
-// over its window.
-type hcbResult struct {
-	Name        string
-	Asked       int // checks per second
-	Seconds     float64
-	Done        int64 // results in the window
-	HTTPDone    int64 // of which HTTP
-	Failed      int64
-	Skipped     int64 // runs not started: the previous one still going
-	CPU         time.Duration
-	Listeners   time.Duration // CPU of this process, which serves the listeners
-	Machine     time.Duration // busy CPU of the whole machine (all cores)
-	P50, P99    time.Duration // from the batch's due time to the result
-	RSS, HWM    int64         // KiB
-	Heap        int64         // KiB in use by the Go heap at the end
-	GCs         uint32
-	FirstErrors []string
-}
 
 // BenchmarkHealthChecks checks 10,000 TCP and 1,000 HTTP realservers
 // every second with the healthcheck Runner, as in the "Health checks"
@@ -67,41 +30,34 @@ type hcbResult struct {
 // Run it alone: go test -tags integration -run '^$' -bench HealthChecks
 // -benchtime 1x ./integration/ (root; no IPVS needed).
 func BenchmarkHealthChecks(b *testing.B) {
-	if os.Getenv(hcbEnvPhase) != "" {
-		hcbChild(b)
-		return
-	}
-	if os.Geteuid() != 0 {
-		b.Skip("health-check benchmark: needs root (namespaces)")
-	}
+	l := netlab.ForTest(b)
 	hcbRaiseNofile(b, 16384)
-	dir := b.TempDir()
-	ns := hcbNamespace(b)
-	hcbListen(b, ns)
-	floor, err := hcbBuildFloor(dir)
+	ns := hcbNamespace(l)
+	hcbListen(l, ns)
+	floor, err := hcbBuildFloor(l.Dir)
 	if err != nil {
 		b.Logf("no C floor: %v", err)
 	}
 	var runs, lvsd, c []hcbResult
 	for round := range 3 {
 		if hcbWant("tcp") {
-			r := hcbRun(b, ns, dir, hcbPhase{Name: fmt.Sprint("lvsd tcp #", round+1), TCP: hcbTCPs, Warm: 2 * time.Second, Measure: 8 * time.Second})
+			r := hcbRun(l, ns, hcbPhase{Name: fmt.Sprint("lvsd tcp #", round+1), TCP: hcbTCPs, Warm: 2 * time.Second, Measure: 8 * time.Second})
 			runs, lvsd = append(runs, r), append(lvsd, r)
 		}
 		if hcbWant("floor") && floor != "" {
-			r := hcbFloor(b, ns, floor, fmt.Sprint("C floor #", round+1), true, false)
+			r := hcbFloor(l, ns, floor, fmt.Sprint("C floor #", round+1), true, false)
 			runs, c = append(runs, r), append(c, r)
 		}
 	}
 	if hcbWant("floor") && floor != "" {
-		runs = append(runs, hcbFloor(b, ns, floor, "C loop, targets in order", true, true))
-		runs = append(runs, hcbFloor(b, ns, floor, "C loop, plain close (FIN)", false, false))
+		runs = append(runs, hcbFloor(l, ns, floor, "C loop, targets in order", true, true))
+		runs = append(runs, hcbFloor(l, ns, floor, "C loop, plain close (FIN)", false, false))
 	}
 	if hcbWant("http") {
-		runs = append(runs, hcbRun(b, ns, dir, hcbPhase{Name: "lvsd http", HTTP: hcbHTTPs, Warm: 2 * time.Second, Measure: 8 * time.Second}))
+		runs = append(runs, hcbRun(l, ns, hcbPhase{Name: "lvsd http", HTTP: hcbHTTPs, Warm: 2 * time.Second, Measure: 8 * time.Second}))
 	}
 	if hcbWant("both") {
-		runs = append(runs, hcbRun(b, ns, dir, hcbPhase{Name: "lvsd tcp + http", TCP: hcbTCPs, HTTP: hcbHTTPs, Warm: 3 * time.Second, Measure: 12 * time.Second}))
+		runs = append(runs, hcbRun(l, ns, hcbPhase{Name: "lvsd tcp + http", TCP: hcbTCPs, HTTP: hcbHTTPs, Warm: 3 * time.Second, Measure: 12 * time.Second}))
 	}
 	fmt.Print(hcbTable(runs, lvsd, c)) // not b.Log: a benchmark's log is cut after a few lines
 	hcbRows(runs, lvsd, c)
@@ -168,17 +124,4 @@ func hcbRows(runs, lvsd, c []hcbResult) {
 		benchRow("health checks: "+r.Name, fmt.Sprintf("%.0f/s done of %d asked, %.1f µs/check", float64(r.Done)/r.Seconds, r.Asked, hcbPerCheck(r)),
 			"", fmt.Sprintf("p50 %v, p99 %v, RSS %.1f MiB, %d failed, %d skipped", r.P50, r.P99, float64(r.RSS)/1024, r.Failed, r.Skipped))
 	}
-}
-
-// hcbPerCheck is the CPU per result over runs.
-func hcbPerCheck(runs ...hcbResult) float64 {
-	var cpu time.Duration
-	var n int64
-	for _, r := range runs {
-		cpu, n = cpu+r.CPU, n+r.Done
-	}
-	if n == 0 {
-		return 0
-	}
-	return float64(cpu.Microseconds()) / float64(n)
 }

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // bigTable returns n NAT services of reals realservers each, on
@@ -51,14 +52,15 @@ func restoreScript(services []config.Service) string {
 // another fresh namespace of the same VM, and reports both times, their
 // ratio, and what a one-realserver change then costs.
 func BenchmarkIPVSColdApply(b *testing.B) {
-	needIPVSB(b)
+	netlab.NeedIPVS(b)
+	l := netlab.ForTest(b)
 	const nServices, nReals = 10000, 10
 	services := bigTable(nServices, nReals)
 	script := restoreScript(services)
 	for i := 0; i < b.N; i++ {
 		var lvsd, restore, change time.Duration
 		var changeOps int
-		inNetnsB(b, func() error {
+		l.InFresh(func() error {
 			k, err := ipvs.OpenKernel(false)
 			if err != nil {
 				return err
@@ -77,7 +79,7 @@ func BenchmarkIPVSColdApply(b *testing.B) {
 			services[nServices/2].Reals[3].Weight = 1
 			return err
 		})
-		inNetnsB(b, func() error {
+		l.InFresh(func() error {
 			cmd := exec.Command("ipvsadm-restore")
 			cmd.Stdin = strings.NewReader(script)
 			start := time.Now()
@@ -106,9 +108,9 @@ func BenchmarkIPVSColdApply(b *testing.B) {
 // the director's kernel adapter (libipvs over generic netlink): the
 // floor of a health decision's way into the kernel.
 func BenchmarkIPVSUpdateDest(b *testing.B) {
-	needIPVSB(b)
+	netlab.NeedIPVS(b)
 	services := bigTable(1, 2)
-	inNetnsB(b, func() error {
+	netlab.ForTest(b).InFresh(func() error {
 		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
@@ -140,12 +142,12 @@ func BenchmarkIPVSUpdateDest(b *testing.B) {
 // realserver up/down decisions, with 100 services of 10 realservers in
 // the table. It reports p50 and p99.
 func BenchmarkIPVSDecisionToKernel(b *testing.B) {
-	needIPVSB(b)
+	netlab.NeedIPVS(b)
 	services := bigTable(100, 10)
 	// Every service of bigTable has the same realservers: the decision is
 	// about one realserver of one service.
 	name, target := services[50].Name, services[50].Reals[3].Addr
-	inNetnsB(b, func() error {
+	netlab.ForTest(b).InFresh(func() error {
 		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
@@ -190,10 +192,4 @@ func BenchmarkIPVSDecisionToKernel(b *testing.B) {
 		}
 		return nil
 	})
-}
-
-// benchRow prints one row for the combined table that make bench builds
-// (scripts/bench.sh): figure, lvsd, the reference measured beside it, note.
-func benchRow(figure, lvsd, reference, note string) {
-	fmt.Printf("BENCH|%s|%s|%s|%s\n", figure, lvsd, reference, note)
 }

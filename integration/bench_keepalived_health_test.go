@@ -1,9 +1,8 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -65,26 +64,21 @@ type kahRun struct {
 // is a child process exactly as in BenchmarkHealthChecks (hcbRun), CPU by
 // getrusage over its own window. Needs IPVS: run it in the VM.
 func BenchmarkIPVSHealthVsKeepalived(b *testing.B) {
-	if os.Getenv(hcbEnvPhase) != "" { // not reached: hcbRun's children run BenchmarkHealthChecks
-		b.Skip("checker child")
-	}
-	needIPVSB(b)
+	netlab.NeedIPVS(b)
 	bin, err := exec.LookPath("keepalived")
 	if err != nil {
 		if bin, err = "/usr/sbin/keepalived", nil; !kahExists(bin) {
 			b.Fatal("keepalived not installed")
 		}
 	}
+	l := netlab.ForTest(b)
 	hcbRaiseNofile(b, 2*kahReals+256)
-	dir := b.TempDir()
-	ns := hcbNamespace(b)
-	if out, err := exec.Command("ip", "-netns", ns, "addr", "add", kahVIP+"/32", "dev", "lo").CombinedOutput(); err != nil {
-		b.Fatalf("VIP: %v: %s", err, out)
-	}
-	acc := kahListen(b, ns)
+	ns := hcbNamespace(l)
+	l.In(ns, "ip", "addr", "add", kahVIP+"/32", "dev", "lo")
+	acc := kahListen(l, ns)
 
-	ka := kahKeepalived(b, ns, dir, bin, acc)
-	lv := kahLvsd(b, ns, dir, acc)
+	ka := kahKeepalived(l, ns, bin, acc)
+	lv := kahLvsd(l, ns, acc)
 
 	fmt.Print(kahTable(ka, lv))
 	if ka.PerCheck > 0 && lv.PerCheck > 0 {
@@ -120,26 +114,14 @@ func kahTable(runs ...kahRun) string {
 // kahKeepalived runs keepalived's checker on the realservers and
 // measures it; keepalived is stopped before it returns (and at cleanup,
 // should the benchmark fail first).
-func kahKeepalived(b *testing.B, ns, dir, bin string, acc *hcbAcceptor) kahRun {
-	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, []byte(kahConfig()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+func kahKeepalived(l *netlab.T, ns, bin string, acc *hcbAcceptor) kahRun {
+	b, dir := l.TB, l.Dir
+	conf := l.Write("keepalived.conf", kahConfig())
 	pid, chkPid := filepath.Join(dir, "keepalived.pid"), filepath.Join(dir, "checkers.pid")
-	logf, err := os.Create(filepath.Join(dir, "keepalived.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-f", conf, "--dont-fork", "--log-console", "--check", "--no-syslog",
+	// A group of its own: Kill (and the lab's Close) reach the checker
+	// child too.
+	proc := l.StartGroup(ns, "keepalived", bin, "-f", conf, "--dont-fork", "--log-console", "--check", "--no-syslog",
 		"-p", pid, "-c", chkPid, "-r", filepath.Join(dir, "vrrp.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // ip netns exec execs keepalived
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
 	checker := 0
 	stopped := false
 	stop := func() {
@@ -147,24 +129,18 @@ func kahKeepalived(b *testing.B, ns, dir, bin string, acc *hcbAcceptor) kahRun {
 			return
 		}
 		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM) // keepalived's parent stops its checker child
-		select {
-		case <-waited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-waited
-		}
+		_ = proc.Stop(10 * time.Second) // keepalived's parent stops its checker child
 		if checker > 0 && kahAlive(checker) {
 			_ = syscall.Kill(checker, syscall.SIGKILL)
 		}
 	}
 	b.Cleanup(stop)
 	tail := func() string {
-		raw, _ := os.ReadFile(logf.Name())
+		raw := l.LogOf("keepalived")
 		if len(raw) > 3000 {
 			raw = raw[len(raw)-3000:]
 		}
-		return string(raw)
+		return raw
 	}
 
 	// The checker child's pid file, then checks arriving at the listeners.
@@ -176,9 +152,8 @@ func kahKeepalived(b *testing.B, ns, dir, bin string, acc *hcbAcceptor) kahRun {
 			}
 		}
 		select {
-		case err := <-waited:
-			waited <- err
-			b.Fatalf("keepalived exited: %v\n%s", err, tail())
+		case <-proc.Exited():
+			b.Fatalf("keepalived exited: %v\n%s", proc.Wait(), tail())
 		default:
 		}
 		if time.Now().After(end) {
@@ -192,11 +167,11 @@ func kahKeepalived(b *testing.B, ns, dir, bin string, acc *hcbAcceptor) kahRun {
 		}
 	}
 	time.Sleep(kahWarm)
-	cpu0, parent0, acc0, machine0, start := hcbProcCPU(checker), hcbProcCPU(cmd.Process.Pid), acc.n.Load(), hcbMachine(), time.Now()
+	cpu0, parent0, acc0, machine0, start := hcbProcCPU(checker), hcbProcCPU(proc.Pid()), acc.n.Load(), hcbMachine(), time.Now()
 	time.Sleep(kahMeasure)
-	cpu, parent, accepted, secs := hcbProcCPU(checker)-cpu0, hcbProcCPU(cmd.Process.Pid)-parent0, acc.n.Load()-acc0, time.Since(start).Seconds()
+	cpu, parent, accepted, secs := hcbProcCPU(checker)-cpu0, hcbProcCPU(proc.Pid())-parent0, acc.n.Load()-acc0, time.Since(start).Seconds()
 	machine := hcbMachine() - machine0
-	dests := kahDests(ns)
+	dests := kahDests(l, ns)
 	stop()
 	r := kahRun{Name: "keepalived 2.2.7 TCP_CHECK (checker child)", Asked: kahReals, Seconds: secs, Accepted: accepted, CPU: cpu,
 		Note: fmt.Sprintf("checker CPU %v, parent %v; machine busy %.0f%%; IPVS dests %s", cpu, parent, 100*machine.Seconds()/secs, dests)}
@@ -209,7 +184,8 @@ func kahKeepalived(b *testing.B, ns, dir, bin string, acc *hcbAcceptor) kahRun {
 // kahLvsd runs lvsd's Runner on the same realservers as a child process
 // (hcbRun) and counts what reaches the listeners over a window aligned,
 // within the child's start-up, with the child's own.
-func kahLvsd(b *testing.B, ns, dir string, acc *hcbAcceptor) kahRun {
+func kahLvsd(l *netlab.T, ns string, acc *hcbAcceptor) kahRun {
+	b := l.TB
 	done := make(chan hcbResult, 1)
 	start := time.Now()
 	go func() {
@@ -221,7 +197,7 @@ func kahLvsd(b *testing.B, ns, dir string, acc *hcbAcceptor) kahRun {
 			default:
 			}
 		}()
-		done <- hcbRun(b, ns, dir, hcbPhase{Name: "kah lvsd", TCP: kahReals, Warm: kahWarm, Measure: kahMeasure})
+		done <- hcbRun(l, ns, hcbPhase{Name: "kah lvsd", TCP: kahReals, Warm: kahWarm, Measure: kahMeasure})
 	}()
 	time.Sleep(kahWarm + 300*time.Millisecond - time.Since(start)) // the child's start-up, then its warm-up
 	acc0, machine0, t0 := acc.n.Load(), hcbMachine(), time.Now()
@@ -262,24 +238,24 @@ func kahConfig() string {
 }
 
 // kahDests counts the IPVS destinations in ns (ipvsadm), for the note.
-func kahDests(ns string) string {
-	out, err := exec.Command("ip", "netns", "exec", ns, "ipvsadm", "-Ln").Output()
+func kahDests(l *netlab.T, ns string) string {
+	out, err := l.Try(ns, "ipvsadm", "-Ln")
 	if err != nil {
 		return "?"
 	}
-	return strconv.Itoa(bytes.Count(out, []byte("-> 198.51.100.")))
+	return strconv.Itoa(strings.Count(out, "-> 198.51.100."))
 }
 
 func kahAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // kahListen opens the kahReals TCP listeners inside ns, served (and
 // counted) by an hcbAcceptor until cleanup.
-func kahListen(b *testing.B, ns string) *hcbAcceptor {
+func kahListen(l *netlab.T, ns string) *hcbAcceptor {
 	var a *hcbAcceptor
-	err := <-netlab.Go(ns, func() (err error) { a, err = hcbNewAcceptor(kahReals); return err })
+	err := <-l.Go(ns, func() (err error) { a, err = hcbNewAcceptor(kahReals); return err })
 	if err != nil {
-		b.Fatalf("listen in %s: %v", ns, err)
+		l.TB.Fatalf("listen in %s: %v", ns, err)
 	}
-	b.Cleanup(a.close)
+	l.TB.Cleanup(a.close)
 	return a
 }

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -42,7 +42,7 @@ import (
 // whether lvsd met the criteria in this run.
 func BenchmarkVRRPFailover(b *testing.B) {
 	l := newKadLab(b)
-	kadLvsdBinary(b)
+	lvsdBinary(b)
 	kbenchLoad("at the start")
 	sn := l.startSniffer()
 	scenarios := kbenchScenarios()
@@ -150,9 +150,9 @@ func kbenchScenarios() []kbenchScenario {
 // sniffer saw it), so that the backup waits a whole Master_Down_Interval
 // in every run and the runs compare like with like.
 func kbenchKill(c *kbenchCtx) time.Time {
-	c.l.tb.Helper()
+	c.l.TB.Helper()
 	if _, ok := c.sn.next(c.a.spec.VRID, kadAddr["a"], time.Now(), 3*c.a.spec.Advert); !ok {
-		c.l.tb.Fatal("kill: no advert from a")
+		c.l.TB.Fatal("kill: no advert from a")
 	}
 	at := time.Now()
 	c.a.kill()
@@ -170,7 +170,7 @@ func kbenchKill(c *kbenchCtx) time.Time {
 // the VIP, and advertises every interval from then on. The heal comes
 // half-way between the other director's advert and first's next one.
 func kbenchSplitBrain(c *kbenchCtx, first string) time.Time {
-	c.l.tb.Helper()
+	c.l.TB.Helper()
 	time.Sleep(time.Until(c.elected.Add(kbenchSettle)))
 	start := time.Now()
 	c.l.dropVRRP("b", true)
@@ -179,18 +179,18 @@ func kbenchSplitBrain(c *kbenchCtx, first string) time.Time {
 		if c.l.holdsNL("b") {
 			tookAt = time.Now()
 		} else if time.Now().After(end) {
-			c.l.tb.Fatalf("split brain: b never took the VIP\n%s", c.b.log())
+			c.l.TB.Fatalf("split brain: b never took the VIP\n%s", c.b.log())
 		}
 	}
 	if !c.l.holdsNL("a") {
-		c.l.tb.Fatalf("split brain: a released the VIP\n%s", c.a.log())
+		c.l.TB.Fatalf("split brain: a released the VIP\n%s", c.a.log())
 	}
-	c.l.waitFor(2*time.Second, "split brain: the client follows b",
+	c.l.WaitFor(2*time.Second, "split brain: the client follows b",
 		func() bool { return c.probe.last() == "b" }, func() string { return "last answer " + c.probe.last() })
 	time.Sleep(time.Until(start.Add(kbenchSplit)))
 	adv, ok := c.sn.next(c.a.spec.VRID, kadAddr["a"], time.Now(), time.Second)
 	if !ok {
-		c.l.tb.Fatal("split brain: no advert from a")
+		c.l.TB.Fatal("split brain: no advert from a")
 	}
 	period := c.a.spec.Advert
 	off := (tookAt.Sub(adv.at)%period + period) % period // b's adverts come off after a's
@@ -264,7 +264,7 @@ func kbenchVRID(impl string, version int) int {
 // kbenchRun starts a fresh pair of impl, lets a be elected, probes the
 // VIP while sc happens, and stops the pair.
 func kbenchRun(l *kadLab, sn *kbenchSniffer, impl string, sc kbenchScenario) kbenchResult {
-	l.tb.Helper()
+	l.TB.Helper()
 	l.reset()
 	spec := sc.spec
 	spec.VRID = kbenchVRID(impl, spec.Version)
@@ -275,7 +275,7 @@ func kbenchRun(l *kadLab, sn *kbenchSniffer, impl string, sc kbenchScenario) kbe
 	defer c.b.stop()
 	c.a.start()
 	c.b.start()
-	l.waitFor(sa.masterDown(150)+3*time.Second, impl+": a alone holds the VIP",
+	l.WaitFor(sa.masterDown(150)+3*time.Second, impl+": a alone holds the VIP",
 		func() bool { return l.holdsNL("a") && !l.holdsNL("b") }, func() string { return c.a.log() + c.b.log() })
 	c.elected = time.Now()
 	l.answered("a", 2*time.Second)

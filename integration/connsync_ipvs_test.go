@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
@@ -11,6 +11,7 @@ import (
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/handover/connsync"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // TestIPVSConnFlush: director A, whose kernel runs no sync master daemon,
@@ -20,34 +21,25 @@ import (
 // VIP. This is what makes a planned switchover lose nothing that the
 // kernel's own batching (up to 2 s) has not sent yet.
 func TestIPVSConnFlush(t *testing.T) {
-	needIPVS(t)
-	l := newLab(t)
-	sw := l.ns("sw")
-	l.in(sw, "ip", "link", "add", "br0", "type", "bridge")
-	l.in(sw, "ip", "link", "set", "br0", "up")
-	hosts := map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24", "rs1": "192.0.2.11/24"}
-	ns := map[string]string{}
-	for _, name := range []string{"client", "a", "b", "rs1"} {
-		ns[name] = l.ns(name)
-		l.link(ns[name], "e0", hosts[name], sw, "p"+name, "")
-		l.in(sw, "ip", "link", "set", "p"+name, "master", "br0")
-	}
-	l.in(ns["rs1"], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
-	l.in(ns["rs1"], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
-	l.echo(ns["rs1"], ":7000")
-	l.echo(ns["rs1"], ":7001")
+	netlab.NeedIPVS(t)
+	l := netlab.ForTest(t)
+	ns := l.Segment("e0", map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24", "rs1": "192.0.2.11/24"})
+	l.In(ns["rs1"], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
+	l.In(ns["rs1"], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
+	l.Echo(ns["rs1"], ":7000")
+	l.Echo(ns["rs1"], ":7001")
 	for _, d := range []string{"a", "b"} {
-		l.in(ns[d], "ipvsadm", "-A", "-t", "192.0.2.10:7000", "-s", "rr")
-		l.in(ns[d], "ipvsadm", "-a", "-t", "192.0.2.10:7000", "-r", "192.0.2.11:7000", "-g")
-		l.in(ns[d], "ipvsadm", "-A", "-t", "192.0.2.10:7001", "-s", "rr", "-p", "300")
-		l.in(ns[d], "ipvsadm", "-a", "-t", "192.0.2.10:7001", "-r", "192.0.2.11:7001", "-g")
+		l.In(ns[d], "ipvsadm", "-A", "-t", "192.0.2.10:7000", "-s", "rr")
+		l.In(ns[d], "ipvsadm", "-a", "-t", "192.0.2.10:7000", "-r", "192.0.2.11:7000", "-g")
+		l.In(ns[d], "ipvsadm", "-A", "-t", "192.0.2.10:7001", "-s", "rr", "-p", "300")
+		l.In(ns[d], "ipvsadm", "-a", "-t", "192.0.2.10:7001", "-r", "192.0.2.11:7001", "-g")
 	}
-	l.in(ns["b"], "ipvsadm", "--start-daemon", "backup", "--mcast-interface", "e0", "--syncid", "7")
-	l.in(ns["a"], "ip", "addr", "add", "192.0.2.10/32", "dev", "e0")
+	l.In(ns["b"], "ipvsadm", "--start-daemon", "backup", "--mcast-interface", "e0", "--syncid", "7")
+	l.In(ns["a"], "ip", "addr", "add", "192.0.2.10/32", "dev", "e0")
 
-	conn, r := l.dialEcho(ns["client"], "192.0.2.10:7000")
+	conn, r := dialEcho(l, ns["client"], "192.0.2.10:7000")
 	defer conn.Close()
-	pconn, pr := l.dialEcho(ns["client"], "192.0.2.10:7001")
+	pconn, pr := dialEcho(l, ns["client"], "192.0.2.10:7001")
 	defer pconn.Close()
 	for _, c := range []struct {
 		what string
@@ -58,7 +50,7 @@ func TestIPVSConnFlush(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	if b := l.in(ns["b"], "ipvsadm", "-Lnc"); strings.Contains(b, "192.0.2.100") {
+	if b := l.In(ns["b"], "ipvsadm", "-Lnc"); strings.Contains(b, "192.0.2.100") {
 		t.Fatalf("B knows the connection before the flush (no master daemon runs on A):\n%s", b)
 	}
 
@@ -71,24 +63,24 @@ func TestIPVSConnFlush(t *testing.T) {
 	}
 	var sent int
 	start := time.Now()
-	if err := <-l.goIn(ns["a"], func() (err error) {
+	if err := <-l.Go(ns["a"], func() (err error) {
 		sent, err = connsync.Flush("e0", 7, connsync.NewResolver(services))
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("flushed %d entries in %v; A's table:\n%s", sent, time.Since(start), l.in(ns["a"], "ipvsadm", "-Lnc"))
+	t.Logf("flushed %d entries in %v; A's table:\n%s", sent, time.Since(start), l.In(ns["a"], "ipvsadm", "-Lnc"))
 	if sent != 3 { // two connections and the persistence template
 		t.Errorf("sent %d entries, want 3", sent)
 	}
 	var got string
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		got = l.in(ns["b"], "cat", "/proc/net/ip_vs_conn")
+		got = l.In(ns["b"], "cat", "/proc/net/ip_vs_conn")
 		if strings.Count(got, "C0000264") >= 3 {
 			break
 		}
 	}
-	b := l.in(ns["b"], "ipvsadm", "-Lnc")
+	b := l.In(ns["b"], "ipvsadm", "-Lnc")
 	t.Logf("B's table after the flush:\n%s", b)
 	for _, want := range []string{"ESTABLISHED 192.0.2.100:", "ASSURED 192.0.2.100:0"} {
 		if !strings.Contains(strings.Join(strings.Fields(b), " "), strings.Join(strings.Fields(want), " ")) {
@@ -96,10 +88,10 @@ func TestIPVSConnFlush(t *testing.T) {
 		}
 	}
 	// B takes the VIP; the connections go on through B's IPVS.
-	l.in(ns["a"], "ip", "addr", "del", "192.0.2.10/32", "dev", "e0")
-	l.in(ns["a"], "ipvsadm", "-C")
-	l.in(ns["b"], "ip", "addr", "add", "192.0.2.10/32", "dev", "e0")
-	l.in(ns["client"], "ip", "neigh", "flush", "dev", "e0")
+	l.In(ns["a"], "ip", "addr", "del", "192.0.2.10/32", "dev", "e0")
+	l.In(ns["a"], "ipvsadm", "-C")
+	l.In(ns["b"], "ip", "addr", "add", "192.0.2.10/32", "dev", "e0")
+	l.In(ns["client"], "ip", "neigh", "flush", "dev", "e0")
 	for i := range 3 {
 		if err := roundTrip(conn, r, fmt.Sprintf("through B %d", i)); err != nil {
 			t.Fatalf("the connection broke at the move to B: %v", err)

@@ -1,12 +1,10 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,20 +15,6 @@ import (
 	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/integration/netlab"
 )
-
-// lvsdBinary is the lvsd binary under test, built before the VM boots
-// (make vm passes LVSD_BIN).
-func lvsdBinary(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("LVSD_BIN")
-	if p == "" {
-		p, _ = filepath.Abs("../.build/lvsd")
-	}
-	if _, err := os.Stat(p); err != nil {
-		skipOrFail(t, "lvsd binary not built: "+p+" (make vm builds it)")
-	}
-	return p
-}
 
 // probe is a client looping over a URL with one new connection per
 // request, counting what it gets.
@@ -68,24 +52,22 @@ func (p *reqProbe) String() string {
 }
 
 // requests makes n sequential requests from namespace ns.
-func (l *lab) requests(ns, url string, n int) *reqProbe {
+func requests(l *netlab.T, ns, url string, n int) *reqProbe {
+	l.TB.Helper()
 	p := &reqProbe{bodies: map[string]int{}}
-	err := <-l.goIn(ns, func() error {
+	l.Must(<-l.Go(ns, func() error {
 		for i := 0; i < n; i++ {
 			p.get(url)
 		}
 		return nil
-	})
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	}))
 	return p
 }
 
-// loop probes url from ns every interval until stop is closed.
-func (l *lab) loop(ns, url string, every time.Duration, stop <-chan struct{}) (*reqProbe, <-chan error) {
+// requestLoop requests url from ns every interval until stop is closed.
+func requestLoop(l *netlab.T, ns, url string, every time.Duration, stop <-chan struct{}) (*reqProbe, <-chan error) {
 	p := &reqProbe{bodies: map[string]int{}}
-	done := l.goIn(ns, func() error {
+	done := l.Go(ns, func() error {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
@@ -104,54 +86,30 @@ func (l *lab) loop(ns, url string, every time.Duration, stop <-chan struct{}) (*
 // client 192.0.2.100, VIP 192.0.2.10 on the director, realservers
 // 198.51.100.11, .12, ... on port 8080 (each answering its own name)
 // routing back through 198.51.100.1. It returns the realservers' nginx.
-func natLab(t *testing.T, reals ...string) (l *lab, client, dir string, servers map[string]*exec.Cmd) {
-	l = newLab(t)
-	client, dir = l.ns("client"), l.ns("dir")
-	l.link(client, "c0", "192.0.2.100/24", dir, "d0", "192.0.2.1/24")
-	l.in(dir, "ip", "addr", "add", "192.0.2.10/32", "dev", "d0")
-	l.in(dir, "ip", "link", "add", "br0", "type", "bridge")
-	l.in(dir, "ip", "addr", "add", "198.51.100.1/24", "dev", "br0")
-	l.in(dir, "ip", "link", "set", "br0", "up")
-	servers = map[string]*exec.Cmd{}
+func natLab(t *testing.T, reals ...string) (l *netlab.T, client, dir string, servers map[string]*netlab.Proc) {
+	l = netlab.ForTest(t)
+	client, dir = l.NS("client"), l.NS("dir")
+	l.Link(client, "c0", "192.0.2.100/24", dir, "d0", "192.0.2.1/24")
+	l.In(dir, "ip", "addr", "add", "192.0.2.10/32", "dev", "d0")
+	l.Bridge(dir, "br0", "198.51.100.1/24")
+	servers = map[string]*netlab.Proc{}
 	for i, name := range reals {
-		rs := l.ns(name)
-		l.link(dir, "d"+name, "", rs, "e0", fmt.Sprintf("198.51.100.%d/24", 11+i))
-		l.in(dir, "ip", "link", "set", "d"+name, "master", "br0")
-		l.in(rs, "ip", "route", "add", "default", "via", "198.51.100.1")
-		servers[name] = l.nginx(rs, name, 8080, name)
+		rs := l.NS(name)
+		l.Plug(dir, "br0", "d"+name, rs, "e0", fmt.Sprintf("198.51.100.%d/24", 11+i))
+		l.In(rs, "ip", "route", "add", "default", "via", "198.51.100.1")
+		servers[name] = l.Nginx(rs, name, 8080, name)
 	}
 	return l, client, dir, servers
 }
 
-// startLvsd runs lvsd in ns with the given service file and waits until
-// its control socket answers; it returns the command and the socket.
-func (l *lab) startLvsd(ns, bin, name string) (*os.Process, string) {
-	l.t.Helper()
-	sock := filepath.Join(l.dir, "lvsd", "ctl.sock")
-	cmd := l.start(ns, name, bin, "run", "-c", filepath.Join(l.dir, "lvsd", "lvsd.yaml"))
-	l.waitUp(sock)
-	return cmd.Process, sock
-}
-
-// waitUp waits until lvsd answers on sock and has reconciled once.
-func (l *lab) waitUp(sock string) {
-	l.t.Helper()
-	l.waitStatus(sock, func(s api.Status) bool { return s.Generation >= 1 && !s.IPVS.At.IsZero() })
-}
-
-func (l *lab) waitStatus(sock string, cond func(api.Status) bool) api.Status {
-	l.t.Helper()
-	var s api.Status
-	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := api.Call(ctx, sock, "status", nil, &s)
-		cancel()
-		if err == nil && cond(s) {
-			return s
-		}
-	}
-	l.t.Fatalf("lvsd status never reached the wanted state; last %+v", s)
-	return s
+// startLvsd runs lvsd in ns with the lab's lvsd/lvsd.yaml and waits until
+// its control socket answers; it returns the process and the socket.
+func startLvsd(l *netlab.T, ns, bin, name string) (*netlab.Proc, string) {
+	l.TB.Helper()
+	sock := filepath.Join(l.Dir, "lvsd", "ctl.sock")
+	p := l.Start(ns, name, bin, "run", "-c", filepath.Join(l.Dir, "lvsd", "lvsd.yaml"))
+	waitUp(l.TB, sock)
+	return p, sock
 }
 
 const natService = `name: web
@@ -170,20 +128,20 @@ reals:
 // reloads, stops and restarts, and is killed and restarted: no request
 // may fail, because lvsd never flushes and adopts what the kernel has.
 func TestIPVSDatapathNAT(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	bin := lvsdBinary(t)
 	l, client, dir, _ := natLab(t, "rs1", "rs2")
-	l.write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {set_sysctls: true}\n")
-	svc := l.write("lvsd/services.d/web.yaml", fmt.Sprintf(natService, 1))
-	proc, sock := l.startLvsd(dir, bin, "lvsd")
+	l.Write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {set_sysctls: true}\n")
+	svc := l.Write("lvsd/services.d/web.yaml", fmt.Sprintf(natService, 1))
+	proc, sock := startLvsd(l, dir, bin, "lvsd")
 
-	p := l.requests(client, "192.0.2.10:80", 20)
+	p := requests(l, client, "192.0.2.10:80", 20)
 	if p.failed != 0 || p.bodies["rs1"] != 10 || p.bodies["rs2"] != 10 {
 		t.Fatalf("weighted round robin 1:1 over NAT: %v", p)
 	}
 	// lvsd status carries the kernel's counters. The kernel copies its
 	// per-CPU totals out every 2 s (the rate estimator), so wait for them.
-	st := l.waitStatus(sock, func(s api.Status) bool {
+	st := waitStatus(t, sock, func(s api.Status) bool {
 		return len(s.IPVS.Services) == 1 && s.IPVS.Services[0].Connections >= 20
 	})
 	if c := st.IPVS.Services[0]; c.Connections != 20 || c.Reals[0].Active+c.Reals[0].Inactive != 10 || c.InBytes == 0 {
@@ -191,28 +149,28 @@ func TestIPVSDatapathNAT(t *testing.T) {
 	}
 
 	stop := make(chan struct{})
-	loop, done := l.loop(client, "192.0.2.10:80", 5*time.Millisecond, stop)
+	loop, done := requestLoop(l, client, "192.0.2.10:80", 5*time.Millisecond, stop)
 	time.Sleep(300 * time.Millisecond)
 	// Reload with a weight change.
 	if err := os.WriteFile(svc, []byte(fmt.Sprintf(natService, 3)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_ = proc.Signal(syscall.SIGHUP)
-	l.waitStatus(sock, func(s api.Status) bool {
+	waitStatus(t, sock, func(s api.Status) bool {
 		return s.Generation == 2 && len(s.IPVS.Services) == 1 && s.IPVS.Services[0].Reals[0].Weight == 3
 	})
 	time.Sleep(300 * time.Millisecond)
 	// Orderly stop and start again.
 	_ = proc.Signal(syscall.SIGTERM)
-	_, _ = proc.Wait()
+	_ = proc.Wait()
 	time.Sleep(200 * time.Millisecond)
-	proc, _ = l.startLvsd(dir, bin, "lvsd-2")
+	proc, _ = startLvsd(l, dir, bin, "lvsd-2")
 	time.Sleep(300 * time.Millisecond)
 	// Killed outright and started again.
-	_ = proc.Kill()
-	_, _ = proc.Wait()
+	proc.Kill()
+	_ = proc.Wait()
 	time.Sleep(200 * time.Millisecond)
-	l.startLvsd(dir, bin, "lvsd-3")
+	startLvsd(l, dir, bin, "lvsd-3")
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	if err := <-done; err != nil {
@@ -220,7 +178,7 @@ func TestIPVSDatapathNAT(t *testing.T) {
 	}
 	t.Logf("client during reload, stop/start and kill/start: %v", loop)
 	if loop.failed != 0 || loop.ok < 100 {
-		t.Errorf("requests during reload and restarts: %v\nlvsd log:\n%s", loop, l.logOf("lvsd"))
+		t.Errorf("requests during reload and restarts: %v\nlvsd log:\n%s", loop, l.LogOf("lvsd"))
 	}
 	if loop.bodies["rs1"] <= loop.bodies["rs2"] {
 		t.Errorf("the reload to weights 3:1 is not visible in the spread: %v", loop.bodies)
@@ -231,27 +189,18 @@ func TestIPVSDatapathNAT(t *testing.T) {
 // the VIP on lo (arp_ignore=1, arp_announce=2) and answer the client
 // directly.
 func TestIPVSDatapathDR(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	bin := lvsdBinary(t)
-	l := newLab(t)
-	sw := l.ns("sw")
-	l.in(sw, "ip", "link", "add", "br0", "type", "bridge")
-	l.in(sw, "ip", "link", "set", "br0", "up")
-	hosts := map[string]string{"client": "192.0.2.100/24", "dir": "192.0.2.1/24", "rs1": "192.0.2.11/24", "rs2": "192.0.2.12/24"}
-	ns := map[string]string{}
-	for _, name := range []string{"client", "dir", "rs1", "rs2"} {
-		ns[name] = l.ns(name)
-		l.link(ns[name], "e0", hosts[name], sw, "p"+name, "")
-		l.in(sw, "ip", "link", "set", "p"+name, "master", "br0")
-	}
-	l.in(ns["dir"], "ip", "addr", "add", "192.0.2.10/32", "dev", "e0")
+	l := netlab.ForTest(t)
+	ns := l.Segment("e0", map[string]string{"client": "192.0.2.100/24", "dir": "192.0.2.1/24", "rs1": "192.0.2.11/24", "rs2": "192.0.2.12/24"})
+	l.In(ns["dir"], "ip", "addr", "add", "192.0.2.10/32", "dev", "e0")
 	for _, rs := range []string{"rs1", "rs2"} {
-		l.in(ns[rs], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
-		l.in(ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
-		l.nginx(ns[rs], rs, 80, rs)
+		l.In(ns[rs], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
+		l.In(ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
+		l.Nginx(ns[rs], rs, 80, rs)
 	}
-	l.write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {reconcile_interval: 1s}\n")
-	l.write("lvsd/services.d/web.yaml", `name: web
+	l.Write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {reconcile_interval: 1s}\n")
+	l.Write("lvsd/services.d/web.yaml", `name: web
 virtual: 192.0.2.10:80
 scheduler: rr
 forward: dr
@@ -260,8 +209,8 @@ reals:
   - address: 192.0.2.11:80
   - address: 192.0.2.12:80
 `)
-	_, sock := l.startLvsd(ns["dir"], bin, "lvsd")
-	p := l.requests(ns["client"], "192.0.2.10:80", 20)
+	_, sock := startLvsd(l, ns["dir"], bin, "lvsd")
+	p := requests(l, ns["client"], "192.0.2.10:80", 20)
 	if p.failed != 0 || p.bodies["rs1"] != 10 || p.bodies["rs2"] != 10 {
 		t.Fatalf("round robin over DR: %v", p)
 	}
@@ -269,26 +218,26 @@ reals:
 	// reconcile (1 s here) puts back what the files say, and logs it.
 	for _, edit := range [][]string{{"ipvsadm", "-C"}, {"ipvsadm", "-e", "-t", "192.0.2.10:80", "-r", "192.0.2.11:80", "-g", "-w", "9"}} {
 		if edit[1] == "-e" {
-			l.waitStatus(sock, func(s api.Status) bool { return len(s.IPVS.Services) == 1 })
+			waitStatus(t, sock, func(s api.Status) bool { return len(s.IPVS.Services) == 1 })
 		}
-		l.in(ns["dir"], edit...)
+		l.In(ns["dir"], edit...)
 		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			out, _ := l.try(ns["dir"], "ipvsadm", "-Ln")
+			out, _ := l.Try(ns["dir"], "ipvsadm", "-Ln")
 			if strings.Contains(out, "192.0.2.11:80                Route   1") && strings.Contains(out, "192.0.2.12:80") {
 				break
 			}
 			if time.Now().After(end) {
-				t.Fatalf("drift after %v not repaired:\n%s\n%s", edit, out, l.logOf("lvsd"))
+				t.Fatalf("drift after %v not repaired:\n%s\n%s", edit, out, l.LogOf("lvsd"))
 			}
 		}
 	}
-	if log := l.logOf("lvsd"); strings.Count(log, "ipvs drift repaired") < 2 {
+	if log := l.LogOf("lvsd"); strings.Count(log, "ipvs drift repaired") < 2 {
 		t.Errorf("drift repairs not logged:\n%s", log)
 	}
 	// The replies came straight from the realservers: the client learned
 	// the VIP's MAC from the director only.
-	neigh := l.in(ns["client"], "ip", "neigh", "show", "192.0.2.10")
-	dirMAC := strings.Fields(l.in(ns["dir"], "cat", "/sys/class/net/e0/address"))[0]
+	neigh := l.In(ns["client"], "ip", "neigh", "show", "192.0.2.10")
+	dirMAC := strings.Fields(l.In(ns["dir"], "cat", "/sys/class/net/e0/address"))[0]
 	if !strings.Contains(neigh, dirMAC) {
 		t.Errorf("client's neighbour entry for the VIP %q is not the director's MAC %s", neigh, dirMAC)
 	}

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // matrix returns a service for every kernel scheduler in every forwarding
@@ -72,9 +73,9 @@ func matrix() []config.Service {
 // the director and checks the kernel's table two ways: through lvsd's
 // own reader and through ipvsadm, field by field.
 func TestIPVSDirectorMatrix(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	services := matrix()
-	inNetns(t, func() error {
+	netlab.ForTest(t).InFresh(func() error {
 		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
@@ -119,9 +120,9 @@ func (c *countingIPVS) Apply(op ipvs.Op) error {
 // removing a service touches that service only, and a service someone
 // added with ipvsadm is left alone.
 func TestIPVSDirectorChanges(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	services := matrix()[:6]
-	inNetns(t, func() error {
+	netlab.ForTest(t).InFresh(func() error {
 		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
@@ -185,12 +186,12 @@ func (exampleHost) InterfaceAddrs(string) ([]netip.Addr, bool) { return nil, fal
 // TestIPVSDirectorExamples applies the shipped examples and checks with
 // ipvsadm that the kernel holds exactly what the files say.
 func TestIPVSDirectorExamples(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	cfg, err := config.Load("../examples/lvsd.yaml", config.Options{Host: exampleHost{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inNetns(t, func() error {
+	netlab.ForTest(t).InFresh(func() error {
 		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -6,16 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/packet"
 
 	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // dryRunConfig is a director that, run for real, would take VIP
@@ -44,53 +43,53 @@ vrrp:
 // files under `--ipvs=memory` do send adverts and take the VIP within the
 // same window, so the capture is shown able to see them.
 func TestDryRunTouchesNothing(t *testing.T) {
-	l := newLab(t)
+	l := netlab.ForTest(t)
 	bin := lvsdBinary(t)
-	dir, watch := l.ns("dir"), l.ns("watch")
-	l.link(dir, "e0", "192.0.2.1/24", watch, "w0", "192.0.2.2/24")
-	l.in(dir, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-	conf := l.write("dry/lvsd.yaml", dryRunConfig)
-	l.write("dry/services.d/web.yaml", "name: web\nvirtual: 192.0.2.50:80\nforward: nat\ncheck: {type: none}\n"+
+	dir, watch := l.NS("dir"), l.NS("watch")
+	l.Link(dir, "e0", "192.0.2.1/24", watch, "w0", "192.0.2.2/24")
+	l.In(dir, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+	conf := l.Write("dry/lvsd.yaml", dryRunConfig)
+	l.Write("dry/services.d/web.yaml", "name: web\nvirtual: 192.0.2.50:80\nforward: nat\ncheck: {type: none}\n"+
 		"reals:\n  - address: 198.51.100.11:8080\n")
 
 	cap := startVRRPCapture(t, l, watch, "w0")
-	cmd := l.start(dir, "lvsd-dry", bin, "run", "--dry-run", "-c", conf)
-	sock := l.dir + "/dry/ctl.dry-run.sock"
-	st := l.waitStatus(sock, func(s api.Status) bool {
+	cmd := l.Start(dir, "lvsd-dry", bin, "run", "--dry-run", "-c", conf)
+	sock := l.Dir + "/dry/ctl.dry-run.sock"
+	st := waitStatus(t, sock, func(s api.Status) bool {
 		return len(s.VRRP) == 1 && s.VRRP[0].State == api.StateMaster
 	})
 	if st.Mode != "dry-run" {
 		t.Errorf("status mode %q, want dry-run", st.Mode)
 	}
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if out := l.in(dir, "ip", "-o", "addr", "show"); strings.Contains(out, "192.0.2.50") {
+		if out := l.In(dir, "ip", "-o", "addr", "show"); strings.Contains(out, "192.0.2.50") {
 			t.Fatalf("dry run added the VIP:\n%s", out)
 		}
 	}
 	if n := cap.count.Load(); n != 0 {
 		t.Errorf("dry run sent %d VRRP packet(s)", n)
 	}
-	if out := l.in(dir, "ip", "-o", "link", "show"); strings.Contains(out, "macvlan") || strings.Contains(out, "00:00:5e:00:01:34") {
+	if out := l.In(dir, "ip", "-o", "link", "show"); strings.Contains(out, "macvlan") || strings.Contains(out, "00:00:5e:00:01:34") {
 		t.Errorf("dry run made a virtual MAC:\n%s", out)
 	}
-	if out := l.in(dir, "sysctl", "-n", "net.ipv4.ip_forward"); strings.TrimSpace(out) != "0" {
+	if out := l.In(dir, "sysctl", "-n", "net.ipv4.ip_forward"); strings.TrimSpace(out) != "0" {
 		t.Errorf("dry run set ip_forward to %s", out)
 	}
-	if out := l.in(dir, "nft", "list", "tables"); strings.TrimSpace(out) != "" {
+	if out := l.In(dir, "nft", "list", "tables"); strings.TrimSpace(out) != "" {
 		t.Errorf("dry run made nftables tables:\n%s", out)
 	}
-	if !strings.Contains(l.logOf("lvsd-dry"), "dry run: would add the virtual address") {
-		t.Errorf("dry run did not log the VIP it would add:\n%s", l.logOf("lvsd-dry"))
+	if !strings.Contains(l.LogOf("lvsd-dry"), "dry run: would add the virtual address") {
+		t.Errorf("dry run did not log the VIP it would add:\n%s", l.LogOf("lvsd-dry"))
 	}
 	stopLvsd(t, cmd)
 
 	// The control: the same files, run for real (in-memory IPVS).
-	cmd = l.start(dir, "lvsd-real", bin, "run", "--ipvs=memory", "-c", conf)
+	cmd = l.Start(dir, "lvsd-real", bin, "run", "--ipvs=memory", "-c", conf)
 	defer stopLvsd(t, cmd)
 	deadline := time.Now().Add(3 * time.Second)
-	for cap.count.Load() == 0 || !strings.Contains(l.in(dir, "ip", "-o", "addr", "show"), "192.0.2.50") {
+	for cap.count.Load() == 0 || !strings.Contains(l.In(dir, "ip", "-o", "addr", "show"), "192.0.2.50") {
 		if time.Now().After(deadline) {
-			t.Fatalf("control run: %d VRRP packets seen, addresses:\n%s", cap.count.Load(), l.in(dir, "ip", "-o", "addr", "show"))
+			t.Fatalf("control run: %d VRRP packets seen, addresses:\n%s", cap.count.Load(), l.In(dir, "ip", "-o", "addr", "show"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -101,13 +100,13 @@ type vrrpCapture struct{ count atomic.Int64 }
 
 // startVRRPCapture listens on ifname in ns with an AF_PACKET socket
 // (every frame, whatever its destination group) until the test ends.
-func startVRRPCapture(t *testing.T, l *lab, ns, ifname string) *vrrpCapture {
+func startVRRPCapture(t *testing.T, l *netlab.T, ns, ifname string) *vrrpCapture {
 	t.Helper()
 	c := &vrrpCapture{}
 	ready := make(chan error, 1)
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
-	l.goIn(ns, func() error {
+	l.Go(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			ready <- err
@@ -151,17 +150,9 @@ func startVRRPCapture(t *testing.T, l *lab, ns, ifname string) *vrrpCapture {
 
 // stopLvsd ends a started lvsd with SIGTERM and waits (at most 10 s)
 // until it has gone, so that the next run finds the link as it left it.
-func stopLvsd(t *testing.T, cmd *exec.Cmd) {
+func stopLvsd(t *testing.T, p *netlab.Proc) {
 	t.Helper()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cmd.Process.Signal(syscall.Signal(0)) != nil {
-			return
-		}
-		var ws syscall.WaitStatus
-		if pid, _ := syscall.Wait4(cmd.Process.Pid, &ws, syscall.WNOHANG, nil); pid == cmd.Process.Pid {
-			return
-		}
+	if err := p.Stop(10 * time.Second); err != nil {
+		t.Error(err)
 	}
-	t.Errorf("lvsd (pid %d) still running 10 s after SIGTERM", cmd.Process.Pid)
 }

@@ -1,13 +1,9 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net"
-	"os"
 	osexec "os/exec"
 	"syscall"
 	"testing"
@@ -15,49 +11,16 @@ import (
 
 	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/probe"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
-
-// lvsdState returns the state of the first VRRP instance of the lvsd
-// answering on sock, or "?" when it does not answer.
-func lvsdState(sock string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var s api.Status
-	if err := api.Call(ctx, sock, "status", nil, &s); err != nil || len(s.VRRP) == 0 {
-		return "?"
-	}
-	return string(s.VRRP[0].State)
-}
-
-// echoServer serves line echo on addr in ns until the returned stop is
-// called (or the test ends).
-func (l *lab) echoServer(ns, addr string) (stop func()) {
-	l.t.Helper()
-	var ln net.Listener
-	err := <-l.goIn(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err })
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	l.t.Cleanup(func() { ln.Close() })
-	return func() { ln.Close() }
-}
 
 // drPair is two lvsd directors with real IPVS in DR mode in front of two
 // echo realservers, with connection sync, on one segment.
 type drPair struct {
-	*lab
+	*netlab.T
 	bin        string
 	ns, sock   map[string]string
-	proc       map[string]*os.Process
+	proc       map[string]*netlab.Proc
 	stopEcho   map[string]func()
 	runs       int
 	configFile map[string]string
@@ -65,27 +28,20 @@ type drPair struct {
 }
 
 func newDRPair(t *testing.T) *drPair {
-	p := &drPair{lab: newLab(t), bin: lvsdBinary(t), ns: map[string]string{}, sock: map[string]string{},
-		proc: map[string]*os.Process{}, stopEcho: map[string]func(){}, configFile: map[string]string{}}
-	sw := p.ns2("sw")
-	p.in(sw, "ip", "link", "add", "br0", "type", "bridge")
-	p.in(sw, "ip", "link", "set", "br0", "up")
-	addrs := map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24", "rs1": "192.0.2.11/24", "rs2": "192.0.2.12/24"}
-	for _, name := range []string{"client", "a", "b", "rs1", "rs2"} {
-		p.ns[name] = p.ns2(name)
-		p.link(p.ns[name], "e0", addrs[name], sw, "p"+name, "")
-		p.in(sw, "ip", "link", "set", "p"+name, "master", "br0")
-	}
+	p := &drPair{T: netlab.ForTest(t), bin: lvsdBinary(t), sock: map[string]string{},
+		proc: map[string]*netlab.Proc{}, stopEcho: map[string]func(){}, configFile: map[string]string{}}
+	p.ns = p.Segment("e0", map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24",
+		"rs1": "192.0.2.11/24", "rs2": "192.0.2.12/24"})
 	for _, rs := range []string{"rs1", "rs2"} {
-		p.in(p.ns[rs], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
-		p.in(p.ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
-		p.stopEcho[rs] = p.echoServer(p.ns[rs], ":7000")
+		p.In(p.ns[rs], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
+		p.In(p.ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
+		p.stopEcho[rs] = p.Echo(p.ns[rs], ":7000")
 	}
 	p.service = "name: echo\nvirtual: 192.0.2.10:7000\nscheduler: rr\nforward: dr\n" +
 		"check: {type: tcp, interval: 200ms, timeout: 150ms, fall: 2, rise: 2}\n" +
 		"reals:\n  - address: 192.0.2.11:7000\n    weight: %d\n  - address: 192.0.2.12:7000\n"
 	for d, prio := range map[string]int{"a": 150, "b": 100} {
-		p.configFile[d] = p.write(d+"/lvsd.yaml", fmt.Sprintf(`node: %s
+		p.configFile[d] = p.Write(d+"/lvsd.yaml", fmt.Sprintf(`node: %s
 control: {socket: ctl.sock}
 http: {listen: ""}
 sync: {interface: e0, sync_id: 9}
@@ -99,25 +55,22 @@ vrrp:
       virtual_ips: [192.0.2.10/24]
       handover: {on_stop: true, timeout: 2s}
 `, d, prio))
-		p.write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 1))
-		p.sock[d] = p.dir + "/" + d + "/ctl.sock"
+		p.Write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 1))
+		p.sock[d] = p.Dir + "/" + d + "/ctl.sock"
 	}
 	return p
 }
 
-func (p *drPair) ns2(name string) string { return p.lab.ns(name) }
-
 func (p *drPair) start(d string) {
-	p.t.Helper()
+	p.TB.Helper()
 	p.runs++
-	cmd := p.lab.start(p.ns[d], fmt.Sprintf("lvsd-%s-%d", d, p.runs), p.bin, "run", "-c", p.configFile[d])
-	p.proc[d] = cmd.Process
-	p.waitUp(p.sock[d])
+	p.proc[d] = p.Start(p.ns[d], fmt.Sprintf("lvsd-%s-%d", d, p.runs), p.bin, "run", "-c", p.configFile[d])
+	waitUp(p.TB, p.sock[d])
 }
 
 // waitStates waits (at most 10 s) for both directors' states.
 func (p *drPair) waitStates(a, b string) time.Duration {
-	p.t.Helper()
+	p.TB.Helper()
 	start := time.Now()
 	for time.Since(start) < 10*time.Second {
 		if lvsdState(p.sock["a"]) == a && lvsdState(p.sock["b"]) == b {
@@ -125,14 +78,14 @@ func (p *drPair) waitStates(a, b string) time.Duration {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.t.Fatalf("want a %s, b %s; have a %s, b %s\n%s", a, b, lvsdState(p.sock["a"]), lvsdState(p.sock["b"]), p.logOf(fmt.Sprintf("lvsd-a-%d", p.runs)))
+	p.TB.Fatalf("want a %s, b %s; have a %s, b %s\n%s", a, b, lvsdState(p.sock["a"]), lvsdState(p.sock["b"]), p.LogOf(fmt.Sprintf("lvsd-a-%d", p.runs)))
 	return 0
 }
 
 func (p *drPair) lvsctl(d string, args ...string) {
-	p.t.Helper()
+	p.TB.Helper()
 	if out, err := runLvsd(p.bin, append(args, "-c", p.configFile[d])...); err != nil {
-		p.t.Fatalf("lvsd %v: %v\n%s", args, err, out)
+		p.TB.Fatalf("lvsd %v: %v\n%s", args, err, out)
 	}
 }
 
@@ -163,24 +116,24 @@ func (p *drPair) lost(t *testing.T, pr *probe.Prober, what string, from time.Tim
 // more later, goes through. A probe therefore fails only on an error or
 // after probeTimeout; slower probes are counted and logged.
 func TestIPVSPairEndToEnd(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	p := newDRPair(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i := 1; i <= p.runs; i++ {
 				for _, d := range []string{"a", "b"} {
-					if l := p.logOf(fmt.Sprintf("lvsd-%s-%d", d, i)); l != "" {
+					if l := p.LogOf(fmt.Sprintf("lvsd-%s-%d", d, i)); l != "" {
 						t.Logf("==== lvsd-%s-%d\n%s", d, i, l)
 					}
 				}
 			}
-			t.Logf("client neighbours: %s", p.in(p.ns["client"], "ip", "neigh"))
+			t.Logf("client neighbours: %s", p.In(p.ns["client"], "ip", "neigh"))
 		}
 	})
 	p.start("a")
 	p.start("b")
 	p.waitStates("MASTER", "BACKUP")
-	pr := p.nl.ProbeEach(p.ns["client"], 10*time.Millisecond, 400, func() (string, error) {
+	pr := p.ProbeEach(p.ns["client"], 10*time.Millisecond, 400, func() (string, error) {
 		return "", echoWithin("192.0.2.10:7000", probeTimeout)
 	})
 	t.Cleanup(func() {
@@ -194,14 +147,14 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 	// A reload with a changed weight, on both directors.
 	mark := time.Now()
 	for _, d := range []string{"a", "b"} {
-		p.write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 3))
+		p.Write(d+"/services.d/echo.yaml", fmt.Sprintf(p.service, 3))
 		_ = p.proc[d].Signal(syscall.SIGHUP)
 	}
-	p.waitStatus(p.sock["a"], func(s api.Status) bool { return s.Generation == 2 })
+	waitStatus(t, p.sock["a"], func(s api.Status) bool { return s.Generation == 2 })
 	p.lost(t, pr, "reload during traffic", mark, settle, 0)
 
 	// Planned switchover and back, with an established connection open.
-	conn, r := p.dialEcho(p.ns["client"], "192.0.2.10:7000")
+	conn, r := dialEcho(p.T, p.ns["client"], "192.0.2.10:7000")
 	defer conn.Close()
 	mark = time.Now()
 	p.lvsctl("a", "switchover")
@@ -218,27 +171,25 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 	}
 
 	// Split brain: B hears nothing for 2 s, takes the VIP too; heal.
-	p.in(p.ns["b"], "nft", "add table inet lvsdtest; add chain inet lvsdtest in { type filter hook input priority 0; }; "+
-		"add chain inet lvsdtest out { type filter hook output priority 0; }; add rule inet lvsdtest in meta l4proto 112 drop; "+
-		"add rule inet lvsdtest out meta l4proto 112 drop")
+	p.DropVRRP(p.ns["b"])
 	p.waitStates("MASTER", "MASTER")
 	time.Sleep(time.Second)
-	p.in(p.ns["b"], "nft", "delete table inet lvsdtest")
+	p.AllowVRRP(p.ns["b"])
 	healed := time.Now()
 	p.waitStates("MASTER", "BACKUP")
 	p.lost(t, pr, "after the split-brain heal", healed.Add(300*time.Millisecond), settle, 0)
 
 	// A dies with an established connection open: B has it from sync.
-	conn2, r2 := p.dialEcho(p.ns["client"], "192.0.2.10:7000")
+	conn2, r2 := dialEcho(p.T, p.ns["client"], "192.0.2.10:7000")
 	defer conn2.Close()
 	if err := roundTrip(conn2, r2, "before the death"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond) // let sync carry it to B
 	_ = p.proc["a"].Signal(syscall.SIGSTOP)
-	p.in(p.ns["a"], "ip", "link", "set", "e0", "down")
+	p.In(p.ns["a"], "ip", "link", "set", "e0", "down")
 	died := time.Now()
-	_ = p.proc["a"].Kill()
+	p.proc["a"].Kill()
 	took := p.waitStates("?", "MASTER")
 	if err := roundTrip(conn2, r2, "after the death"); err != nil {
 		t.Errorf("established connection lost when the master died: %v", err)
@@ -246,7 +197,7 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 	p.lost(t, pr, fmt.Sprintf("master died (B master %v later)", took.Round(time.Millisecond)), died, settle, -1)
 
 	// A restarts and preempts back.
-	p.in(p.ns["a"], "ip", "link", "set", "e0", "up")
+	p.In(p.ns["a"], "ip", "link", "set", "e0", "up")
 	mark = time.Now()
 	p.start("a")
 	p.waitStates("MASTER", "BACKUP")
@@ -258,10 +209,10 @@ func TestIPVSPairEndToEnd(t *testing.T) {
 	// A realserver dies during a failover: B takes over and drops rs2.
 	p.stopEcho["rs2"]()
 	_ = p.proc["a"].Signal(syscall.SIGSTOP)
-	p.in(p.ns["a"], "ip", "link", "set", "e0", "down")
-	_ = p.proc["a"].Kill()
+	p.In(p.ns["a"], "ip", "link", "set", "e0", "down")
+	p.proc["a"].Kill()
 	p.waitStates("?", "MASTER")
-	p.waitStatus(p.sock["b"], func(s api.Status) bool {
+	waitStatus(t, p.sock["b"], func(s api.Status) bool {
 		return len(s.IPVS.Services) == 1 && len(s.IPVS.Services[0].Reals) == 1
 	})
 	p.lost(t, pr, "after B took over and dropped the dead realserver", time.Now(), settle, 0)
@@ -276,23 +227,6 @@ const slowProbe = 150 * time.Millisecond
 
 // settle is how long after an event its probes are all in.
 const settle = probeTimeout + 500*time.Millisecond
-
-// echoWithin makes one new connection to addr and echoes one line, all
-// within timeout.
-func echoWithin(addr string, timeout time.Duration) error {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte("x\n")); err != nil {
-		return err
-	}
-	b := make([]byte, 2)
-	_, err = io.ReadFull(c, b)
-	return err
-}
 
 func runLvsd(bin string, args ...string) (string, error) {
 	out, err := osexec.Command(bin, args...).CombinedOutput()

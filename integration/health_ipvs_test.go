@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // kernelWatch polls the director namespace's IPVS table every
@@ -28,9 +29,9 @@ type kernelChange struct {
 	dests []netip.AddrPort
 }
 
-func (l *lab) watchKernel(ns string, key ipvs.ServiceKey, stop <-chan struct{}) *kernelWatch {
+func watchKernel(l *netlab.T, ns string, key ipvs.ServiceKey, stop <-chan struct{}) *kernelWatch {
 	w := &kernelWatch{}
-	done := l.goIn(ns, func() error {
+	done := l.Go(ns, func() error {
 		k, err := ipvs.OpenKernel(false)
 		if err != nil {
 			return err
@@ -61,9 +62,9 @@ func (l *lab) watchKernel(ns string, key ipvs.ServiceKey, stop <-chan struct{}) 
 			}
 		}
 	})
-	l.t.Cleanup(func() {
+	l.TB.Cleanup(func() {
 		if err := <-done; err != nil {
-			l.t.Errorf("kernel watch: %v", err)
+			l.TB.Errorf("kernel watch: %v", err)
 		}
 	})
 	return w
@@ -103,14 +104,14 @@ func healthSince(s api.Status, real string, up bool) (time.Time, bool) {
 // restarting it brings it back after rise successes; with all three down
 // the sorry server serves.
 func TestIPVSHealthDrivesKernel(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	bin := lvsdBinary(t)
 	// Checks under software emulation take tens of milliseconds; the
 	// timeout leaves room for that, so only the killed server fails.
 	const interval, timeout, fall, rise = 200 * time.Millisecond, 150 * time.Millisecond, 2, 2
 	l, client, dir, servers := natLab(t, "rs1", "rs2", "rs3", "sorry")
-	l.write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {set_sysctls: true}\n")
-	l.write("lvsd/services.d/web.yaml", fmt.Sprintf(`name: web
+	l.Write("lvsd/lvsd.yaml", "node: dir\ncontrol: {socket: ctl.sock}\nhttp: {listen: \"\"}\ndirector: {set_sysctls: true}\n")
+	l.Write("lvsd/services.d/web.yaml", fmt.Sprintf(`name: web
 virtual: 192.0.2.10:80
 scheduler: rr
 forward: nat
@@ -121,11 +122,11 @@ reals:
   - address: 198.51.100.12:8080
   - address: 198.51.100.13:8080
 `, interval, timeout, fall, rise))
-	_, sock := l.startLvsd(dir, bin, "lvsd")
+	_, sock := startLvsd(l, dir, bin, "lvsd")
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
 	key := ipvs.ServiceKey{Protocol: syscall.IPPROTO_TCP, Addr: netip.MustParseAddrPort("192.0.2.10:80")}
-	watch := l.watchKernel(dir, key, stopWatch)
+	watch := watchKernel(l, dir, key, stopWatch)
 	rs2 := netip.MustParseAddrPort("198.51.100.12:8080")
 	has := func(a netip.AddrPort) func([]netip.AddrPort) bool {
 		return func(d []netip.AddrPort) bool { return slices.Contains(d, a) }
@@ -133,14 +134,14 @@ reals:
 	watch.when(t, "three realservers", time.Time{}, func(d []netip.AddrPort) bool { return len(d) == 3 })
 
 	stop := make(chan struct{})
-	probe, done := l.loop(client, "192.0.2.10:80", 20*time.Millisecond, stop)
+	probe, done := requestLoop(l, client, "192.0.2.10:80", 20*time.Millisecond, stop)
 	time.Sleep(300 * time.Millisecond)
 
 	// rs2 dies.
 	killed := time.Now()
-	_ = servers["rs2"].Process.Kill()
+	servers["rs2"].Kill()
 	removed := watch.when(t, "rs2 removed", killed, func(d []netip.AddrPort) bool { return len(d) == 2 && !has(rs2)(d) })
-	st := l.waitStatus(sock, func(s api.Status) bool { _, ok := healthSince(s, rs2.String(), false); return ok })
+	st := waitStatus(t, sock, func(s api.Status) bool { _, ok := healthSince(s, rs2.String(), false); return ok })
 	decided, _ := healthSince(st, rs2.String(), false)
 	// lvsd's own measure of decision to kernel is exact; the watcher's
 	// (a 10 ms poll that shares the VM's one emulated CPU with lvsd and
@@ -158,7 +159,7 @@ reals:
 		t.Errorf("the watcher saw the kernel change %v after the decision", removed.Sub(decided))
 	}
 	if t.Failed() {
-		t.Logf("lvsd log:\n%s", l.logOf("lvsd"))
+		t.Logf("lvsd log:\n%s", l.LogOf("lvsd"))
 	}
 	if limit := time.Duration(fall+1)*interval + 100*time.Millisecond; removed.Sub(killed) > limit {
 		t.Errorf("removed %v after the kill, want within %v", removed.Sub(killed), limit)
@@ -170,7 +171,7 @@ reals:
 
 	// rs2 comes back (lvsd may see it before waitPort's slow polling does).
 	restarted := time.Now()
-	servers["rs2"] = l.nginx(l.prefix+"-rs2", "rs2-again", 8080, "rs2")
+	servers["rs2"] = l.Nginx(l.Prefix+"-rs2", "rs2-again", 8080, "rs2")
 	readded := watch.when(t, "rs2 back", restarted, func(d []netip.AddrPort) bool { return len(d) == 3 })
 	t.Logf("rs2 started again; back in the kernel %v later (nginx start, then rise %d x interval %v)",
 		readded.Sub(restarted).Round(time.Millisecond), rise, interval)
@@ -191,15 +192,15 @@ reals:
 	// comes back.
 	allDown := time.Now()
 	for _, rs := range []string{"rs1", "rs2", "rs3"} {
-		_ = servers[rs].Process.Kill()
+		servers[rs].Kill()
 	}
 	sorry := netip.MustParseAddrPort("198.51.100.14:8080")
 	watch.when(t, "only the sorry server", allDown, func(d []netip.AddrPort) bool { return slices.Equal(d, []netip.AddrPort{sorry}) })
-	if p := l.requests(client, "192.0.2.10:80", 5); p.failed != 0 || p.bodies["sorry"] != 5 {
+	if p := requests(l, client, "192.0.2.10:80", 5); p.failed != 0 || p.bodies["sorry"] != 5 {
 		t.Errorf("with every realserver down: %v", p)
 	}
 	back := time.Now()
-	l.nginx(l.prefix+"-rs3", "rs3-again", 8080, "rs3")
+	l.Nginx(l.Prefix+"-rs3", "rs3-again", 8080, "rs3")
 	watch.when(t, "rs3 back, sorry gone", back, func(d []netip.AddrPort) bool {
 		return len(d) == 1 && d[0] == netip.MustParseAddrPort("198.51.100.13:8080")
 	})

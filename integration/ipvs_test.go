@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lvsd/lvsd/integration/netlab"
 	"github.com/mqliang/libipvs"
 )
 
@@ -20,14 +21,14 @@ import (
 // real servers through libipvs, reads it back from the kernel and with
 // ipvsadm, and deletes it.
 func TestIPVSServiceNAT(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	testIPVSService(t, natCase(syscall.AF_INET, "192.0.2.10", 80, 0xFFFFFFFF,
 		"198.51.100.11", "198.51.100.12", 8080))
 }
 
 // TestIPVSServiceNATIPv6 is TestIPVSServiceNAT over IPv6.
 func TestIPVSServiceNATIPv6(t *testing.T) {
-	needIPVS(t)
+	netlab.NeedIPVS(t)
 	// For IPv6 the netmask is a prefix length, and the kernel refuses
 	// a service whose prefix is not in 1..128 (EINVAL). libipvs sends
 	// the zero value as it is; ipvsadm sends 128.
@@ -65,8 +66,8 @@ type ipvsCase struct {
 // that the table is empty.
 func testIPVSService(t *testing.T, c ipvsCase) {
 	t.Helper()
-	inNetns(t, func() error {
-		// No modprobe: needIPVS's family lookup by name has made the
+	netlab.ForTest(t).InFresh(func() error {
+		// No modprobe: NeedIPVS's family lookup by name has made the
 		// kernel load ip_vs. (libipvs's own lookup is a dump, which
 		// does not autoload.)
 		h, err := libipvs.NewIPVSHandle(libipvs.IPVSHandleParams{LoadModule: false})

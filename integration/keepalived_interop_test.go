@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -49,7 +49,7 @@ func testKeepalivedInterop(t *testing.T, spec kadSpec) {
 	// to reach it there, and logs how long the step took.
 	onlyHolder := func(step, want string, start time.Time, limit time.Duration) {
 		t.Helper()
-		l.waitFor(limit, step+": "+want+" alone holds "+kadVIP, func() bool {
+		l.WaitFor(limit, step+": "+want+" alone holds "+kadVIP, func() bool {
 			h := l.holders()
 			return len(h) == 1 && h[0] == want
 		}, func() string { return "holders: " + strings.Join(l.holders(), ",") + "\n" + logs() })
@@ -70,7 +70,7 @@ func testKeepalivedInterop(t *testing.T, spec kadSpec) {
 	}
 	wantStates := func(step, lvsd, keepalived string) {
 		t.Helper()
-		l.waitFor(2*spec.Advert+time.Second, step+": lvsd "+lvsd+", keepalived "+keepalived, func() bool {
+		l.WaitFor(2*spec.Advert+time.Second, step+": lvsd "+lvsd+", keepalived "+keepalived, func() bool {
 			return lv.state() == lvsd && ka.state() == keepalived
 		}, func() string { return "lvsd " + lv.state() + ", keepalived " + ka.state() + "\n" + logs() })
 	}
@@ -181,12 +181,12 @@ func TestKeepalivedInteropAuthMismatch(t *testing.T) {
 	logs := func() string { return lv.log() + ka.log() }
 	ka.start()
 	lv.start()
-	l.waitFor(kspec.masterDown(100)+3*time.Second, "both hold the VIP", func() bool { return len(l.holders()) == 2 },
+	l.WaitFor(kspec.masterDown(100)+3*time.Second, "both hold the VIP", func() bool { return len(l.holders()) == 2 },
 		func() string { return "holders: " + strings.Join(l.holders(), ",") + "\n" + logs() })
-	l.waitFor(2*time.Second, "lvsd drops keepalived's adverts as auth", func() bool {
+	l.WaitFor(2*time.Second, "lvsd drops keepalived's adverts as auth", func() bool {
 		return lv.vrrpStatus().Counters.Drops[string(vrrp.ReasonAuth)] > 0
 	}, logs)
-	l.waitFor(2*time.Second, "keepalived drops lvsd's adverts", func() bool {
+	l.WaitFor(2*time.Second, "keepalived drops lvsd's adverts", func() bool {
 		return strings.Contains(ka.log(), "received an invalid passwd")
 	}, logs)
 	if lv.state() != "MASTER" || ka.state() != "MASTER" {

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // kadSpec is one VRRP instance as both daemons are configured: the same
@@ -49,38 +50,36 @@ func (s kadSpec) masterDown(p int) time.Duration {
 // start is a new process in a new process group, so that stopping it also
 // stops keepalived's VRRP child.
 type kadNode struct {
-	l      *kadLab
-	host   string // "a" or "b"
-	impl   string // "lvsd" or "keepalived"
-	spec   kadSpec
-	dir    string
-	conf   string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has been waited for
-	logs   []string      // one log file per start
+	l    *kadLab
+	host string // "a" or "b"
+	impl string // "lvsd" or "keepalived"
+	spec kadSpec
+	name string // of its directory in the lab's
+	dir  string
+	conf string
+	proc *netlab.Proc   // the current (or last) start
+	runs []*netlab.Proc // every start, each with its log
 }
 
 // node writes the configuration of impl on host and returns the daemon,
 // not started.
 func (l *kadLab) node(host, impl string, spec kadSpec) *kadNode {
-	l.tb.Helper()
-	n := &kadNode{l: l, host: host, impl: impl, spec: spec}
+	l.TB.Helper()
 	l.seq++
-	n.dir = filepath.Dir(l.file(fmt.Sprintf("%02d-%s-%s/x", l.seq, host, impl)))
+	n := &kadNode{l: l, host: host, impl: impl, spec: spec, name: fmt.Sprintf("%02d-%s-%s", l.seq, host, impl)}
+	n.dir = l.Mkdir(n.name)
 	n.writeConf()
 	return n
 }
 
 // writeConf writes the daemon's configuration for its current spec.
 func (n *kadNode) writeConf() {
-	n.l.tb.Helper()
-	var conf string
+	n.l.TB.Helper()
+	var conf, file string
 	switch n.impl {
 	case "lvsd":
-		n.conf = filepath.Join(n.dir, "lvsd.yaml")
-		if err := os.MkdirAll(filepath.Join(n.dir, "services.d"), 0o755); err != nil {
-			n.l.tb.Fatal(err)
-		}
+		file = "lvsd.yaml"
+		n.l.Mkdir(filepath.Join(n.name, "services.d"))
 		auth := ""
 		if n.spec.Version == 2 {
 			auth = "      auth_pass: " + n.spec.password() + "\n"
@@ -100,7 +99,7 @@ vrrp:
       handover: {on_stop: true, timeout: 2s}
 `, n.host, n.spec.VRID, n.spec.Priority, n.spec.Version, n.spec.Advert, auth, kadVIP)
 	case "keepalived":
-		n.conf = filepath.Join(n.dir, "keepalived.conf")
+		file = "keepalived.conf"
 		auth := ""
 		if n.spec.Version == 2 {
 			auth = "  authentication {\n    auth_type PASS\n    auth_pass " + n.spec.password() + "\n  }\n"
@@ -121,24 +120,18 @@ vrrp_instance front {
 }
 `, n.host, n.spec.VRID, n.spec.Priority, n.spec.Version, n.spec.Advert.Seconds(), auth, kadVIP)
 	}
-	if err := os.WriteFile(n.conf, []byte(conf), 0o644); err != nil {
-		n.l.tb.Fatal(err)
-	}
+	n.conf = n.l.Write(filepath.Join(n.name, file), conf)
 }
 
 // start starts the daemon and waits (bounded) until it runs its instance.
+// It leads a process group of its own (netlab's StartGroup), so that kill
+// and stop take keepalived's VRRP child with it.
 func (n *kadNode) start() {
-	n.l.tb.Helper()
-	logPath := filepath.Join(n.dir, fmt.Sprintf("run%d.log", len(n.logs)+1))
-	logf, err := os.Create(logPath)
-	if err != nil {
-		n.l.tb.Fatal(err)
-	}
-	n.logs = append(n.logs, logPath)
+	n.l.TB.Helper()
 	var argv []string
 	switch n.impl {
 	case "lvsd":
-		argv = []string{kadLvsdBinary(n.l.tb), "run", "--ipvs=memory", "-c", n.conf}
+		argv = []string{lvsdBinary(n.l.TB), "run", "--ipvs=memory", "-c", n.conf}
 	case "keepalived":
 		// A SIGKILLed keepalived leaves its pid files, and the VRRP child's
 		// pid may still be a zombie, or reused: keepalived would then
@@ -148,35 +141,24 @@ func (n *kadNode) start() {
 		}
 		// --vrrp: the VRRP child only, no checker child, so nothing asks
 		// for IPVS; --dont-fork and --log-console keep it in our hands
-		// and its log in logf; the pid files are ours, not /run's.
+		// and its log in the lab's; the pid files are ours, not /run's.
 		argv = []string{"keepalived", "--dont-fork", "--log-console", "--log-detail", "--no-syslog",
 			"--vrrp", "--use-file", n.conf, "--pid", filepath.Join(n.dir, "keepalived.pid"),
 			"--vrrp_pid", filepath.Join(n.dir, "vrrp.pid"), "--checkers_pid", filepath.Join(n.dir, "checkers.pid")}
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.l.ns[n.host]}, argv...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		n.l.tb.Fatalf("start %s on %s: %v", n.impl, n.host, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
-	n.cmd, n.exited = cmd, exited
-	n.l.tb.Cleanup(func() {
-		n.signalGroup(cmd, exited, syscall.SIGKILL)
-		<-exited
-	})
-	n.l.waitFor(10*time.Second, n.impl+" on "+n.host+" starts", func() bool {
+	p := n.l.StartGroup(n.l.ns[n.host], fmt.Sprintf("%s/run%d", n.name, len(n.runs)+1), argv...)
+	n.proc, n.runs = p, append(n.runs, p)
+	n.l.WaitFor(10*time.Second, n.impl+" on "+n.host+" starts", func() bool {
 		select {
-		case <-exited:
+		case <-p.Exited():
 			return true // reported below
 		default:
 		}
 		return n.state() != "?"
 	}, n.log)
 	select {
-	case <-exited:
-		n.l.tb.Fatalf("%s on %s exited at start:\n%s", n.impl, n.host, n.log())
+	case <-p.Exited():
+		n.l.TB.Fatalf("%s on %s exited at start:\n%s", n.impl, n.host, n.log())
 	default:
 	}
 }
@@ -187,41 +169,30 @@ func (n *kadNode) start() {
 // from the kernel when its parent dies) reaches the segment.
 func (n *kadNode) kill() {
 	n.l.setLink(n.host, false)
-	n.signalGroup(n.cmd, n.exited, syscall.SIGKILL)
+	n.proc.Kill()
 	n.wait(5 * time.Second)
-}
-
-// signalGroup signals the process group of a start, unless its leader
-// has already been reaped: the group's id could then belong to another
-// process.
-func (n *kadNode) signalGroup(cmd *exec.Cmd, exited <-chan struct{}, sig syscall.Signal) {
-	select {
-	case <-exited:
-	default:
-		_ = syscall.Kill(-cmd.Process.Pid, sig)
-	}
 }
 
 // term sends SIGTERM, the graceful stop of both daemons, and returns at
 // once; wait waits for the exit.
-func (n *kadNode) term() { _ = n.cmd.Process.Signal(syscall.SIGTERM) }
+func (n *kadNode) term() { _ = n.proc.Signal(syscall.SIGTERM) }
 
 // wait waits (bounded) until the daemon has exited.
 func (n *kadNode) wait(timeout time.Duration) {
-	n.l.tb.Helper()
+	n.l.TB.Helper()
 	select {
-	case <-n.exited:
+	case <-n.proc.Exited():
 	case <-time.After(timeout):
-		n.l.tb.Fatalf("%s on %s still running %v after it was stopped", n.impl, n.host, timeout)
+		n.l.TB.Fatalf("%s on %s still running %v after it was stopped", n.impl, n.host, timeout)
 	}
 }
 
 // stop kills the daemon's whole process group, for the end of a run.
 func (n *kadNode) stop() {
-	if n.cmd == nil {
+	if n.proc == nil {
 		return
 	}
-	n.signalGroup(n.cmd, n.exited, syscall.SIGKILL)
+	n.proc.Kill()
 	n.wait(5 * time.Second)
 }
 
@@ -233,17 +204,17 @@ func (n *kadNode) stop() {
 // reload keepalived` sends); the preempting peer then takes over after
 // its Master_Down_Interval.
 func (n *kadNode) switchover(peerPriority int) {
-	n.l.tb.Helper()
+	n.l.TB.Helper()
 	switch n.impl {
 	case "lvsd":
-		out, err := exec.Command(kadLvsdBinary(n.l.tb), "switchover", "-c", n.conf).CombinedOutput()
+		out, err := exec.Command(lvsdBinary(n.l.TB), "switchover", "-c", n.conf).CombinedOutput()
 		if err != nil {
-			n.l.tb.Fatalf("lvsd switchover on %s: %v\n%s", n.host, err, out)
+			n.l.TB.Fatalf("lvsd switchover on %s: %v\n%s", n.host, err, out)
 		}
 	case "keepalived":
 		n.spec.Priority = max(1, peerPriority/2)
 		n.writeConf()
-		_ = n.cmd.Process.Signal(syscall.SIGHUP)
+		_ = n.proc.Signal(syscall.SIGHUP)
 	}
 }
 
@@ -253,11 +224,11 @@ var kadStateRE = regexp.MustCompile(`\(front\) Entering (\w+) STATE`)
 // state returns the daemon's VRRP state ("MASTER", "BACKUP", ...), or "?"
 // while it is not running its instance.
 func (n *kadNode) state() string {
-	if n.cmd == nil {
+	if n.proc == nil {
 		return "?"
 	}
 	select {
-	case <-n.exited:
+	case <-n.proc.Exited():
 		return "?"
 	default:
 	}
@@ -293,29 +264,27 @@ func (n *kadNode) status() (api.Status, error) {
 
 // vrrpStatus returns lvsd's instance status.
 func (n *kadNode) vrrpStatus() api.Instance {
-	n.l.tb.Helper()
+	n.l.TB.Helper()
 	s, err := n.status()
 	if err != nil || len(s.VRRP) == 0 {
-		n.l.tb.Fatalf("lvsd on %s: status: %v", n.host, err)
+		n.l.TB.Fatalf("lvsd on %s: status: %v", n.host, err)
 	}
 	return s.VRRP[0]
 }
 
 // lastLog returns what the current (or last) process has logged.
 func (n *kadNode) lastLog() string {
-	if len(n.logs) == 0 {
+	if n.proc == nil {
 		return ""
 	}
-	b, _ := os.ReadFile(n.logs[len(n.logs)-1])
-	return string(b)
+	return n.l.LogOf(n.proc.Name)
 }
 
 // log returns every log of the daemon, for failure messages.
 func (n *kadNode) log() string {
 	var b strings.Builder
-	for i, p := range n.logs {
-		data, _ := os.ReadFile(p)
-		fmt.Fprintf(&b, "== %s on %s, run %d (%s)\n%s", n.impl, n.host, i+1, p, data)
+	for i, p := range n.runs {
+		fmt.Fprintf(&b, "== %s on %s, run %d (%s.log)\n%s", n.impl, n.host, i+1, p.Name, n.l.LogOf(p.Name))
 	}
 	return b.String()
 }

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -45,7 +45,7 @@ const kbenchWorkers = 8
 
 // startProbe starts probing the VIP from the client.
 func (l *kadLab) startProbe(period, timeout time.Duration) *kbenchProbe {
-	l.tb.Helper()
+	l.TB.Helper()
 	p := &kbenchProbe{period: period, timeout: timeout,
 		jobs: make(chan time.Time, kbenchWorkers), stopc: make(chan struct{})}
 	addr := net.JoinHostPort(kadVIP, fmt.Sprint(kadPort))
@@ -54,7 +54,7 @@ func (l *kadLab) startProbe(period, timeout time.Duration) *kbenchProbe {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			err := <-l.goIn("c", func() error {
+			err := <-l.Go(l.ns["c"], func() error {
 				started <- struct{}{}
 				for at := range p.jobs {
 					who, err := kadProbeOnce(addr, p.timeout)
@@ -67,7 +67,7 @@ func (l *kadLab) startProbe(period, timeout time.Duration) *kbenchProbe {
 				return nil
 			})
 			if err != nil {
-				l.tb.Errorf("probe worker: %v", err)
+				l.TB.Errorf("probe worker: %v", err)
 			}
 		}()
 	}
@@ -234,11 +234,11 @@ type kbenchAdvert struct {
 // startSniffer starts recording adverts in the client's namespace until
 // the end of the test or benchmark.
 func (l *kadLab) startSniffer() *kbenchSniffer {
-	l.tb.Helper()
+	l.TB.Helper()
 	s := &kbenchSniffer{news: make(chan struct{})}
 	ready := make(chan net.PacketConn, 1)
 	go func() {
-		_ = <-l.goIn("c", func() error {
+		_ = <-l.Go(l.ns["c"], func() error {
 			c, err := net.ListenPacket("ip4:112", "0.0.0.0")
 			if err != nil {
 				ready <- nil
@@ -268,9 +268,9 @@ func (l *kadLab) startSniffer() *kbenchSniffer {
 	}()
 	c := <-ready
 	if c == nil {
-		l.tb.Fatal("vrrp sniffer in the client: cannot open a raw socket for protocol 112")
+		l.TB.Fatal("vrrp sniffer in the client: cannot open a raw socket for protocol 112")
 	}
-	l.tb.Cleanup(func() { c.Close() })
+	l.TB.Cleanup(func() { c.Close() })
 	return s
 }
 

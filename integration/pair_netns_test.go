@@ -1,9 +1,8 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // pair is two lvsd directors (a, b) and a client on one segment, each
@@ -21,36 +20,28 @@ import (
 // lvsd runs with --ipvs=memory: VRRP is real, IPVS is the in-memory table,
 // so this runs on kernels without IPVS.
 type pair struct {
-	l                *lab
+	l                *netlab.T
 	bin              string
-	client, sw       string
+	client           string
 	ns, sock, config map[string]string
-	proc             map[string]*os.Process
+	proc             map[string]*netlab.Proc
 }
 
 const pairVIP = "192.0.2.10"
 
 func newPair(t *testing.T) *pair {
-	p := &pair{l: newLab(t), bin: lvsdBinary(t), ns: map[string]string{}, sock: map[string]string{},
-		config: map[string]string{}, proc: map[string]*os.Process{}}
+	p := &pair{l: netlab.ForTest(t), bin: lvsdBinary(t), sock: map[string]string{},
+		config: map[string]string{}, proc: map[string]*netlab.Proc{}}
 	l := p.l
-	p.sw = l.ns("sw")
-	l.in(p.sw, "ip", "link", "add", "br0", "type", "bridge")
-	l.in(p.sw, "ip", "link", "set", "br0", "up")
-	addrs := map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24"}
-	for _, name := range []string{"client", "a", "b"} {
-		p.ns[name] = l.ns(name)
-		l.link(p.ns[name], "e0", addrs[name], p.sw, "p"+name, "")
-		l.in(p.sw, "ip", "link", "set", "p"+name, "master", "br0")
-	}
+	p.ns = l.Segment("e0", map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24"})
 	p.client = p.ns["client"]
 	for name, prio := range map[string]int{"a": 150, "b": 100} {
-		l.echo(p.ns[name], ":7000")
-		hook := l.write(name+"/notify.sh", "#!/bin/sh\necho \"$LVSD_NODE $*\" >> "+l.dir+"/"+name+"/notified\n")
+		l.Echo(p.ns[name], ":7000")
+		hook := l.Write(name+"/notify.sh", "#!/bin/sh\necho \"$LVSD_NODE $*\" >> "+l.Dir+"/"+name+"/notified\n")
 		if err := os.Chmod(hook, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		p.config[name] = l.write(name+"/lvsd.yaml", fmt.Sprintf(`node: %s
+		p.config[name] = l.Write(name+"/lvsd.yaml", fmt.Sprintf(`node: %s
 control: {socket: ctl.sock}
 http: {listen: ""}
 notify: {command: [%s], timeout: 2s}
@@ -64,34 +55,25 @@ vrrp:
       virtual_ips: [%s/24]
       handover: {on_stop: true, timeout: 2s}
 `, name, hook, prio, pairVIP))
-		l.write(name+"/services.d/echo.yaml", "name: echo\nvirtual: "+pairVIP+":7000\nforward: dr\ncheck: {type: none}\n"+
+		l.Write(name+"/services.d/echo.yaml", "name: echo\nvirtual: "+pairVIP+":7000\nforward: dr\ncheck: {type: none}\n"+
 			"reals:\n  - address: 192.0.2.11:7000\n")
-		p.sock[name] = l.dir + "/" + name + "/ctl.sock"
+		p.sock[name] = l.Dir + "/" + name + "/ctl.sock"
 	}
 	return p
 }
 
 func (p *pair) start(name string) {
-	p.l.t.Helper()
-	cmd := p.l.start(p.ns[name], "lvsd-"+name+fmt.Sprint(time.Now().UnixNano()), p.bin, "run", "--ipvs=memory", "-c", p.config[name])
-	p.proc[name] = cmd.Process
-	p.l.waitUp(p.sock[name])
+	p.l.TB.Helper()
+	p.proc[name] = p.l.Start(p.ns[name], "lvsd-"+name+fmt.Sprint(time.Now().UnixNano()), p.bin, "run", "--ipvs=memory", "-c", p.config[name])
+	waitUp(p.l.TB, p.sock[name])
 }
 
 // state returns the VRRP state lvsd reports for its instance.
-func (p *pair) state(name string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var s api.Status
-	if err := api.Call(ctx, p.sock[name], "status", nil, &s); err != nil || len(s.VRRP) == 0 {
-		return "?"
-	}
-	return string(s.VRRP[0].State)
-}
+func (p *pair) state(name string) string { return lvsdState(p.sock[name]) }
 
 // waitMaster waits (bounded) until name reports MASTER and returns how long it took.
 func (p *pair) waitMaster(name string, limit time.Duration) time.Duration {
-	p.l.t.Helper()
+	p.l.TB.Helper()
 	start := time.Now()
 	for time.Since(start) < limit {
 		if p.state(name) == "MASTER" {
@@ -99,16 +81,16 @@ func (p *pair) waitMaster(name string, limit time.Duration) time.Duration {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	p.l.t.Fatalf("%s not master after %v (a %s, b %s)\n%s", name, limit, p.state("a"), p.state("b"), p.logs())
+	p.l.TB.Fatalf("%s not master after %v (a %s, b %s)\n%s", name, limit, p.state("a"), p.state("b"), p.logs())
 	return 0
 }
 
 func (p *pair) logs() string {
 	var b strings.Builder
-	entries, _ := os.ReadDir(p.l.dir)
+	entries, _ := os.ReadDir(p.l.Dir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), "lvsd-") {
-			fmt.Fprintf(&b, "== %s\n%s", e.Name(), p.l.logOf(strings.TrimSuffix(e.Name(), ".log")))
+			fmt.Fprintf(&b, "== %s\n%s", e.Name(), p.l.LogOf(strings.TrimSuffix(e.Name(), ".log")))
 		}
 	}
 	return b.String()
@@ -116,10 +98,10 @@ func (p *pair) logs() string {
 
 // ctl runs an lvsd command against name's daemon.
 func (p *pair) ctl(name string, args ...string) string {
-	p.l.t.Helper()
+	p.l.TB.Helper()
 	out, err := exec.Command(p.bin, append(args, "-c", p.config[name])...).CombinedOutput()
 	if err != nil {
-		p.l.t.Fatalf("lvsd %v: %v\n%s", args, err, out)
+		p.l.TB.Fatalf("lvsd %v: %v\n%s", args, err, out)
 	}
 	return string(out)
 }
@@ -134,7 +116,7 @@ type tcpProbe struct {
 
 func (p *pair) probe(stop <-chan struct{}) (*tcpProbe, <-chan error) {
 	pr := &tcpProbe{}
-	done := p.l.goIn(p.client, func() error {
+	done := p.l.Go(p.client, func() error {
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -203,7 +185,7 @@ func TestPairSwitchoverAndStop(t *testing.T) {
 		"a": {"a vrrp front BACKUP 150", "a vrrp front MASTER 150", "a vrrp front RESIGNING 150", "a vrrp front BACKUP "},
 		"b": {"b vrrp front BACKUP 100", "b vrrp front MASTER 100"},
 	} {
-		got, _ := os.ReadFile(p.l.dir + "/" + name + "/notified")
+		got, _ := os.ReadFile(p.l.Dir + "/" + name + "/notified")
 		for _, w := range want {
 			if !strings.Contains(string(got), w) {
 				t.Errorf("%s's notify hook lacks %q:\n%s", name, w, got)
@@ -218,11 +200,10 @@ func TestPairSwitchoverAndStop(t *testing.T) {
 	p.waitMaster("a", 5*time.Second)
 
 	// lvsd drill does both, probing the VIP from the client's namespace.
-	out, err := exec.Command("ip", "netns", "exec", p.client, p.bin, "drill", "-c", p.config["a"],
-		"--probe", pairVIP+":7000", "--settle", "500ms").CombinedOutput()
+	out, err := p.l.Try(p.client, p.bin, "drill", "-c", p.config["a"], "--probe", pairVIP+":7000", "--settle", "500ms")
 	t.Logf("lvsd drill:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "probe 192.0.2.10:7000, handover: 0 of ") ||
-		!strings.Contains(string(out), "take back: master again") {
+	if err != nil || !strings.Contains(out, "probe 192.0.2.10:7000, handover: 0 of ") ||
+		!strings.Contains(out, "take back: master again") {
 		t.Errorf("lvsd drill: %v", err)
 	}
 	p.waitMaster("a", 5*time.Second)
@@ -236,8 +217,8 @@ func TestPairSwitchoverAndStop(t *testing.T) {
 	// The master machine dies: lvsd is killed and its link goes with it
 	// (a killed lvsd alone leaves its VIP configured and answering).
 	n, span := run("master dies (SIGKILL + link down)", func() {
-		_ = p.proc["a"].Kill()
-		p.l.in(p.ns["a"], "ip", "link", "set", "e0", "down")
+		p.proc["a"].Kill()
+		p.l.In(p.ns["a"], "ip", "link", "set", "e0", "down")
 	}, "b")
 	if n == 0 || span > time.Second {
 		t.Errorf("outage after the master died: %d probes over %v, want about Master_Down_Interval (361 ms)", n, span)

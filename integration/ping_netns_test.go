@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -9,21 +9,22 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // TestPingCheckInNamespaces runs the ping checker from one namespace at
 // a neighbour that answers, at an address of the same subnet that nobody
 // holds, and over IPv6, on this machine's kernel.
 func TestPingCheckInNamespaces(t *testing.T) {
-	l := newLab(t)
-	a, b := l.ns("a"), l.ns("b")
-	l.link(a, "e0", "192.0.2.1/24", b, "e0", "192.0.2.2/24")
-	l.in(a, "ip", "addr", "add", "2001:db8::1/64", "dev", "e0", "nodad")
-	l.in(b, "ip", "addr", "add", "2001:db8::2/64", "dev", "e0", "nodad")
+	l := netlab.ForTest(t)
+	a, b := l.NS("a"), l.NS("b")
+	l.Link(a, "e0", "192.0.2.1/24", b, "e0", "192.0.2.2/24")
+	l.In(a, "ip", "addr", "add", "2001:db8::1/64", "dev", "e0", "nodad")
+	l.In(b, "ip", "addr", "add", "2001:db8::2/64", "dev", "e0", "nodad")
 	p := healthcheck.NewPing(healthcheck.Spec{Type: "ping", Timeout: 500 * time.Millisecond})
 	check := func(target string) error {
 		var err error
-		done := l.goIn(a, func() error {
+		done := l.Go(a, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
 			err = p.Check(ctx, netip.AddrPortFrom(netip.MustParseAddr(target), 0))

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/director/handover/rstguard"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // TestRSTGuardHoldsResets runs the reset guard on this machine's kernel.
@@ -21,13 +22,13 @@ import (
 // after a takeover: the client sees ECONNREFUSED. While the guard holds
 // the VIP:port the reset is dropped and the client times out instead.
 func TestRSTGuardHoldsResets(t *testing.T) {
-	l := newLab(t)
-	c, d := l.ns("c"), l.ns("d")
-	l.link(c, "eth0", "192.0.2.1/24", d, "eth0", "192.0.2.2/24")
-	l.in(c, "ip", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
-	l.in(d, "ip", "addr", "add", "192.0.2.10/32", "dev", "eth0")
-	l.in(d, "ip", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
-	l.in(d, "ip", "addr", "add", "2001:db8::10/128", "dev", "eth0", "nodad")
+	l := netlab.ForTest(t)
+	c, d := l.NS("c"), l.NS("d")
+	l.Link(c, "eth0", "192.0.2.1/24", d, "eth0", "192.0.2.2/24")
+	l.In(c, "ip", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+	l.In(d, "ip", "addr", "add", "192.0.2.10/32", "dev", "eth0")
+	l.In(d, "ip", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
+	l.In(d, "ip", "addr", "add", "2001:db8::10/128", "dev", "eth0", "nodad")
 
 	const table = "lvsdtest"
 	vip4, vip6 := "192.0.2.10:80", "[2001:db8::10]:80"
@@ -41,7 +42,7 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	refused(vip6)
 
 	g := openRSTGuard(t, l, d, table)
-	out := l.in(d, "nft", "list", "table", "inet", table) // nft must read what the library wrote
+	out := l.In(d, "nft", "list", "table", "inet", table) // nft must read what the library wrote
 	for _, want := range []string{"type ipv4_addr . inet_service", "type ipv6_addr . inet_service", "flags timeout",
 		"set replies4 {", "set replies6 {",
 		"hook output priority filter; policy accept", "ip saddr . tcp sport @held4", "ip6 saddr . tcp sport @held6",
@@ -57,13 +58,13 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	// Hold is called from this goroutine, outside d: the guard's socket
 	// stays in the namespace Open ran in.
 	start := time.Now()
-	l.must(g.Hold(held, 2*time.Second))
-	t.Logf("held:\n%s", l.in(d, "nft", "list", "set", "inet", table, "held4"))
+	l.Must(g.Hold(held, 2*time.Second))
+	t.Logf("held:\n%s", l.In(d, "nft", "list", "set", "inet", table, "held4"))
 	silent(vip4)
 	silent(vip6)
 	refused(other) // only held endpoints
 	n, err := g.Held()
-	l.must(err)
+	l.Must(err)
 	if n < 2 {
 		t.Errorf("Held() = %d after two held SYNs, want at least 2", n)
 	}
@@ -87,33 +88,33 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	refused(vip6)
 
 	// An empty hold releases at once.
-	l.must(g.Hold(held, 30*time.Second))
+	l.Must(g.Hold(held, 30*time.Second))
 	silent(vip4)
-	l.must(g.Hold(rstguard.Holds{}, 0))
+	l.Must(g.Hold(rstguard.Holds{}, 0))
 	refused(vip4)
 	refused(vip6)
 
 	// Held as a realserver's replies, the VIP:ports are not held as
 	// resets: the output chain looks at held4 and held6 only.
-	l.must(g.Hold(rstguard.Holds{Replies: eps}, 30*time.Second))
+	l.Must(g.Hold(rstguard.Holds{Replies: eps}, 30*time.Second))
 	refused(vip4)
 	refused(vip6)
 
 	// A crashed run leaves its table, holding; a new Open replaces it.
-	l.must(g.Hold(held, 30*time.Second))
+	l.Must(g.Hold(held, 30*time.Second))
 	g2 := openRSTGuard(t, l, d, table)
 	refused(vip4) // the stale holds went with the stale table
 	if n, err := g2.Held(); err != nil || n != 0 {
 		t.Errorf("Held() of the new table = %d, %v; want 0", n, err)
 	}
-	l.must(g2.Hold(rstguard.Holds{Resets: eps[1:]}, 30*time.Second))
+	l.Must(g2.Hold(rstguard.Holds{Resets: eps[1:]}, 30*time.Second))
 	silent(vip6)
 	refused(vip4)
 	if n, err := g2.Held(); err != nil || n == 0 {
 		t.Errorf("Held() = %d, %v after a held SYN, want at least 1", n, err)
 	}
-	l.must(g2.Close())
-	if out := l.in(d, "nft", "list", "tables"); strings.Contains(out, table) {
+	l.Must(g2.Close())
+	if out := l.In(d, "nft", "list", "tables"); strings.Contains(out, table) {
 		t.Errorf("table %s still there after Close:\n%s", table, out)
 	}
 	refused(vip6)
@@ -130,24 +131,22 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 // the guard holds r's endpoint, d drops r's SYN-ACK and the client times
 // out; r's other endpoints answer as before; the hold ends by itself.
 func TestRSTGuardHoldsForwardedReplies(t *testing.T) {
-	l := newLab(t)
-	c, d, r := l.ns("c"), l.ns("d"), l.ns("r")
-	for _, ns := range []string{c, d, r} {
-		// With DAD on the fresh links, d held the first forwarded IPv6
-		// packet for about a second, long enough to fail a dial.
-		l.in(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
-	}
-	l.link(c, "eth0", "192.0.2.1/24", d, "eth0", "192.0.2.2/24")
-	l.link(d, "eth1", "198.51.100.1/24", r, "eth0", "198.51.100.11/24")
-	l.in(c, "ip", "addr", "add", "2001:db8:c::1/64", "dev", "eth0", "nodad")
-	l.in(d, "ip", "addr", "add", "2001:db8:c::2/64", "dev", "eth0", "nodad")
-	l.in(d, "ip", "addr", "add", "2001:db8:d::1/64", "dev", "eth1", "nodad")
-	l.in(r, "ip", "addr", "add", "2001:db8:d::11/64", "dev", "eth0", "nodad")
-	l.in(d, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
-	l.in(c, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.2")
-	l.in(c, "ip", "-6", "route", "add", "2001:db8:d::/64", "via", "2001:db8:c::2")
-	l.in(r, "ip", "route", "add", "default", "via", "198.51.100.1")
-	l.in(r, "ip", "-6", "route", "add", "default", "via", "2001:db8:d::1")
+	l := netlab.ForTest(t)
+	c, d, r := l.NS("c"), l.NS("d"), l.NS("r")
+	// The lab's namespaces run no DAD: with it on the fresh links, d held
+	// the first forwarded IPv6 packet for about a second, long enough to
+	// fail a dial.
+	l.Link(c, "eth0", "192.0.2.1/24", d, "eth0", "192.0.2.2/24")
+	l.Link(d, "eth1", "198.51.100.1/24", r, "eth0", "198.51.100.11/24")
+	l.In(c, "ip", "addr", "add", "2001:db8:c::1/64", "dev", "eth0", "nodad")
+	l.In(d, "ip", "addr", "add", "2001:db8:c::2/64", "dev", "eth0", "nodad")
+	l.In(d, "ip", "addr", "add", "2001:db8:d::1/64", "dev", "eth1", "nodad")
+	l.In(r, "ip", "addr", "add", "2001:db8:d::11/64", "dev", "eth0", "nodad")
+	l.In(d, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	l.In(c, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.2")
+	l.In(c, "ip", "-6", "route", "add", "2001:db8:d::/64", "via", "2001:db8:c::2")
+	l.In(r, "ip", "route", "add", "default", "via", "198.51.100.1")
+	l.In(r, "ip", "-6", "route", "add", "default", "via", "2001:db8:d::1")
 
 	real4, real6 := "198.51.100.11:8080", "[2001:db8:d::11]:8080"
 	open, closed := "198.51.100.11:8081", "198.51.100.11:8082" // held by nobody
@@ -164,19 +163,19 @@ func TestRSTGuardHoldsForwardedReplies(t *testing.T) {
 	g := openRSTGuard(t, l, d, "lvsdtest")
 	// Held as resets, r's endpoints go on: forwarded packets never
 	// traverse the output chain.
-	l.must(g.Hold(rstguard.Holds{Resets: eps}, 30*time.Second))
+	l.Must(g.Hold(rstguard.Holds{Resets: eps}, 30*time.Second))
 	client.connects(real4)
 	client.connects(real6)
 
 	start := time.Now()
-	l.must(g.Hold(rstguard.Holds{Replies: eps}, 2*time.Second))
-	t.Logf("held:\n%s", l.in(d, "nft", "list", "set", "inet", "lvsdtest", "replies4"))
+	l.Must(g.Hold(rstguard.Holds{Replies: eps}, 2*time.Second))
+	t.Logf("held:\n%s", l.In(d, "nft", "list", "set", "inet", "lvsdtest", "replies4"))
 	client.silent(real4)
 	client.silent(real6)
 	client.connects(open)  // only held endpoints
 	client.refused(closed) // a reset from an endpoint nobody holds still passes
 	resets, replies, err := g.HeldByKind()
-	l.must(err)
+	l.Must(err)
 	if n, err := g.Held(); err != nil || n != resets+replies || replies < 2 || resets != 0 {
 		t.Errorf("Held() = %d, %v; HeldByKind() = %d resets, %d replies; want at least 2 replies, no resets, and their sum",
 			n, err, resets, replies)
@@ -203,10 +202,10 @@ func TestRSTGuardHoldsForwardedReplies(t *testing.T) {
 
 // openRSTGuard opens a reset guard in namespace ns and closes it when the
 // test ends (a second Close is a no-op).
-func openRSTGuard(t *testing.T, l *lab, ns, table string) *rstguard.Guard {
+func openRSTGuard(t *testing.T, l *netlab.T, ns, table string) *rstguard.Guard {
 	t.Helper()
 	var g *rstguard.Guard
-	l.must(<-l.goIn(ns, func() (err error) {
+	l.Must(<-l.Go(ns, func() (err error) {
 		g, err = rstguard.Open(table)
 		return err
 	}))
@@ -220,47 +219,26 @@ func openRSTGuard(t *testing.T, l *lab, ns, table string) *rstguard.Guard {
 
 // rstDial connects to addr over TCP from namespace ns and returns the
 // dial's error; nil means it connected (and the connection is closed).
-func rstDial(l *lab, ns, addr string, timeout time.Duration) error {
-	var dialErr error
-	if err := <-l.goIn(ns, func() error {
-		conn, err := net.DialTimeout("tcp", addr, timeout)
-		if err == nil {
-			conn.Close()
-		}
-		dialErr = err
-		return nil
-	}); err != nil {
-		l.t.Fatalf("enter %s: %v", ns, err)
+func rstDial(l *netlab.T, ns, addr string, timeout time.Duration) error {
+	conn, err := l.Lab.Dial(ns, addr, timeout)
+	if err == nil {
+		conn.Close()
 	}
-	return dialErr
+	return err
 }
 
 // rstListen listens on TCP addr in namespace ns, and accepts and closes
 // every connection, until the test ends.
-func rstListen(t *testing.T, l *lab, ns, addr string) {
+func rstListen(t *testing.T, l *netlab.T, ns, addr string) {
 	t.Helper()
-	var ln net.Listener
-	l.must(<-l.goIn(ns, func() (err error) {
-		ln, err = net.Listen("tcp", addr)
-		return err
-	}))
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return // closed at the end of the test
-			}
-			conn.Close()
-		}
-	}()
+	l.Serve(ns, addr, func(net.Conn) {})
 }
 
 // rstClient dials from namespace ns and fails the test when a dial ends
 // otherwise than wanted.
 type rstClient struct {
 	t  *testing.T
-	l  *lab
+	l  *netlab.T
 	ns string
 }
 

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && ipvs
 
 package integration
 
@@ -11,19 +11,20 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/integration/netlab"
 )
 
 // TestIPVSSyncDaemon starts, lists and stops the kernel's connection sync
 // daemons through lvsd's own generic netlink calls (libipvs has none).
 func TestIPVSSyncDaemon(t *testing.T) {
-	needIPVS(t)
-	inNetns(t, func() error {
+	netlab.NeedIPVS(t)
+	netlab.ForTest(t).InFresh(func() error {
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "sync0"}, PeerName: "sync1"}
 		if err := netlink.LinkAdd(veth); err != nil {
 			return fmt.Errorf("add veth: %w", err)
 		}
 		for _, name := range []string{"sync0", "sync1"} {
-			if err := linkUp(name); err != nil {
+			if err := netlab.LinkUp(name); err != nil {
 				return err
 			}
 		}

@@ -1,49 +1,42 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
+	"github.com/lvsd/lvsd/integration/netlab"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
 // vrrpLab is a LAN of network namespaces for the VRRP tests: a "switch"
 // namespace with one bridge per segment, and host namespaces (directors
-// a and b, a client c) each joined to every bridge by a veth pair whose
-// host end is eth0, eth1, ... Everything is removed at the end of the
-// test, also on failure; names carry a random prefix.
+// a and b, a client c) each plugged into every bridge by a veth pair
+// whose host end is eth0, eth1, ... and whose switch end is the host's
+// name and the segment's number (a0, a1, ...). Everything goes at the end
+// of the test, also on failure (netlab.ForTest).
 type vrrpLab struct {
-	t      *testing.T
-	prefix string
-	sw     string
-	hosts  map[string]*vrrpHost
-	mu     sync.Mutex
+	*netlab.T
+	sw    string
+	hosts map[string]*vrrpHost
+	mu    sync.Mutex
 }
 
 // vrrpHost is one namespace of the lab.
 type vrrpHost struct {
+	l     *vrrpLab
 	name  string // full namespace name
-	ns    netns.NsHandle
-	h     *netlink.Handle
-	index int // this host's number: the last byte of its addresses
+	index int    // this host's number: the last byte of its addresses
 }
 
 // vrrpSegments are the lab's subnets: eth0 is on the first, eth1 on the
@@ -57,173 +50,46 @@ var vrrpSegments = []struct{ v4, v6 string }{
 // to last address byte).
 func newVRRPLab(t *testing.T, segments int, hosts map[string]int) *vrrpLab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "vrrp lab: needs root")
-	}
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	l := &vrrpLab{t: t, prefix: "vr" + hex.EncodeToString(b), hosts: map[string]*vrrpHost{}}
-	l.sw = l.netns("sw")
+	l := &vrrpLab{T: netlab.ForTest(t), hosts: map[string]*vrrpHost{}}
+	l.sw = l.NS("sw")
 	for s := range segments {
-		br := fmt.Sprintf("br%d", s)
-		l.run(l.sw, "ip", "link", "add", br, "type", "bridge", "mcast_snooping", "0")
-		l.run(l.sw, "ip", "link", "set", br, "up")
+		l.Bridge(l.sw, fmt.Sprintf("br%d", s))
 	}
 	for name, idx := range hosts {
-		full := l.netns(name)
+		full := l.NS(name)
 		for s := range segments {
-			port, ifname := fmt.Sprintf("%s%d", name, s), fmt.Sprintf("eth%d", s)
-			l.run(l.sw, "ip", "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", full)
-			l.run(l.sw, "ip", "link", "set", port, "master", fmt.Sprintf("br%d", s), "up")
-			l.run(full, "ip", "addr", "add", fmt.Sprintf(vrrpSegments[s].v4, idx), "dev", ifname)
-			l.run(full, "ip", "addr", "add", fmt.Sprintf(vrrpSegments[s].v6, idx), "dev", ifname, "nodad")
-			l.run(full, "ip", "link", "set", ifname, "up")
+			l.Plug(l.sw, fmt.Sprintf("br%d", s), fmt.Sprintf("%s%d", name, s), full, fmt.Sprintf("eth%d", s),
+				fmt.Sprintf(vrrpSegments[s].v4, idx), fmt.Sprintf(vrrpSegments[s].v6, idx))
 		}
-		ns, err := netns.GetFromName(full)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ns.Close() })
-		h, err := netlink.NewHandleAt(ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(h.Close)
-		l.hosts[name] = &vrrpHost{name: full, ns: ns, h: h, index: idx}
+		l.hosts[name] = &vrrpHost{l: l, name: full, index: idx}
 	}
-	l.waitLinkLocal()
-	return l
-}
-
-// netns creates a namespace with lo up and no duplicate address
-// detection (addresses move between hosts; DAD would only slow the tests).
-func (l *vrrpLab) netns(name string) string {
-	l.t.Helper()
-	full := l.prefix + "-" + name
-	if out, err := exec.Command("ip", "netns", "add", full).CombinedOutput(); err != nil {
-		l.t.Fatalf("ip netns add %s: %v\n%s", full, err, out)
-	}
-	l.t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", full).Run() })
-	l.run(full, "ip", "link", "set", "lo", "up")
-	l.run(full, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
-	return full
-}
-
-// run runs a command in namespace ns and fails the test if it fails.
-func (l *vrrpLab) run(ns string, args ...string) string {
-	l.t.Helper()
-	out, err := l.try(ns, args...)
-	if err != nil {
-		l.t.Fatalf("in %s: %s: %v\n%s", ns, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// try runs a command in namespace ns.
-func (l *vrrpLab) try(ns string, args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
-	return string(out), err
-}
-
-// host returns a host of the lab.
-func (l *vrrpLab) host(name string) *vrrpHost { return l.hosts[name] }
-
-// waitLinkLocal waits until every host's eth0 has a link-local address,
-// the source of IPv6 adverts.
-func (l *vrrpLab) waitLinkLocal() {
-	l.t.Helper()
-	l.waitFor(5*time.Second, "link-local addresses", func() bool {
+	// Every host's eth0 has a usable link-local address: the source of
+	// IPv6 adverts.
+	l.WaitFor(5*time.Second, "link-local addresses", func() bool {
 		for _, h := range l.hosts {
-			link, err := h.h.LinkByName("eth0")
-			if err != nil {
-				return false
-			}
-			addrs, _ := h.h.AddrList(link, netlink.FAMILY_V6)
-			ok := false
-			for _, a := range addrs {
-				ok = ok || (a.IP.IsLinkLocalUnicast() && a.Flags&0x40 == 0) // not tentative
-			}
-			if !ok {
+			if !l.LinkLocal(h.name, "eth0") {
 				return false
 			}
 		}
 		return true
 	})
+	return l
 }
 
-// waitFor polls cond every 5ms until it holds or timeout passes.
-func (l *vrrpLab) waitFor(timeout time.Duration, what string, cond func() bool) time.Duration {
-	l.t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			l.t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
-}
+// host returns a host of the lab.
+func (l *vrrpLab) host(name string) *vrrpHost { return l.hosts[name] }
 
 // holds reports whether the host has the address on any interface.
-func (h *vrrpHost) holds(addr netip.Addr) bool {
-	family := netlink.FAMILY_V6
-	if addr.Is4() {
-		family = netlink.FAMILY_V4
-	}
-	addrs, err := h.h.AddrList(nil, family)
-	if err != nil {
-		return false
-	}
-	for _, a := range addrs {
-		if ip, _ := netip.AddrFromSlice(a.IP); ip.Unmap() == addr {
-			return true
-		}
-	}
-	return false
-}
+func (h *vrrpHost) holds(addr netip.Addr) bool { return h.l.HasAddr(h.name, "", addr) }
 
 // mac returns the MAC of one of the host's interfaces.
 func (h *vrrpHost) mac(t *testing.T, ifname string) net.HardwareAddr {
 	t.Helper()
-	link, err := h.h.LinkByName(ifname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return link.Attrs().HardwareAddr
+	return h.l.MAC(h.name, ifname)
 }
 
 // neighbour returns the host's neighbour entry's MAC for addr, if any.
-func (h *vrrpHost) neighbour(addr netip.Addr) net.HardwareAddr {
-	family := netlink.FAMILY_V6
-	if addr.Is4() {
-		family = netlink.FAMILY_V4
-	}
-	neighs, err := h.h.NeighList(0, family)
-	if err != nil {
-		return nil
-	}
-	for _, n := range neighs {
-		if ip, _ := netip.AddrFromSlice(n.IP); ip.Unmap() == addr && n.HardwareAddr != nil {
-			return n.HardwareAddr
-		}
-	}
-	return nil
-}
-
-// inNS runs fn on a locked OS thread switched into the host's namespace;
-// the thread is thrown away afterwards.
-func (h *vrrpHost) inNS(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := netns.Set(h.ns); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+func (h *vrrpHost) neighbour(addr netip.Addr) net.HardwareAddr { return h.l.Neighbour(h.name, addr) }
 
 // vrrpRun is a running Node.
 type vrrpRun struct {
@@ -235,15 +101,12 @@ type vrrpRun struct {
 // newNode creates a Node in the host's namespace, so that its sockets and
 // netlink handles live there.
 func (l *vrrpLab) newNode(host string, cfg vrrp.InstanceConfig) *vrrp.Node {
-	l.t.Helper()
+	l.TB.Helper()
 	var n *vrrp.Node
-	err := l.host(host).inNS(func() (err error) {
+	l.Must(<-l.Go(l.host(host).name, func() (err error) {
 		n, err = vrrp.NewNode(cfg, vrrp.Deps{Log: l.logger(host)})
 		return err
-	})
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	}))
 	return n
 }
 
@@ -252,9 +115,9 @@ func (l *vrrpLab) start(n *vrrp.Node) *vrrpRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &vrrpRun{node: n, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- n.Run(ctx) }()
-	l.t.Cleanup(func() {
+	l.TB.Cleanup(func() {
 		if err := r.stop(10 * time.Second); err != nil {
-			l.t.Errorf("stop %s: %v", n.Status().Name, err)
+			l.TB.Errorf("stop %s: %v", n.Status().Name, err)
 		}
 	})
 	return r
@@ -286,7 +149,7 @@ type vrrpTestWriter struct{ l *vrrpLab }
 func (w vrrpTestWriter) Write(b []byte) (int, error) {
 	w.l.mu.Lock()
 	defer w.l.mu.Unlock()
-	w.l.t.Log(strings.TrimSpace(string(b)))
+	w.l.TB.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
 

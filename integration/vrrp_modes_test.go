@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -30,15 +30,15 @@ func TestVRRPUnicast(t *testing.T) {
 	cfgC := vrrpConfig("c", 250)
 	cfgC.Unicast = vrrp.Unicast{Peers: []netip.Addr{ipA, ipB}}
 	l.start(l.newNode("c", cfgC))
-	l.waitFor(2*time.Second, "stranger's adverts dropped", func() bool {
+	l.WaitFor(2*time.Second, "stranger's adverts dropped", func() bool {
 		return a.node.Status().Counters.Drops[vrrp.ReasonNotPeer] > 3 && b.node.Status().Counters.Drops[vrrp.ReasonNotPeer] > 3
 	})
 	l.stable("a", vrrpVIP, 300*time.Millisecond)
 	if s := b.node.Status(); s.Master != ipA || s.Counters.AdvertsReceived < 3 {
 		t.Errorf("b follows %v after %d adverts, want %v", s.Master, s.Counters.AdvertsReceived, ipA)
 	}
-	l.run(l.sw, "ip", "link", "set", "a0", "down")
-	took := l.waitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(vrrpVIP) })
+	l.In(l.sw, "ip", "link", "set", "a0", "down")
+	took := l.WaitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(vrrpVIP) })
 	t.Logf("unicast takeover after the master's link was cut: %v", took)
 }
 
@@ -60,12 +60,12 @@ func TestVRRPIPv6(t *testing.T) {
 	if got := l.host("c").neighbour(vrrpVIP6); !bytes.Equal(got, macA) {
 		t.Fatalf("client resolves the VIP to %v, want a's %v", got, macA)
 	}
-	l.run(l.sw, "ip", "link", "set", "a0", "down")
-	took := l.waitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(vrrpVIP6) })
+	l.In(l.sw, "ip", "link", "set", "a0", "down")
+	took := l.WaitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(vrrpVIP6) })
 	t.Logf("IPv6 takeover: %v", took)
 	// Only b's unsolicited Neighbor Advertisement can move the client's
 	// entry: the client sends nothing meanwhile.
-	l.waitFor(time.Second, "client follows b (unsolicited NA)", func() bool {
+	l.WaitFor(time.Second, "client follows b (unsolicited NA)", func() bool {
 		return bytes.Equal(l.host("c").neighbour(vrrpVIP6), macB)
 	})
 	l.ping(vrrpVIP6)
@@ -94,14 +94,14 @@ func testVRRPVirtualMAC(t *testing.T, vip netip.Prefix) {
 	if got := l.host("c").neighbour(addr); !bytes.Equal(got, vmac) {
 		an := l.host("a").name
 		t.Fatalf("client resolves the VIP to %v, want the virtual MAC %v\n%s\n%s", got, vmac,
-			l.run(an, "ip", "-d", "link"), l.run(an, "ip", "addr"))
+			l.In(an, "ip", "-d", "link"), l.In(an, "ip", "addr"))
 	}
 	// The switch learnt the virtual MAC on a's port: adverts come from it.
-	l.waitFor(time.Second, "virtual MAC on a's port", func() bool { return l.fdbPort(vmac) == "a0" })
-	l.run(l.sw, "ip", "link", "set", "a0", "down")
-	took := l.waitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(addr) })
+	l.WaitFor(time.Second, "virtual MAC on a's port", func() bool { return l.fdbPort(vmac) == "a0" })
+	l.In(l.sw, "ip", "link", "set", "a0", "down")
+	took := l.WaitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(addr) })
 	t.Logf("virtual MAC takeover: %v", took)
-	l.waitFor(time.Second, "virtual MAC on b's port", func() bool { return l.fdbPort(vmac) == "b0" })
+	l.WaitFor(time.Second, "virtual MAC on b's port", func() bool { return l.fdbPort(vmac) == "b0" })
 	l.ping(addr)
 	if got := l.host("c").neighbour(addr); !bytes.Equal(got, vmac) {
 		t.Errorf("client resolves the VIP to %v after failover, want the virtual MAC", got)
@@ -110,14 +110,14 @@ func testVRRPVirtualMAC(t *testing.T, vip netip.Prefix) {
 	if err := a.stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if out := l.run(l.host("a").name, "ip", "-o", "link", "show", "type", "macvlan"); out != "" {
+	if out := l.In(l.host("a").name, "ip", "-o", "link", "show", "type", "macvlan"); out != "" {
 		t.Errorf("macvlan left behind on a: %s", out)
 	}
 }
 
 // fdbPort returns the bridge port the switch learnt mac on.
 func (l *vrrpLab) fdbPort(mac net.HardwareAddr) string {
-	out, _ := l.try(l.sw, "bridge", "fdb", "show", "br", "br0")
+	out, _ := l.Try(l.sw, "bridge", "fdb", "show", "br", "br0")
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) >= 3 && f[0] == mac.String() && f[1] == "dev" {
 			return f[2]
@@ -129,24 +129,24 @@ func (l *vrrpLab) fdbPort(mac net.HardwareAddr) string {
 func TestVRRPTrackInterface(t *testing.T) {
 	l := vrrpPair(t, 1)
 	// No dummy module here: a veth pair inside a serves as well.
-	l.run(l.host("a").name, "ip", "link", "add", "track0", "type", "veth", "peer", "name", "track0p")
-	l.run(l.host("a").name, "ip", "link", "set", "track0p", "up")
-	l.run(l.host("a").name, "ip", "link", "set", "track0", "up")
+	l.In(l.host("a").name, "ip", "link", "add", "track0", "type", "veth", "peer", "name", "track0p")
+	l.In(l.host("a").name, "ip", "link", "set", "track0p", "up")
+	l.In(l.host("a").name, "ip", "link", "set", "track0", "up")
 	cfg := vrrpConfig("a", 200)
 	cfg.TrackInterfaces = []vrrp.TrackInterface{{Name: "track0", Weight: -150}}
 	a := l.start(l.newNode("a", cfg))
 	l.start(l.newNode("b", vrrpConfig("b", 100)))
 	l.elected("a", vrrpVIP)
-	l.run(l.host("a").name, "ip", "link", "set", "track0", "down")
+	l.In(l.host("a").name, "ip", "link", "set", "track0", "down")
 	took := l.onlyHolder("b", vrrpVIP, masterDown(100)+time.Second)
 	t.Logf("b preempted %v after a's tracked interface went down", took)
 	// a steps down when b's first advert reaches it, a moment after b
 	// holds the address: wait for that (bounded), then check the priority.
-	l.waitFor(time.Second, "a back to BACKUP", func() bool { return a.node.Status().State == vrrp.Backup })
+	l.WaitFor(time.Second, "a back to BACKUP", func() bool { return a.node.Status().State == vrrp.Backup })
 	if s := a.node.Status(); s.Priority != 50 || s.State != vrrp.Backup {
 		t.Errorf("a: %v at priority %d, want BACKUP at 50", s.State, s.Priority)
 	}
-	l.run(l.host("a").name, "ip", "link", "set", "track0", "up")
+	l.In(l.host("a").name, "ip", "link", "set", "track0", "up")
 	took = l.onlyHolder("a", vrrpVIP, masterDown(200)+time.Second)
 	t.Logf("a preempted back %v after its tracked interface came up", took)
 }
@@ -176,7 +176,7 @@ func TestVRRPGroup(t *testing.T) {
 	// the front instance with it, and b takes both (priority 0 adverts:
 	// after Skew_Time, not Master_Down_Interval).
 	start := time.Now()
-	l.run(l.sw, "ip", "link", "set", "a1", "down")
+	l.In(l.sw, "ip", "link", "set", "a1", "down")
 	l.onlyHolder("b", vrrpVIP, 2*time.Second)
 	l.onlyHolder("b", vrrpGW, time.Second)
 	t.Logf("group moved to b %v after a's inside link went down", time.Since(start))
@@ -187,7 +187,7 @@ func TestVRRPGroup(t *testing.T) {
 		t.Errorf("b's gateway instance: %v", s.State)
 	}
 	start = time.Now()
-	l.run(l.sw, "ip", "link", "set", "a1", "up")
+	l.In(l.sw, "ip", "link", "set", "a1", "up")
 	l.onlyHolder("a", vrrpVIP, 3*time.Second)
 	l.onlyHolder("a", vrrpGW, time.Second)
 	t.Logf("group back on a %v after its link came up", time.Since(start))
@@ -203,7 +203,7 @@ func TestVRRPGroup(t *testing.T) {
 func TestVRRPTrackScript(t *testing.T) {
 	l := vrrpPair(t, 1)
 	an := l.host("a").name
-	l.run(an, "ip", "link", "add", "probe0", "type", "veth", "peer", "name", "probe0p")
+	l.In(an, "ip", "link", "add", "probe0", "type", "veth", "peer", "name", "probe0p")
 	cfg := vrrpConfig("a", 200)
 	// The script runs in a's namespace, where probe0 exists.
 	cfg.TrackScripts = []vrrp.TrackScript{{Name: "probe", Command: []string{"ip", "link", "show", "dev", "probe0"},
@@ -211,7 +211,7 @@ func TestVRRPTrackScript(t *testing.T) {
 	a := l.start(l.newNode("a", cfg))
 	l.start(l.newNode("b", vrrpConfig("b", 100)))
 	l.elected("a", vrrpVIP)
-	l.run(an, "ip", "link", "del", "probe0")
+	l.In(an, "ip", "link", "del", "probe0")
 	took := l.onlyHolder("b", vrrpVIP, 2*time.Second)
 	t.Logf("b took over %v after a's track script began to fail (fall 2, every 100ms)", took)
 	if s := a.node.Status(); s.Priority != 50 {

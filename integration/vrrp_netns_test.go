@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !ipvs
 
 package integration
 
@@ -26,9 +26,9 @@ func vrrpPair(t *testing.T, segments int) *vrrpLab {
 
 // onlyHolder waits until exactly want (of a and b) holds addr.
 func (l *vrrpLab) onlyHolder(want string, addr netip.Addr, timeout time.Duration) time.Duration {
-	l.t.Helper()
+	l.TB.Helper()
 	other := map[string]string{"a": "b", "b": "a"}[want]
-	return l.waitFor(timeout, want+" alone holds "+addr.String(), func() bool {
+	return l.WaitFor(timeout, want+" alone holds "+addr.String(), func() bool {
 		return l.host(want).holds(addr) && !l.host(other).holds(addr)
 	})
 }
@@ -37,19 +37,19 @@ func (l *vrrpLab) onlyHolder(want string, addr netip.Addr, timeout time.Duration
 // for longer than Master_Down_Interval: the other node hears want's
 // adverts, or it would take over.
 func (l *vrrpLab) elected(want string, addr netip.Addr) {
-	l.t.Helper()
+	l.TB.Helper()
 	took := l.onlyHolder(want, addr, 3*time.Second)
-	l.t.Logf("%s alone holds %v after %v", want, addr, took)
+	l.TB.Logf("%s alone holds %v after %v", want, addr, took)
 	l.stable(want, addr, masterDown(1)+100*time.Millisecond)
 }
 
 // stable checks that exactly want holds addr at every 5ms sample for d.
 func (l *vrrpLab) stable(want string, addr netip.Addr, d time.Duration) {
-	l.t.Helper()
+	l.TB.Helper()
 	other := map[string]string{"a": "b", "b": "a"}[want]
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if !l.host(want).holds(addr) || l.host(other).holds(addr) {
-			l.t.Fatalf("%s no longer alone holds %v", want, addr)
+			l.TB.Fatalf("%s no longer alone holds %v", want, addr)
 		}
 	}
 }
@@ -57,14 +57,14 @@ func (l *vrrpLab) stable(want string, addr netip.Addr, d time.Duration) {
 // ping sends one echo request from the client to addr and waits for the
 // reply, which fills the client's neighbour table.
 func (l *vrrpLab) ping(addr netip.Addr) {
-	l.t.Helper()
-	l.run(l.host("c").name, "ping", "-c", "1", "-W", "2", addr.String())
+	l.TB.Helper()
+	l.In(l.host("c").name, "ping", "-c", "1", "-W", "2", addr.String())
 }
 
 func TestVRRPElection(t *testing.T) {
 	l := vrrpPair(t, 1)
 	// A VIP left on b by a crash: b, a backup, removes it at start.
-	l.run(l.host("b").name, "ip", "addr", "add", "192.0.2.100/24", "dev", "eth0")
+	l.In(l.host("b").name, "ip", "addr", "add", "192.0.2.100/24", "dev", "eth0")
 	a := l.start(l.newNode("a", vrrpConfig("a", 200)))
 	b := l.start(l.newNode("b", vrrpConfig("b", 100)))
 	l.elected("a", vrrpVIP)
@@ -89,8 +89,8 @@ func TestVRRPMasterLinkCut(t *testing.T) {
 	// Cut a's cable: b hears nothing more and takes over after its
 	// Master_Down_Interval; a loses carrier and faults (its interface is
 	// tracked), so the VIP leaves it too.
-	l.run(l.sw, "ip", "link", "set", "a0", "down")
-	took := l.waitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(vrrpVIP) })
+	l.In(l.sw, "ip", "link", "set", "a0", "down")
+	took := l.WaitFor(masterDown(100)+400*time.Millisecond, "b holds the VIP", func() bool { return l.host("b").holds(vrrpVIP) })
 	t.Logf("takeover after the master's link was cut: %v (Master_Down_Interval %v)", took, masterDown(100))
 	l.onlyHolder("b", vrrpVIP, time.Second)
 	if s := a.node.Status(); s.State != vrrp.Fault {
@@ -98,10 +98,10 @@ func TestVRRPMasterLinkCut(t *testing.T) {
 	}
 	l.ping(vrrpVIP)
 	// Reconnect: a leaves Fault, preempts b, and the client follows.
-	l.run(l.sw, "ip", "link", "set", "a0", "up")
+	l.In(l.sw, "ip", "link", "set", "a0", "up")
 	took = l.onlyHolder("a", vrrpVIP, 3*time.Second)
 	t.Logf("a preempts %v after its link is back", took)
-	l.waitFor(time.Second, "client follows a", func() bool {
+	l.WaitFor(time.Second, "client follows a", func() bool {
 		return bytes.Equal(l.host("c").neighbour(vrrpVIP), l.host("a").mac(t, "eth0"))
 	})
 }
@@ -171,25 +171,21 @@ func TestVRRPSplitBrain(t *testing.T) {
 	macA, macB := l.host("a").mac(t, "eth0"), l.host("b").mac(t, "eth0")
 	// Drop VRRP in b's namespace, both ways, so neither hears the other.
 	bns := l.host("b").name
-	l.run(bns, "nft", "add", "table", "inet", "t")
-	l.run(bns, "nft", "add", "chain", "inet", "t", "in", "{ type filter hook input priority 0; }")
-	l.run(bns, "nft", "add", "chain", "inet", "t", "out", "{ type filter hook output priority 0; }")
-	l.run(bns, "nft", "add", "rule", "inet", "t", "in", "meta", "l4proto", "112", "drop")
-	l.run(bns, "nft", "add", "rule", "inet", "t", "out", "meta", "l4proto", "112", "drop")
-	l.waitFor(masterDown(100)+time.Second, "both hold the VIP", func() bool {
+	l.DropVRRP(bns)
+	l.WaitFor(masterDown(100)+time.Second, "both hold the VIP", func() bool {
 		return l.host("a").holds(vrrpVIP) && l.host("b").holds(vrrpVIP)
 	})
 	// b's gratuitous ARP took the client.
-	l.waitFor(time.Second, "client follows b", func() bool { return bytes.Equal(l.host("c").neighbour(vrrpVIP), macB) })
+	l.WaitFor(time.Second, "client follows b", func() bool { return bytes.Equal(l.host("c").neighbour(vrrpVIP), macB) })
 	time.Sleep(3 * time.Second)
 	if !l.host("a").holds(vrrpVIP) || !l.host("b").holds(vrrpVIP) {
 		t.Fatal("split brain ended while VRRP was dropped")
 	}
 	healed := time.Now()
-	l.run(bns, "nft", "delete", "table", "inet", "t")
+	l.AllowVRRP(bns)
 	took := l.onlyHolder("a", vrrpVIP, 300*time.Millisecond)
 	t.Logf("split brain healed %v after the rule was removed", took)
-	l.waitFor(time.Second, "client follows a again", func() bool {
+	l.WaitFor(time.Second, "client follows a again", func() bool {
 		return bytes.Equal(l.host("c").neighbour(vrrpVIP), macA)
 	})
 	t.Logf("client re-pointed at a %v after the heal", time.Since(healed))

@@ -1,14 +1,21 @@
 // Package netlab builds small networks of Linux network namespaces for
-// lvsd's tests and demo: namespaces joined by veth links and bridges,
-// processes started inside them, Go code run inside them. Everything a
-// Lab creates is removed by Close. Names carry a random prefix so that
-// concurrent labs never collide.
+// lvsd's tests, benchmarks and demo: namespaces joined by veth links and
+// bridges, commands and processes run inside them, Go code run inside
+// them, servers and clients placed in them. Everything a Lab creates is
+// removed by Close. Names carry a random prefix so that concurrent labs
+// never collide.
+//
+// Lab's methods return errors (the demo has no testing.TB); ForTest wraps
+// a Lab for a test or a benchmark, failing it on any error and closing
+// the lab at its cleanup.
 package netlab
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,28 +24,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
-// Lab is a set of namespaces, links and processes.
+// Lab is a set of namespaces, links, processes and listeners.
 type Lab struct {
-	Prefix string // of every namespace and link name
+	Prefix string // of every namespace name
 	Dir    string // scratch files: configs, logs
 
-	mu    sync.Mutex
-	nss   []string
-	procs []*exec.Cmd
-	logs  []*os.File
+	mu      sync.Mutex
+	nss     []string
+	procs   []*Proc
+	closers []func() // listeners and netlink handles
+	handles map[string]*netlink.Handle
 }
 
 // New returns an empty lab keeping its files in dir.
 func New(dir string) *Lab {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return &Lab{Prefix: "lv" + hex.EncodeToString(b), Dir: dir}
+	return &Lab{Prefix: "lv" + hex.EncodeToString(b), Dir: dir, handles: map[string]*netlink.Handle{}}
 }
 
-// NS creates a namespace with lo up and returns its full name.
+// NS creates a namespace and returns its full name. Its lo is up, and
+// IPv6 duplicate address detection is off: a lab's addresses are unique
+// by construction (and move between hosts), and a tentative address
+// would only hold back the first packets for about a second.
 func (l *Lab) NS(name string) (string, error) {
 	full := l.Prefix + "-" + name
 	if out, err := exec.Command("ip", "netns", "add", full).CombinedOutput(); err != nil {
@@ -47,8 +59,20 @@ func (l *Lab) NS(name string) (string, error) {
 	l.mu.Lock()
 	l.nss = append(l.nss, full)
 	l.mu.Unlock()
-	_, err := l.In(full, "ip", "link", "set", "lo", "up")
-	return full, err
+	err := <-l.Go(full, func() error {
+		for _, f := range []string{"all", "default"} {
+			// /proc/sys/net is the namespace of the thread that opens it.
+			err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/accept_dad", []byte("0"), 0o644)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) { // no IPv6: nothing to detect
+				return fmt.Errorf("accept_dad: %w", err)
+			}
+		}
+		return LinkUp("lo")
+	})
+	if err != nil {
+		return full, fmt.Errorf("namespace %s: %w", full, err)
+	}
+	return full, nil
 }
 
 // In runs a command inside namespace ns and returns its output.
@@ -60,108 +84,35 @@ func (l *Lab) In(ns string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// Link joins namespaces a and b with a veth pair named ifa and ifb, with
-// the given addresses ("192.0.2.1/24"; "" for none), both up.
-func (l *Lab) Link(a, ifa, addrA, b, ifb, addrB string) error {
-	tmpA, tmpB := l.Prefix+"a"+ifa, l.Prefix+"b"+ifb
-	tmpA, tmpB = tmpA[:min(len(tmpA), 15)], tmpB[:min(len(tmpB), 15)]
-	steps := [][]string{
-		{"ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
-		{"ip", "link", "set", tmpA, "netns", a},
-		{"ip", "link", "set", tmpB, "netns", b},
-	}
-	for _, s := range steps {
-		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(s, " "), err, out)
-		}
-	}
-	for _, e := range []struct{ ns, tmp, ifc, addr string }{{a, tmpA, ifa, addrA}, {b, tmpB, ifb, addrB}} {
-		if _, err := l.In(e.ns, "ip", "link", "set", e.tmp, "name", e.ifc); err != nil {
-			return err
-		}
-		if e.addr != "" {
-			if _, err := l.In(e.ns, "ip", "addr", "add", e.addr, "dev", e.ifc); err != nil {
-				return err
-			}
-		}
-		if _, err := l.In(e.ns, "ip", "link", "set", e.ifc, "up"); err != nil {
-			return err
-		}
+// Batch runs ip's commands in script (one a line, "addr add ..." without
+// the leading ip) inside namespace ns, in one ip process.
+func (l *Lab) Batch(ns, script string) error {
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ip -n %s -batch: %v: %s", ns, err, out)
 	}
 	return nil
 }
-
-// Switch creates a namespace holding a bridge and joins each of hosts to
-// it with a veth named ifc on the host side, with the address given.
-func (l *Lab) Switch(name, ifc string, hosts map[string]string) error {
-	sw, err := l.NS(name)
-	if err != nil {
-		return err
-	}
-	for _, args := range [][]string{{"ip", "link", "add", "br0", "type", "bridge"}, {"ip", "link", "set", "br0", "up"}} {
-		if _, err := l.In(sw, args...); err != nil {
-			return err
-		}
-	}
-	i := 0
-	for ns, addr := range hosts {
-		port := fmt.Sprintf("p%d", i)
-		i++
-		if err := l.Link(ns, ifc, addr, sw, port, ""); err != nil {
-			return err
-		}
-		if _, err := l.In(sw, "ip", "link", "set", port, "master", "br0"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Start runs a long-lived command inside ns with its output in
-// Dir/name.log; Close kills it.
-func (l *Lab) Start(ns, name string, args ...string) (*exec.Cmd, error) {
-	logf, err := os.Create(filepath.Join(l.Dir, name+".log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	l.mu.Lock()
-	l.procs, l.logs = append(l.procs, cmd), append(l.logs, logf)
-	l.mu.Unlock()
-	return cmd, nil
-}
-
-// LogOf returns what a started command has printed so far.
-func (l *Lab) LogOf(name string) string {
-	b, _ := os.ReadFile(filepath.Join(l.Dir, name+".log"))
-	return string(b)
-}
-
-// GoIn runs fn in namespace ns on a goroutine locked to its own thread and
-// returns a channel with fn's result (see Go).
-func (l *Lab) GoIn(ns string, fn func() error) <-chan error { return Go(ns, fn) }
 
 // Go runs fn in the named network namespace on a goroutine locked to its
-// own thread and returns a channel with fn's result. Sockets fn opens live
-// in ns, and stay there when used from other goroutines. The thread is
-// never unlocked: it exits with the goroutine, and the namespace with it.
-func Go(ns string, fn func() error) <-chan error {
+// own thread and returns a channel with fn's result. Sockets and netlink
+// handles fn opens live in ns, and stay there when used from other
+// goroutines; processes fn starts with os/exec start there too (Go forks
+// them from the calling thread). The thread is never unlocked: it exits
+// with the goroutine, and leaves the namespace with it.
+func (l *Lab) Go(ns string, fn func() error) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 		h, err := netns.GetFromName(ns)
 		if err != nil {
-			done <- err
+			done <- fmt.Errorf("namespace %s: %w", ns, err)
 			return
 		}
 		defer h.Close()
 		if err := netns.Set(h); err != nil {
-			done <- err
+			done <- fmt.Errorf("enter namespace %s: %w", ns, err)
 			return
 		}
 		done <- fn()
@@ -169,50 +120,45 @@ func Go(ns string, fn func() error) <-chan error {
 	return done
 }
 
-// WaitPort waits (at most limit) until something listens on TCP port in ns.
-func (l *Lab) WaitPort(ns string, port int, limit time.Duration) error {
-	want := fmt.Sprintf(":%d ", port)
-	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if out, _ := l.In(ns, "ss", "-Htln"); strings.Contains(out, want) {
-			return nil
+// InFresh runs fn in a fresh anonymous network namespace with lo up, on a
+// goroutine locked to its own thread, and returns fn's result. As with
+// Go, what fn opens or starts stays in that namespace, which goes away
+// when the last of it is closed. Without lo up the kernel rejects IPVS
+// realservers as not unicast.
+func InFresh(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		h, err := netns.New()
+		if err != nil {
+			errc <- fmt.Errorf("new netns: %w", err)
+			return
 		}
-	}
-	return fmt.Errorf("nothing listens on port %d in %s after %v", port, ns, limit)
+		defer h.Close()
+		if err := LinkUp("lo"); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
 }
 
-// Nginx starts Debian's nginx in ns, answering every request on port with
-// body, as one process (master_process off: killing it closes its
-// listener at once).
-func (l *Lab) Nginx(ns, name string, port int, body string) (*exec.Cmd, error) {
-	dir := filepath.Join(l.Dir, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s;
-  uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
-  server { listen %[2]d; location / { return 200 "%[3]s\n"; } }
-}
-`, dir, port, body)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		return nil, err
-	}
-	cmd, err := l.Start(ns, name, "nginx", "-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log"))
+// LinkUp sets the named link up in the calling thread's namespace (from
+// a function run by Go or InFresh).
+func LinkUp(name string) error {
+	link, err := netlink.LinkByName(name)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("link %s: %w", name, err)
 	}
-	return cmd, l.WaitPort(ns, port, 10*time.Second)
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("link %s up: %w", name, err)
+	}
+	return nil
 }
 
-// Write puts a file in Dir and returns its path.
+// Write puts a file in Dir (name may hold directories) and returns its
+// path.
 func (l *Lab) Write(name, body string) (string, error) {
 	path := filepath.Join(l.Dir, name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -221,20 +167,48 @@ func (l *Lab) Write(name, body string) (string, error) {
 	return path, os.WriteFile(path, []byte(body), 0o644)
 }
 
-// Close kills every started process and deletes every namespace (which
-// takes its links with it).
+// Mkdir makes the directory name in Dir and returns its path.
+func (l *Lab) Mkdir(name string) (string, error) {
+	path := filepath.Join(l.Dir, name)
+	return path, os.MkdirAll(path, 0o755)
+}
+
+// Poll calls cond every interval until it holds, and returns how long
+// that took and true; or, once limit has passed, false.
+func Poll(limit, every time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			return time.Since(start), false
+		}
+		time.Sleep(every)
+	}
+	return time.Since(start), true
+}
+
+// onClose registers fn to run at Close, after the processes are gone and
+// before the namespaces are.
+func (l *Lab) onClose(fn func()) {
+	l.mu.Lock()
+	l.closers = append(l.closers, fn)
+	l.mu.Unlock()
+}
+
+// Close kills every started process, closes every listener and handle,
+// and deletes every namespace (which takes its links with it).
 func (l *Lab) Close() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.procs {
-		_ = c.Process.Kill()
-		_ = c.Wait()
+	procs, closers, nss := l.procs, l.closers, l.nss
+	l.procs, l.closers, l.nss, l.handles = nil, nil, nil, map[string]*netlink.Handle{}
+	l.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+		<-p.done
 	}
-	for _, f := range l.logs {
-		f.Close()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
 	}
-	for i := len(l.nss) - 1; i >= 0; i-- {
-		_ = exec.Command("ip", "netns", "del", l.nss[i]).Run()
+	for i := len(nss) - 1; i >= 0; i-- {
+		_ = exec.Command("ip", "netns", "del", nss[i]).Run()
 	}
-	l.procs, l.logs, l.nss = nil, nil, nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // HTTPGet makes one HTTP/1.0 GET over a new connection and returns the
-// body. It dials on the calling goroutine, so from a GoIn function the
+// body. It dials on the calling goroutine, so from a function run by Go the
 // connection starts in that namespace (http.Transport would dial on a
 // goroutine of its own, on a thread in another namespace).
 func HTTPGet(addr string, timeout time.Duration) (string, error) {
@@ -47,12 +47,12 @@ func (l *Lab) Probe(ns, addr string, interval, timeout time.Duration, workers in
 // ProbeWith calls fn from ns every interval (see probe.Start); the workers
 // run in ns, so the connections they open start there.
 func (l *Lab) ProbeWith(ns string, interval time.Duration, workers int, fn func() (string, error)) *probe.Prober {
-	return probe.Start(interval, workers, func(w func() error) <-chan error { return l.GoIn(ns, w) }, fn)
+	return probe.Start(interval, workers, func(w func() error) <-chan error { return l.Go(ns, w) }, fn)
 }
 
 // ProbeEach calls fn from ns every interval, each call on a thread of its
 // own in ns, at most limit in flight (see probe.StartEach): a stall shows
 // as the failed or slow calls started during it.
 func (l *Lab) ProbeEach(ns string, interval time.Duration, limit int, fn func() (string, error)) *probe.Prober {
-	return probe.StartEach(interval, limit, func(w func() error) <-chan error { return l.GoIn(ns, w) }, fn)
+	return probe.StartEach(interval, limit, func(w func() error) <-chan error { return l.Go(ns, w) }, fn)
 }

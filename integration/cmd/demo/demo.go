@@ -25,8 +25,8 @@ type stage struct {
 	ns       map[string]string
 	lvsd     string
 	examples string
-	proc     map[string]*os.Process
-	nginx    map[string]*exec.Cmd
+	proc     map[string]*netlab.Proc
+	nginx    map[string]*netlab.Proc
 	runs     int
 	// effective, when an event's act sets it, is when the event really
 	// happened (after its preparations).
@@ -39,7 +39,7 @@ func build(lvsd, examples string) (*stage, error) {
 		return nil, err
 	}
 	s := &stage{nl: netlab.New(dir), ns: map[string]string{}, lvsd: lvsd, examples: examples,
-		proc: map[string]*os.Process{}, nginx: map[string]*exec.Cmd{}}
+		proc: map[string]*netlab.Proc{}, nginx: map[string]*netlab.Proc{}}
 	for _, name := range []string{"client", "a", "b", "rs1", "rs2", "rs3"} {
 		if s.ns[name], err = s.nl.NS(name); err != nil {
 			return s, err
@@ -50,10 +50,10 @@ func build(lvsd, examples string) (*stage, error) {
 	for i, rs := range []string{"rs1", "rs2", "rs3"} {
 		back[s.ns[rs]] = fmt.Sprintf("198.51.100.%d/24", 11+i)
 	}
-	if err := s.nl.Switch("front", "e0", front); err != nil {
+	if _, err := s.nl.Switch("front", "e0", front); err != nil {
 		return s, err
 	}
-	if err := s.nl.Switch("back", "e1", back); err != nil {
+	if _, err := s.nl.Switch("back", "e1", back); err != nil {
 		return s, err
 	}
 	for _, rs := range []string{"rs1", "rs2", "rs3"} {
@@ -83,11 +83,11 @@ func (s *stage) socket(d string) string { return "/run/lvsd/director-" + d + ".s
 // startDirector runs lvsd for director d (a or b) from the example files.
 func (s *stage) startDirector(d string) error {
 	s.runs++
-	cmd, err := s.nl.Start(s.ns[d], fmt.Sprintf("lvsd-%s-%d", d, s.runs), s.lvsd, "run", "-c", s.config(d))
+	p, err := s.nl.Start(s.ns[d], fmt.Sprintf("lvsd-%s-%d", d, s.runs), s.lvsd, "run", "-c", s.config(d))
 	if err != nil {
 		return err
 	}
-	s.proc[d] = cmd.Process
+	s.proc[d] = p
 	return s.until(20*time.Second, "lvsd "+d+" answering", func() bool { _, ok := s.status(d); return ok })
 }
 
@@ -139,13 +139,13 @@ func (s *stage) master() string {
 	return ""
 }
 
+// until polls cond every 20 ms (each poll asks both directors over their
+// sockets: on the VM's one emulated CPU, finer would weigh on them).
 func (s *stage) until(limit time.Duration, what string, cond func() bool) error {
-	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return nil
-		}
+	if _, ok := netlab.Poll(limit, 20*time.Millisecond, cond); !ok {
+		return fmt.Errorf("timed out after %v waiting for %s", limit, what)
 	}
-	return fmt.Errorf("timed out after %v waiting for %s", limit, what)
+	return nil
 }
 
 // inKernel reports whether real is in director d's IPVS table with weight.

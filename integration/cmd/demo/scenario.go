@@ -80,7 +80,7 @@ func (s *stage) scenario() ([]step, error) {
 	events := []event{
 		{"director A dies (lvsd killed, both links down)", s.killA, func() bool { return s.master() == "b" }, "B is master"},
 		{"director A comes back (preempt_delay 2s)", s.reviveA, func() bool { return s.master() == "a" }, "A is master again"},
-		{"app server rs2 stops", func() error { return s.nginx["rs2"].Process.Kill() },
+		{"app server rs2 stops", func() error { s.nginx["rs2"].Kill(); return nil },
 			func() bool { return !s.inKernel("a", rs2) }, "rs2 out of the IPVS table"},
 		{"lvsd switchover on A (planned)", func() error { return s.ctl("a", "switchover") },
 			func() bool { return s.master() == "b" }, "B is master"},
