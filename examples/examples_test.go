@@ -35,6 +35,22 @@ func mainFiles(t *testing.T) []string {
 	return files
 }
 
+// serviceFiles finds every service file: any .yaml in a services.d
+// directory, at any depth (three-hosts keeps one per director).
+func serviceFiles(t *testing.T) []string {
+	var files []string
+	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(p)) == "services.d" && strings.HasSuffix(p, ".yaml") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 func TestExamplesAreValid(t *testing.T) {
 	files := mainFiles(t)
 	if len(files) == 0 {
@@ -59,9 +75,7 @@ func TestExamplesAreValid(t *testing.T) {
 			}
 		}
 	}
-	all, _ := filepath.Glob("*/services.d/*.yaml")
-	top, _ := filepath.Glob("services.d/*.yaml")
-	for _, f := range append(all, top...) {
+	for _, f := range serviceFiles(t) {
 		if !loaded[filepath.Clean(f)] {
 			t.Errorf("%s is not loaded by any main file", f)
 		}
