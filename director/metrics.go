@@ -142,7 +142,7 @@ func (d *Director) writeBulk(t *web.Text) {
 	}
 	cur := d.Current()
 	l := d.metrics.labelsFor(cur)
-	d.metrics.health.Write(t, d.health.Snapshot(), healthLabels{l})
+	d.metrics.health.Write(t, d.health.Unsorted(), healthLabels{l})
 	d.writeWeights(t, cur, l)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

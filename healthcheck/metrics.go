@@ -136,7 +136,7 @@ type Labels interface {
 }
 
 // Write writes the health families of the realservers in snap (the
-// Runner's Snapshot) to e.
+// Runner's Snapshot or Unsorted) to e.
 func (m *Metrics) Write(e Exposition, snap []RealHealth, l Labels) {
 	labels := make([]string, len(snap))
 	rms := make([]*realMetrics, len(snap))
@@ -178,25 +178,21 @@ func (m *Metrics) Write(e Exposition, snap []RealHealth, l Labels) {
 			}
 		}
 	}
-	m.writeDurations(e, snap, l)
+	m.writeDurations(e, l)
 }
 
-// writeDurations writes the per-service duration histograms, in the order
-// of snap (sorted by service).
-func (m *Metrics) writeDurations(e Exposition, snap []RealHealth, l Labels) {
+// writeDurations writes the duration histograms of the services l knows
+// (those of the configuration in service).
+func (m *Metrics) writeDurations(e Exposition, l Labels) {
 	const name = "lvsd_check_duration_seconds"
 	e.Family(name, "How long checks took, from when each was due to its result, per service.", "histogram")
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for i, h := range snap {
-		if i > 0 && snap[i-1].Service == h.Service {
+	for service, hist := range m.svcs {
+		labels := l.Service(service)
+		if labels == "" {
 			continue
 		}
-		hist := m.svcs[h.Service]
-		if hist == nil {
-			continue
-		}
-		labels := l.Service(h.Service)
 		var cum uint64
 		for j := range hist.counts {
 			cum += hist.counts[j].Load()

@@ -29,7 +29,12 @@ type testLabels struct{}
 func (testLabels) Real(s string, r netip.AddrPort) string {
 	return fmt.Sprintf(`service=%q,real=%q`, s, r)
 }
-func (testLabels) Service(s string) string { return fmt.Sprintf(`service=%q`, s) }
+func (testLabels) Service(s string) string {
+	if s == "gone" {
+		return "" // not in the configuration any more
+	}
+	return fmt.Sprintf(`service=%q`, s)
+}
 
 func TestMetricsCountResults(t *testing.T) {
 	m := NewMetrics()
@@ -39,6 +44,7 @@ func TestMetricsCountResults(t *testing.T) {
 	m.Observe(Result{Service: "web", Real: web, Due: due, Done: due.Add(700 * time.Millisecond),
 		Err: fail(ReasonTimeout, "connect 192.0.2.1:80: timeout after 700ms")})
 	m.Observe(Result{Service: "web", Real: web, Due: due, Skipped: true})
+	m.Observe(Result{Service: "gone", Real: web, Due: due, Done: due.Add(time.Millisecond)})
 	if got := m.LastDuration("web", web); got != 700*time.Millisecond {
 		t.Errorf("last duration %v, want 700ms", got)
 	}
@@ -75,6 +81,7 @@ func TestMetricsCountResults(t *testing.T) {
 		`lvsd_real_last_change_timestamp_seconds{service="web",real="192.0.2.2:80"}`,
 		`lvsd_real_check_latency_seconds{service="web",real="192.0.2.2:80"}`,
 		`lvsd_real_check_failures_total{service="web",real="192.0.2.1:80",reason="refused"}`,
+		`lvsd_check_duration_seconds_count{service="gone"}`,
 	} {
 		if _, ok := r.lines[k]; ok {
 			t.Errorf("%s written, want absent", k)

@@ -47,6 +47,17 @@ func (r *Runner) Up(service string, real netip.AddrPort) bool {
 // Snapshot returns the health of every tracked realserver, ordered by
 // service and then realserver.
 func (r *Runner) Snapshot() []RealHealth {
+	out := r.Unsorted()
+	slices.SortFunc(out, func(a, b RealHealth) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), a.Real.Compare(b.Real))
+	})
+	return out
+}
+
+// Unsorted is Snapshot in no particular order, for the metrics
+// exposition, which needs none: sorting 10,000 realservers would cost a
+// scrape more than writing them.
+func (r *Runner) Unsorted() []RealHealth {
 	r.mu.Lock()
 	out := make([]RealHealth, 0, len(r.jobs))
 	for _, e := range r.jobs {
@@ -59,8 +70,5 @@ func (r *Runner) Snapshot() []RealHealth {
 		})
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b RealHealth) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), a.Real.Compare(b.Real))
-	})
 	return out
 }
