@@ -24,11 +24,18 @@ type Result struct {
 
 // Main is lvsd's main file.
 type Main struct {
-	Source      string  `yaml:"-"`
-	ServicesDir string  `yaml:"services_dir"`
-	VRRP        *VRRP   `yaml:"vrrp,omitempty"`
-	Sync        *Sync   `yaml:"sync,omitempty"`
-	Notify      *Notify `yaml:"notify,omitempty"`
+	Source      string    `yaml:"-"`
+	Node        string    `yaml:"node,omitempty"`
+	ServicesDir string    `yaml:"services_dir"`
+	VRRP        *VRRP     `yaml:"vrrp,omitempty"`
+	Sync        *Sync     `yaml:"sync,omitempty"`
+	Notify      *Notify   `yaml:"notify,omitempty"`
+	Director    *Director `yaml:"director,omitempty"`
+}
+
+// Director holds the reconciler's options.
+type Director struct {
+	OnStop string `yaml:"on_stop,omitempty"`
 }
 
 // VRRP holds the instances and groups.
