@@ -6,22 +6,34 @@ SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build deps test unit netns vm bench fuzz lint demo clean
+.PHONY: all build deps test unit deb deb-check netns vm bench fuzz lint demo clean
 
 all: build
 
+# Without cgo: only then can lvsd clear the capabilities of all its
+# threads before it runs a program (director/privilege).
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BUILD)/lvsd ./cmd/lvsd
+	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BUILD)/lvsd ./cmd/lvsd
 
 deps:
 	@scripts/deps.sh
 
-# Unit tests under the race detector, then the namespace tests on this
-# kernel, then the IPVS tests inside a VM running Debian's kernel.
-test: deps lint unit netns vm
+# Unit tests under the race detector, the Debian package through lintian,
+# then the namespace tests on this kernel, then the IPVS tests inside a VM
+# running Debian's kernel.
+test: deps lint unit deb-check netns vm
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# The Debian package (.build/lvsd_VERSION_amd64.deb, built by nfpm), and
+# the check that lintian finds no error or warning in it, that it holds
+# every file it must and that its unit rates OK in systemd-analyze.
+deb:
+	@scripts/deb.sh
+
+deb-check:
+	scripts/deb-check.sh
 
 # Namespace tests on the host kernel: the build without the ipvs tag (see
 # integration/README.md). The tests that need IPVS are built only with it,

@@ -29,7 +29,7 @@ fi
 export DEB_VERSION
 export DEB_MAINTAINER=${DEB_MAINTAINER:-$(git log -1 --format='%an <%ae>')}
 
-rm -rf "$out"
+rm -rf "$out" .build/lvsd_*.deb # one package: README installs .build/lvsd_*_amd64.deb
 mkdir -p "$out/man" "$out/completion"
 CGO_ENABLED=0 $GO build -trimpath -buildmode=pie -ldflags "-s -w -X main.version=$DEB_VERSION" -o "$out/lvsd" ./cmd/lvsd
 
