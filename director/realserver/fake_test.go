@@ -27,8 +27,9 @@ type fakeHost struct {
 // confKeys are the per-interface IPv4 settings the fake knows.
 var confKeys = []string{"arp_ignore", "arp_announce", "rp_filter"}
 
-// newFakeHost has lo and eth0 (the default route's), everything at
-// Debian's defaults (rp_filter 2 from systemd's sysctl.d, ARP 0).
+// newFakeHost has lo and eth0 (the default route's), with the kernel's
+// ARP defaults (0) and strict reverse-path filtering (1) for interfaces
+// created later, as many distributions set conf/default/rp_filter.
 func newFakeHost() *fakeHost {
 	h := &fakeHost{links: map[string]Link{}, addrs: map[string][]netip.Prefix{}, sysctls: map[string]string{},
 		defaultLink: "eth0"}
