@@ -183,6 +183,11 @@ func TestVRRPGroup(t *testing.T) {
 	if s := af.Status(); s.State != vrrp.Fault || len(s.Faults) == 0 {
 		t.Errorf("a's front instance: %v %q, want FAULT because of the group", s.State, s.Faults)
 	}
+	// The node adds the address before it publishes its status: wait
+	// for the status to follow (bounded), rather than read it at once.
+	for end := time.Now().Add(time.Second); bg.Status().State != vrrp.Master && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if s := bg.Status(); s.State != vrrp.Master {
 		t.Errorf("b's gateway instance: %v", s.State)
 	}
