@@ -140,13 +140,16 @@ func (t *translator) checker(n *kaconf.Node, d vsDefaults, r *realInfo) migrate.
 		c.Timeout = migrate.Duration(d.connectTimeout)
 	}
 	if c.Timeout > c.Interval {
+		// keepalived waits delay_loop after a check ends; lvsd starts one
+		// every interval and bounds it by that.
 		at := n
 		if timeoutNode != nil {
 			at = timeoutNode
 		}
-		t.res.Findings.Add(at.File, at.Line, "connect_timeout", true,
-			fmt.Sprintf("lvsd bounds a check by its interval (delay_loop %v), not %v", time.Duration(c.Interval), time.Duration(c.Timeout)), "timeout = interval")
-		c.Timeout = c.Interval
+		t.res.Findings.Add(at.File, at.Line, "connect_timeout", false,
+			fmt.Sprintf("lvsd bounds a check by its interval, and the timeout %v is longer than delay_loop %v", time.Duration(c.Timeout), time.Duration(c.Interval)),
+			"interval raised to the timeout: a slow answer still counts, failures are seen later")
+		c.Interval = c.Timeout
 	}
 	c.Rise, c.Fall = 1, min(retry+1, 100)
 	if retry > 0 && delayBeforeRetry != d.delayLoop && t.once(n.Keyword+fmt.Sprint(retry, delayBeforeRetry, d.delayLoop)) {
