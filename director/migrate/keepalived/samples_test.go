@@ -34,7 +34,7 @@ var samples = map[string]sampleRow{
 	"keepalived.conf.SMTP_CHECK":            {34, "16 notification_email, 19 notification_email_from, 20 smtp_server, 21 smtp_connect_timeout, 39 !SMTP_CHECK, 39 retry, 58 !SMTP_CHECK, 68 !host, 72 !host, 89 !SMTP_CHECK, 101 !host, 107 !host"},
 	"keepalived.conf.SSL_GET":               {42, "4 notification_email, 7 notification_email_from, 8 smtp_server, 9 smtp_connect_timeout, 14 state, 19 !authentication, 30 !virtual_server, 39 retry, 42 !digest, 44 !url, 55 !virtual_server, 64 retry, 67 !digest, 69 !url"},
 	"keepalived.conf.UDP_CHECK":             {14, "5 notification_email, 8 notification_email_from, 9 smtp_server, 10 smtp_connect_timeout, 23 !UDP_CHECK, 23 retry"},
-	"keepalived.conf.conditional_conf":      {20, "3 net_namespace, 10 !timeout, 15 priority, 16 state"},
+	"keepalived.conf.conditional_conf":      {20, "3 net_namespace, 10 timeout, 15 priority, 16 state"},
 	"keepalived.conf.fwmark":                {18, "7 protocol, 16 retry"},
 	"keepalived.conf.inhibit":               {17, "4 notification_email, 7 notification_email_from, 8 smtp_server, 9 smtp_connect_timeout, 23 retry, 26 !digest"},
 	"keepalived.conf.misc_check":            {12, "5 notification_email, 8 notification_email_from, 9 smtp_server, 10 smtp_connect_timeout"},
