@@ -98,7 +98,17 @@ func instanceStatus(n vrrp.NodeStatus) api.Instance {
 			ToMaster: c.ToMaster, FromMaster: c.FromMaster,
 			AnnouncesSent: c.AnnouncesSent, SendErrors: c.SendErrors, AddrErrors: c.AddrErrors,
 			AnnounceErrors: c.AnnounceErrors, ReadErrors: c.ReadErrors,
+			Conflicts: c.Conflicts, Heals: c.Heals, Probes: c.Probes, ProxyAnnounces: c.ProxyAnnounces,
 		},
+	}
+	if len(c.Claims) > 0 {
+		out.Counters.Claims = make(map[string]uint64, len(c.Claims))
+		for k, v := range c.Claims {
+			out.Counters.Claims[string(k)] = v
+		}
+	}
+	if cf := n.Conflict; cf.Addr.IsValid() {
+		out.Conflict = &api.AddressConflict{Addr: cf.Addr, MAC: cf.MAC, Since: cf.Since}
 	}
 	if len(c.Drops) > 0 {
 		out.Counters.Drops = make(map[string]uint64, len(c.Drops))

@@ -3,14 +3,11 @@
 package vrrp
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
-	"github.com/mdlayher/arp"
-	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
 )
 
@@ -68,25 +65,15 @@ func (a *linkAnnouncer) Announce(addr netip.Addr) (int, error) {
 }
 
 func (a *linkAnnouncer) garp(addr netip.Addr) (int, error) {
+	pkts, err := arpAnnounce(a.mac, addr)
+	if err != nil {
+		return 0, err
+	}
 	sent := 0
 	var errs []error
-	for _, p := range []struct {
-		op  arp.Operation
-		tha net.HardwareAddr
-	}{
-		{arp.OperationRequest, net.HardwareAddr{0, 0, 0, 0, 0, 0}},
-		{arp.OperationReply, a.mac},
-	} {
-		pkt, err := arp.NewPacket(p.op, a.mac, addr, p.tha, addr)
-		if err != nil {
-			return sent, fmt.Errorf("gratuitous arp for %v: %w", addr, err)
-		}
-		b, err := pkt.MarshalBinary()
-		if err == nil {
-			_, err = a.pc.WriteTo(b, &packet.Addr{HardwareAddr: broadcastMAC})
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("gratuitous arp %v for %v: %w", p.op, addr, err))
+	for i, b := range pkts {
+		if _, err := a.pc.WriteTo(b, &packet.Addr{HardwareAddr: broadcastMAC}); err != nil {
+			errs = append(errs, fmt.Errorf("gratuitous arp %d of %d for %v: %w", i+1, len(pkts), addr, err))
 			continue
 		}
 		sent++
@@ -94,26 +81,13 @@ func (a *linkAnnouncer) garp(addr netip.Addr) (int, error) {
 	return sent, errors.Join(errs...)
 }
 
+// unsolicitedNA sends one advertisement from the target itself, which is
+// on the interface, as Linux does for its own unsolicited advertisements.
 func (a *linkAnnouncer) unsolicitedNA(addr netip.Addr) (int, error) {
-	na := &ndp.NeighborAdvertisement{
-		Router: a.router, Override: true, TargetAddress: addr,
-		Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: a.mac}},
-	}
-	dst := netip.IPv6LinkLocalAllNodes()
-	// The source is the target itself, which is on the interface, as
-	// Linux does for its own unsolicited advertisements.
-	icmp, err := ndp.MarshalMessageChecksum(na, addr, dst)
+	pkt, err := naAnnounce(a.mac, addr, a.router)
 	if err != nil {
-		return 0, fmt.Errorf("neighbor advertisement for %v: %w", addr, err)
+		return 0, err
 	}
-	pkt := make([]byte, 40, 40+len(icmp))
-	pkt[0] = 6 << 4
-	binary.BigEndian.PutUint16(pkt[4:], uint16(len(icmp)))
-	pkt[6], pkt[7] = 58, ndp.HopLimit // ICMPv6, 255 (RFC 4861 §7.1.2)
-	s, d := addr.As16(), dst.As16()
-	copy(pkt[8:], s[:])
-	copy(pkt[24:], d[:])
-	pkt = append(pkt, icmp...)
 	if _, err := a.pc.WriteTo(pkt, &packet.Addr{HardwareAddr: allNodesMAC}); err != nil {
 		return 0, fmt.Errorf("neighbor advertisement for %v: %w", addr, err)
 	}

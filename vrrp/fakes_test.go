@@ -328,13 +328,18 @@ func (h *harness) runUntilStopped(limit time.Duration) {
 	h.t.Fatalf("node still running after %v", limit)
 }
 
-// stop cancels Run and returns its error, answering idles meanwhile.
+// stop cancels Run and returns its error, answering idles meanwhile and
+// moving the clock to each deadline the stopping node waits for (a grace
+// during which it keeps its VIPs).
 func (h *harness) stop() error {
 	h.cancel()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
-		case <-h.idle:
+		case next := <-h.idle:
+			if !next.IsZero() && next.After(h.clk.Now()) {
+				go h.clk.set(next) // not here: the node may be sending to idle
+			}
 		case err := <-h.runErr:
 			h.runErr <- err
 			return err

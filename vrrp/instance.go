@@ -125,7 +125,11 @@ type Deps struct {
 	Conn      Conn
 	Addrs     Addrs
 	Announcer Announcer
-	Clock     Clock
+	// Watcher sees ARP and Neighbor Advertisements on the link (see
+	// Watcher). Nil gets the real one, unless Announcer is injected:
+	// then the Node runs without it.
+	Watcher Watcher
+	Clock   Clock
 	// Log receives transitions at Info and errors at Warn; nil discards.
 	Log *logrus.Entry
 	// OnTransition, if set, is called on the Node's goroutine after every

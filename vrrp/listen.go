@@ -57,4 +57,7 @@ func (n *Node) listenOnly() {
 	n.conn = &listenConn{Conn: n.conn, log: n.log}
 	n.addrs = listenAddrs{log: n.log}
 	n.ann = listenAnnouncer{log: n.log}
+	if n.watch != nil {
+		n.watch = listenWatcher{Watcher: n.watch, log: n.log}
+	}
 }

@@ -17,9 +17,10 @@ type Metrics struct {
 	nodes func() []*Node
 	now   func() time.Time
 
-	state, priority, since, advertAge               *prometheus.Desc
-	sent, received, toMaster, fromMaster, announces *prometheus.Desc
-	drops, errors                                   *prometheus.Desc
+	state, priority, since, advertAge                 *prometheus.Desc
+	sent, received, toMaster, fromMaster, announces   *prometheus.Desc
+	drops, errors                                     *prometheus.Desc
+	conflict, conflicts, claims, heals, probes, proxy *prometheus.Desc
 }
 
 // NewMetrics returns a collector over the nodes that nodes returns at
@@ -41,14 +42,21 @@ func NewMetrics(nodes func() []*Node) *Metrics {
 		fromMaster: d("transitions_from_master_total", "Transitions out of MASTER."),
 		announces:  d("gratuitous_announces_sent_total", "Gratuitous ARP and unsolicited neighbour advertisement packets sent."),
 		drops:      d("adverts_dropped_total", "Received packets dropped, by reason.", "reason"),
-		errors:     d("errors_total", "Failed operations, by operation: send (advert), addr (VIP add or remove), announce (ARP/NA), read.", "op"),
+		errors:     d("errors_total", "Failed operations, by operation: send (advert), addr (VIP add or remove), announce (ARP/NA, probes), read.", "op"),
+		conflict:   d("address_conflict", "1 while another host claims a virtual address of this master (a split brain, or a misconfigured host), else 0."),
+		conflicts:  d("address_conflicts_total", "Address conflicts seen as master."),
+		claims:     d("address_claims_total", "Claims on a virtual address by another host seen as master, by kind: announce (gratuitous ARP, unsolicited NA), reply (ARP reply, solicited NA), other (ARP sent from the address).", "kind"),
+		heals:      d("address_conflict_heals_total", "Conflicts that ended with the other holder gone and this master announcing again."),
+		probes:     d("probes_sent_total", "ARP probes and neighbour solicitations sent: for a conflict, and to learn a new master's MAC."),
+		proxy:      d("proxy_announces_sent_total", "Gratuitous ARP and NA packets sent at a new master's MAC after stepping down to it."),
 	}
 }
 
 // Describe sends every descriptor.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.state, m.priority, m.since, m.advertAge, m.sent, m.received,
-		m.toMaster, m.fromMaster, m.announces, m.drops, m.errors} {
+		m.toMaster, m.fromMaster, m.announces, m.drops, m.errors,
+		m.conflict, m.conflicts, m.claims, m.heals, m.probes, m.proxy} {
 		ch <- d
 	}
 }
@@ -88,6 +96,18 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(m.errors, c.AddrErrors, "addr")
 		counter(m.errors, c.AnnounceErrors, "announce")
 		counter(m.errors, c.ReadErrors, "read")
+		inConflict := 0.0
+		if s.Conflict.Addr.IsValid() {
+			inConflict = 1
+		}
+		gauge(m.conflict, inConflict)
+		counter(m.conflicts, c.Conflicts)
+		for _, k := range ClaimKinds {
+			counter(m.claims, c.Claims[k], string(k))
+		}
+		counter(m.heals, c.Heals)
+		counter(m.probes, c.Probes)
+		counter(m.proxy, c.ProxyAnnounces)
 	}
 }
 

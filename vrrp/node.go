@@ -31,6 +31,7 @@ type Node struct {
 	conn   Conn
 	addrs  Addrs
 	ann    Announcer
+	watch  Watcher // nil: no conflict detection, no proxy announcements
 	links  linkSource
 	runCmd func(ctx context.Context, argv []string) error
 	idle   func(next time.Time) // test hook: called before each wait
@@ -60,6 +61,8 @@ type Node struct {
 	annLeft   int
 	annNext   time.Time
 	annLate   time.Time // one more round past the hosts' neighbour locktime
+	g         *guard    // the master's watch over its VIPs (guard.go)
+	heir      heir      // a new master to announce the VIPs for (node_guard.go)
 	refresh   time.Time
 	retry     time.Time
 	stopping  bool
@@ -99,7 +102,7 @@ func NewNode(cfg InstanceConfig, deps Deps) (*Node, error) {
 	n := &Node{
 		cfg: cfg, deps: deps, clock: deps.Clock, st: newStats(cfg),
 		log:  log.WithFields(logrus.Fields{"instance": cfg.Name, "vrid": cfg.VRID}),
-		conn: deps.Conn, addrs: deps.Addrs, ann: deps.Announcer,
+		conn: deps.Conn, addrs: deps.Addrs, ann: deps.Announcer, watch: deps.Watcher, g: newGuard(cfg.AdvertInterval),
 		done: make(chan struct{}), events: make(chan func()), linkCh: make(chan linkState),
 		mbox: newMailbox(), base: cfg.Priority, tracks: newTracks(cfg),
 		held: map[netip.Prefix]bool{}, warned: map[string]time.Time{},
@@ -135,6 +138,16 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	defer closeSys()
+	if err := n.openWatch(); err != nil {
+		n.conn.Close()
+		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
+	}
+	closeWatch := sync.OnceFunc(func() {
+		if n.watch != nil {
+			n.watch.Close() // also an injected one, as the Conn
+		}
+	})
+	defer closeWatch()
 	if n.deps.ListenOnly {
 		n.listenOnly()
 	}
@@ -144,20 +157,27 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	bg := make(chan struct{})
 	var wg sync.WaitGroup
-	adverts, readErr := make(chan Advert), make(chan error, 1)
-	wg.Go(func() { n.readLoop(bg, adverts, readErr) })
-	if err := n.startTracking(bg, &wg); err != nil {
-		err = fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
+	// stopBg ends the background goroutines: closing the Conn and the
+	// Watcher ends their reads.
+	stopBg := func() {
 		n.conn.Close()
+		closeWatch()
 		close(bg)
 		wg.Wait()
-		return err
+	}
+	adverts, readErr := make(chan Advert), make(chan error, 1)
+	wg.Go(func() { n.readLoop(bg, adverts, readErr) })
+	sightings := make(chan Sighting)
+	if n.watch != nil {
+		wg.Go(func() { n.watchLoop(bg, sightings) })
+	}
+	if err := n.startTracking(bg, &wg); err != nil {
+		stopBg()
+		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	n.begin()
-	err = n.loop(ctx, adverts, readErr)
-	n.conn.Close() // ends readLoop
-	close(bg)
-	wg.Wait()
+	err = n.loop(ctx, adverts, sightings, readErr)
+	stopBg()
 	return err
 }
 
@@ -216,7 +236,7 @@ func (n *Node) begin() {
 }
 
 // loop is the event loop: the only goroutine that touches the Machine.
-func (n *Node) loop(ctx context.Context, adverts <-chan Advert, readErr <-chan error) error {
+func (n *Node) loop(ctx context.Context, adverts <-chan Advert, sightings <-chan Sighting, readErr <-chan error) error {
 	stop := ctx.Done()
 	for {
 		now := n.clock.Now()
@@ -240,6 +260,8 @@ func (n *Node) loop(ctx context.Context, adverts <-chan Advert, readErr <-chan e
 		case a := <-adverts:
 			n.st.heard(n.clock.Now(), a.From)
 			n.do(n.m.Receive(n.clock.Now(), a))
+		case s := <-sightings:
+			n.onSighting(s)
 		case f := <-n.events:
 			f()
 		case ls := <-n.linkCh:
@@ -262,7 +284,8 @@ func (n *Node) nextDeadline() time.Time {
 	if n.stopping && n.m.State() == Resigning {
 		stopAt = n.stopAt
 	}
-	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.annLate, n.refresh, n.retry, stopAt} {
+	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.annLate, n.refresh, n.retry, stopAt,
+		n.g.deadline(), n.heirDeadline()} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -295,6 +318,10 @@ func (n *Node) onTimer() {
 	if !n.retry.IsZero() && !now.Before(n.retry) && n.reconcile(now) && n.want {
 		n.startAnnounce(now) // a VIP that failed before is there now
 	}
+	if d := n.g.deadline(); !d.IsZero() && !now.Before(d) {
+		n.do(n.g.timeout(now))
+	}
+	n.onHeirTimer(now)
 }
 
 // beginStop starts a graceful stop; loop ends it.

@@ -22,9 +22,19 @@ func (n *Node) do(acts []Action) {
 		case Announce:
 			n.startAnnounce(n.clock.Now())
 		case ReleaseVIPs:
-			n.release(n.handoverGrace())
+			grace := n.handoverGrace()
+			n.release(grace)
+			if n.last == Master && grace > 0 {
+				n.speakFor(n.m.Status().Master, grace)
+			}
 		case Became:
 			n.became(a)
+		case Probe:
+			n.probe(a.Addr)
+		case ConflictBegan:
+			n.conflictBegan(a)
+		case ConflictEnded:
+			n.conflictEnded(a)
 		}
 	}
 }
@@ -48,6 +58,9 @@ func (n *Node) send(prio uint8) {
 		}
 		n.st.count(cSent, 1)
 		n.st.update(func(s *NodeStatus) { s.LastSent = n.clock.Now() })
+	}
+	if prio > 0 && n.m.State() == Master {
+		n.g.advertised(n.clock.Now())
 	}
 }
 
@@ -73,15 +86,19 @@ func (n *Node) release(grace time.Duration) {
 	n.reconcile(now)
 }
 
-// handoverGrace returns how long to keep the VIPs after a planned
-// handover: when the Machine leaves Resigning because it heard the new
-// master, one advertisement interval. The new master sends its first
-// advert before it adds the VIPs (RFC 5798 §6.4.2), so releasing at once
-// could leave nobody holding them for a moment; meanwhile clients still
-// send to our MAC until the new master's gratuitous ARP reaches them.
-// A short overlap is harmless: both answer, and the announcements decide.
+// handoverGrace returns how long to keep the VIPs when the Machine
+// releases them because it heard a new master: after a planned handover
+// (leaving Resigning), and after stepping down from Master to a better
+// master (a split brain that heals, or a preemption), one advertisement
+// interval. The new master sends its first advert before it adds the VIPs
+// (RFC 5798 §6.4.2), so releasing at once could leave nobody holding them
+// for a moment; meanwhile clients still send to our MAC until an
+// announcement (the new master's, or ours for it, see speakFor) reaches
+// them, and connections we accepted just before can finish. A short
+// overlap is harmless: both answer, and the announcements decide. Going
+// to Fault, or stopping, releases at once.
 func (n *Node) handoverGrace() time.Duration {
-	if n.last != Resigning || n.m.State() != Backup {
+	if (n.last != Resigning && n.last != Master) || n.m.State() != Backup {
 		return 0
 	}
 	if master := n.m.Status().Master; !master.IsValid() || master == n.self {
@@ -167,6 +184,7 @@ func (n *Node) announceRound() {
 func (n *Node) became(b Became) {
 	t := Transition{Time: n.clock.Now(), From: n.last, To: b.State, Reason: b.Reason}
 	n.last = b.State
+	n.guardBecame(b.State)
 	n.st.transition(t)
 	n.publish()
 	n.log.WithFields(logrus.Fields{"state": b.State.String(), "from": t.From.String(), "reason": b.Reason}).

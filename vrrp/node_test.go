@@ -92,8 +92,14 @@ func TestNodeMasterAdvertisesAndStepsDown(t *testing.T) {
 	// Announce rounds ended within the first second; now only adverts.
 	h.expectOps("send 100 to 224.0.0.18", "send 100 to 224.0.0.18", "send 100 to 224.0.0.18")
 	h.recvAdvert(150, peerLow)
-	// One last advert tells the winner, then the addresses go.
-	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24", "remove 192.0.2.101/24")
+	// One last advert tells the winner; the addresses go one advert
+	// interval later, so that connections accepted just before finish
+	// while the clients move to the winner.
+	h.expectOps("send 100 to 224.0.0.18")
+	h.advance(100*time.Millisecond - time.Nanosecond)
+	h.expectOps()
+	h.advance(time.Nanosecond)
+	h.expectOps("remove 192.0.2.100/24", "remove 192.0.2.101/24")
 	if s := h.n.Status(); s.State != Backup || s.Master != peerLow {
 		t.Errorf("status %v following %v, want BACKUP following %v", s.State, s.Master, peerLow)
 	}
@@ -137,9 +143,9 @@ func TestNodeAnnounceRepeatsDoNotBlock(t *testing.T) {
 		t.Errorf("timeline:\n got %q\nwant %q", got, want)
 	}
 	h.recvAdvert(200, peerHigh)
-	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24")
+	h.expectOps("send 100 to 224.0.0.18")
 	h.advance(mdi100 - time.Millisecond)
-	h.expectOps() // no refresh, no repeats once released
+	h.expectOps("remove 192.0.2.100/24") // after the grace; no refresh, no repeats once released
 	if c := h.n.Status().Counters; c.AnnouncesSent != 2*7 {
 		t.Errorf("AnnouncesSent %d, want 14 (7 rounds of 2 packets)", c.AnnouncesSent)
 	}
@@ -376,7 +382,8 @@ func TestNodeLateAnnounce(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("announcements:\n got %q\nwant %q", got, want)
 	}
-	// Released afterwards: the addresses go.
+	// Released afterwards: the addresses go, after the grace.
 	h.recvAdvert(200, peerHigh)
+	h.advance(100 * time.Millisecond)
 	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24")
 }

@@ -32,8 +32,30 @@ type Counters struct {
 	// AnnouncesSent counts gratuitous ARP and NA packets sent.
 	AnnouncesSent uint64
 	// SendErrors, AddrErrors, AnnounceErrors and ReadErrors count failed
-	// sends, address additions or removals, announcements and reads.
+	// sends, address additions or removals, announcements (and probes)
+	// and reads.
 	SendErrors, AddrErrors, AnnounceErrors, ReadErrors uint64
+	// Conflicts counts address conflicts seen as master (another host
+	// claiming a VIP: a split brain or a misconfigured host), Claims the
+	// claims seen during them by kind, and Heals those that ended with the
+	// other holder gone and this node announcing again (see guard.go).
+	Conflicts uint64
+	Claims    map[ClaimKind]uint64
+	Heals     uint64
+	// Probes counts ARP probes and Neighbor Solicitations sent: for a
+	// conflict, and to learn a new master's MAC.
+	Probes uint64
+	// ProxyAnnounces counts gratuitous ARP and NA packets sent for a new
+	// master, at its MAC, after stepping down to it (node_guard.go).
+	ProxyAnnounces uint64
+}
+
+// ConflictStatus is an address conflict in progress: another host (MAC)
+// claims Addr, one of the VIPs, while this node is master.
+type ConflictStatus struct {
+	Addr  netip.Addr
+	MAC   string
+	Since time.Time
 }
 
 // NodeStatus is a snapshot of a Node for operators.
@@ -60,6 +82,8 @@ type NodeStatus struct {
 	// Transitions are the last 20 state changes, oldest first.
 	Transitions []Transition
 	Counters    Counters
+	// Conflict is the address conflict in progress, or the zero value.
+	Conflict ConflictStatus
 }
 
 // stats holds a Node's status and counters. The Node's goroutine and its
@@ -72,7 +96,7 @@ type stats struct {
 func newStats(cfg InstanceConfig) *stats {
 	return &stats{s: NodeStatus{
 		Name: cfg.Name, Interface: cfg.Interface, VRID: cfg.VRID, Priority: cfg.Priority,
-		Counters: Counters{Drops: map[DropReason]uint64{}},
+		Counters: Counters{Drops: map[DropReason]uint64{}, Claims: map[ClaimKind]uint64{}},
 	}}
 }
 
@@ -84,6 +108,7 @@ func (st *stats) snapshot() NodeStatus {
 	s.Faults = slices.Clone(s.Faults)
 	s.Transitions = slices.Clone(s.Transitions)
 	s.Counters.Drops = maps.Clone(s.Counters.Drops)
+	s.Counters.Claims = maps.Clone(s.Counters.Claims)
 	return s
 }
 
@@ -96,6 +121,14 @@ func (st *stats) update(fn func(s *NodeStatus)) {
 
 func (st *stats) drop(r DropReason) {
 	st.update(func(s *NodeStatus) { s.Counters.Drops[r]++ })
+}
+
+func (st *stats) claim(k ClaimKind) {
+	st.update(func(s *NodeStatus) { s.Counters.Claims[k]++ })
+}
+
+func (st *stats) conflict(c ConflictStatus) {
+	st.update(func(s *NodeStatus) { s.Conflict = c })
 }
 
 func (st *stats) count(field func(c *Counters) *uint64, n int) {
@@ -141,3 +174,7 @@ func cSendErr(c *Counters) *uint64     { return &c.SendErrors }
 func cAddrErr(c *Counters) *uint64     { return &c.AddrErrors }
 func cAnnounceErr(c *Counters) *uint64 { return &c.AnnounceErrors }
 func cReadErr(c *Counters) *uint64     { return &c.ReadErrors }
+func cConflicts(c *Counters) *uint64   { return &c.Conflicts }
+func cHeals(c *Counters) *uint64       { return &c.Heals }
+func cProbes(c *Counters) *uint64      { return &c.Probes }
+func cProxy(c *Counters) *uint64       { return &c.ProxyAnnounces }

@@ -70,6 +70,15 @@ type Instance struct {
 	// Transitions are the last state changes, oldest first.
 	Transitions []Transition     `json:"transitions,omitempty"`
 	Counters    InstanceCounters `json:"counters"`
+	// Conflict is the address conflict in progress, if any.
+	Conflict *AddressConflict `json:"conflict,omitempty"`
+}
+
+// AddressConflict is another host (MAC) claiming a VIP (Addr) of a master.
+type AddressConflict struct {
+	Addr  netip.Addr `json:"addr"`
+	MAC   string     `json:"mac"`
+	Since time.Time  `json:"since"`
 }
 
 // Transition is one state change of an instance.
@@ -94,6 +103,16 @@ type InstanceCounters struct {
 	AddrErrors     uint64            `json:"addr_errors"`
 	AnnounceErrors uint64            `json:"announce_errors"`
 	ReadErrors     uint64            `json:"read_errors"`
+	// Conflicts counts another host claiming a VIP while this node was
+	// master (split brain, misconfigured host); Claims counts the claims
+	// by kind, Heals the conflicts that ended with this node announcing
+	// again. Probes counts ARP/NS probes, ProxyAnnounces the
+	// announcements sent at a new master's MAC after stepping down.
+	Conflicts      uint64            `json:"conflicts"`
+	Claims         map[string]uint64 `json:"claims,omitempty"`
+	Heals          uint64            `json:"heals"`
+	Probes         uint64            `json:"probes"`
+	ProxyAnnounces uint64            `json:"proxy_announces"`
 }
 
 // Real is one realserver of a service with its health check.

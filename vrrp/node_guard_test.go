@@ -1,0 +1,73 @@
+package vrrp
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNodeSpeaksForTheWinner: a master that hears a better master (a
+// split brain healing, or a preemption) sends its last advert, keeps its
+// VIPs for one advert interval, learns the winner's MAC with a probe of
+// the winner's address and announces every VIP at that MAC at once, and
+// again at the end of the grace: clients move to the winner even if the
+// winner never announces.
+func TestNodeSpeaksForTheWinner(t *testing.T) {
+	h, w := newGuardHarness(t, nodeConfig(), ownMAC)
+	h.run()
+	h.becomeMaster()
+	origin := h.clk.Now()
+	h.recvAdvert(200, peerHigh)
+	h.advance(time.Millisecond)
+	h.see(w, Sighting{Addr: peerHigh, MAC: winnerMAC, EthSrc: winnerMAC, Kind: ClaimReply})
+	h.advance(99 * time.Millisecond)
+	h.recvAdvert(200, peerHigh)
+	h.advance(200 * time.Millisecond) // within Master_Down_Interval
+	want := []string{
+		"0s send 100 to 224.0.0.18", "0s probe 192.0.2.20",
+		"1ms announce 192.0.2.100 at 02:00:00:00:00:20", "1ms announce 192.0.2.101 at 02:00:00:00:00:20",
+		"100ms remove 192.0.2.100/24", "100ms remove 192.0.2.101/24",
+		"100ms announce 192.0.2.100 at 02:00:00:00:00:20", "100ms announce 192.0.2.101 at 02:00:00:00:00:20",
+	}
+	if got := h.opsSince(origin); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("step-down:\n got %q\nwant %q", got, want)
+	}
+	if c := h.n.Status().Counters; c.ProxyAnnounces != 8 || c.Probes != 1 {
+		t.Errorf("proxy announces %d, probes %d; want 8 (2 rounds, 2 VIPs, 2 packets) and 1", c.ProxyAnnounces, c.Probes)
+	}
+}
+
+// TestNodeProxyOnlyForTheWinner: the proxy announcements need the MAC of
+// the master we now follow; another host's sighting, a late one, or a
+// virtual MAC (both routers announce the same MAC) make none.
+func TestNodeProxyOnlyForTheWinner(t *testing.T) {
+	t.Run("unresolved", func(t *testing.T) {
+		h, w := newGuardHarness(t, nodeConfig(), ownMAC)
+		h.run()
+		h.becomeMaster()
+		h.recvAdvert(200, peerHigh)
+		h.see(w, Sighting{Addr: peerLow, MAC: otherMAC, EthSrc: otherMAC, Kind: ClaimReply})
+		for range 12 { // past proxyWait
+			h.advance(100 * time.Millisecond)
+			h.recvAdvert(200, peerHigh)
+		}
+		h.see(w, Sighting{Addr: peerHigh, MAC: winnerMAC, EthSrc: winnerMAC, Kind: ClaimReply})
+		if ops := strings.Join(h.log.take(), ","); strings.Contains(ops, " at ") {
+			t.Errorf("proxy announcement without the winner's MAC in time: %s", ops)
+		}
+	})
+	t.Run("virtual MAC", func(t *testing.T) {
+		cfg := nodeConfig()
+		cfg.VirtualMAC = true
+		h, _ := newGuardHarness(t, cfg, VirtualMAC(cfg.VRID, true))
+		h.run()
+		h.becomeMaster()
+		h.recvAdvert(200, peerHigh)
+		h.advance(100 * time.Millisecond)
+		want := []string{"send 100 to 224.0.0.18", "remove 192.0.2.100/24", "remove 192.0.2.101/24"}
+		if got := h.log.take(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("step-down with a virtual MAC:\n got %q\nwant %q", got, want)
+		}
+	})
+}
