@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -123,10 +125,18 @@ func (d *digest) subject(prefix string) string {
 // changes in order.
 func (d *digest) body() string {
 	var b strings.Builder
-	first, last := d.listed[0].At, d.listed[len(d.listed)-1].At
-	fmt.Fprintf(&b, "lvsd on %s: %s from %s to %s.\n\nNow:\n", orDash(d.node), plural(d.count(), "change"),
-		first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
-	for _, k := range d.order {
+	first, last := d.listed[0].At.UTC().Format(time.RFC3339), d.listed[len(d.listed)-1].At.UTC().Format(time.RFC3339)
+	span := "at " + first
+	if last != first {
+		span = "from " + first + " to " + last
+	}
+	fmt.Fprintf(&b, "lvsd on %s: %s %s.\n\nNow:\n", orDash(d.node), plural(d.count(), "change"), span)
+	// VRRP instances first, then realservers, each in name order.
+	keys := slices.Clone(d.order)
+	slices.SortFunc(keys, func(x, y string) int {
+		return cmp.Or(cmp.Compare(d.latest[y].Kind, d.latest[x].Kind), strings.Compare(x, y))
+	})
+	for _, k := range keys {
 		e := d.latest[k]
 		fmt.Fprintf(&b, "  %s\n", e.state())
 	}
