@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -11,9 +12,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxLocateLines bounds the search for the line of a syntax error, which
-// parses the file once per line it steps back over.
-const maxLocateLines = 5000
+// maxLocateBytes bounds the search for the line of a syntax error, which
+// parses a growing beginning of the file once per line it tries.
+const maxLocateBytes = 4 << 20
 
 var reLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
@@ -40,16 +41,21 @@ func yamlMessage(err error) (int, string) {
 
 // syntaxProblem places a YAML syntax error on the line to fix and says
 // what to fix there. yaml.v3 reports the start of the enclosing block,
-// not the offending token (and for some errors that line counted from 0,
-// or no line at all), in the parser's terms. The offending line is found
-// by parsing ever shorter beginnings of the file: it is the first line of
-// the run of beginnings that all fail with the same error, since a
-// beginning that stops before the mistake either parses or fails
-// differently. Then lineHints explains the mistake on that line.
+// not the offending token (and for parser errors that line counted from
+// 0, on line 1 no line at all), in the parser's terms. The offending line
+// is the first line whose beginning of the file fails with the very same
+// error: a beginning that stops before the mistake either parses or fails
+// elsewhere. Then explainLine says what is wrong on that line.
 func syntaxProblem(data []byte, err error) (line, col int, msg string) {
 	hint, yamlMsg := yamlMessage(err)
 	lines := splitLines(data)
-	line = locate(data, lines, yamlMsg)
+	if strings.HasSuffix(yamlMsg, "end of stream") {
+		// The file ended inside a value: what is wrong is where it opened.
+		if l, c, q := openAtEnd(lines); l > 0 {
+			return l, c, fmt.Sprintf("YAML syntax: the %c opened here is not closed: end the value with %c", q, q)
+		}
+	}
+	line = locate(data, len(lines), hint, err.Error())
 	if line == 0 {
 		line = max(hint, 1)
 	}
@@ -62,24 +68,20 @@ func syntaxProblem(data []byte, err error) (line, col int, msg string) {
 	return line, 0, "YAML syntax: " + translateSyntax(yamlMsg)
 }
 
-// locate returns the first line of the longest run of file beginnings
-// that fail with msg, or 0 when the file is too long to search.
-func locate(data []byte, lines []string, msg string) int {
-	if len(lines) > maxLocateLines {
-		return 0
-	}
-	found := len(lines)
-	end := len(data)
-	for k := len(lines) - 1; k >= 1; k-- {
-		end = lineEnd(data, k)
-		if _, err := parseFirst(data[:end]); err == nil {
-			break
-		} else if _, m := yamlMessage(err); m != msg {
-			break
+// locate returns the first line k from hint on such that the first k
+// lines fail to parse with full, the error of the whole file, or 0 when
+// the search grows too long. The enclosing block named in full comes
+// before the mistake, so the search starts there.
+func locate(data []byte, nlines, hint int, full string) int {
+	spent := 0
+	for k := max(hint, 1); k <= nlines && spent < maxLocateBytes; k++ {
+		end := lineEnd(data, k)
+		spent += end
+		if _, err := parseFirst(data[:end]); err != nil && err.Error() == full {
+			return k
 		}
-		found = k
 	}
-	return found
+	return 0
 }
 
 // lineEnd is the offset just past the k-th line break of data.

@@ -32,15 +32,35 @@ type scanState struct {
 	blockIndent int // >= 0 inside a block scalar: its parent's column
 	depth       int // open [ and {
 	quote       byte
+	quoteLine   int // where the open quote opened (1-based line, column+1)
+	quoteCol    int
 }
 
 func scanLines(lines []string) []lineScan {
+	out, _ := scanAll(lines)
+	return out
+}
+
+func scanAll(lines []string) ([]lineScan, scanState) {
 	out := make([]lineScan, len(lines))
 	st := scanState{blockIndent: -1}
 	for i, l := range lines {
 		out[i] = st.line(l)
+		if out[i].quoteCol > 0 {
+			st.quoteLine, st.quoteCol = i+1, out[i].quoteCol
+		}
 	}
-	return out
+	return out, st
+}
+
+// openAtEnd finds the quote still open at the end of the file: the line
+// and column where it opened, and the quote character.
+func openAtEnd(lines []string) (int, int, byte) {
+	_, st := scanAll(lines)
+	if st.quote == 0 {
+		return 0, 0, 0
+	}
+	return st.quoteLine, st.quoteCol, st.quote
 }
 
 func (st *scanState) line(l string) lineScan {
