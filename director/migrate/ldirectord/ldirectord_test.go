@@ -66,7 +66,7 @@ func TestDebianSample(t *testing.T) {
 		c.Interval != migrate.Duration(3*time.Second) || c.Timeout != migrate.Duration(3*time.Second) || c.Fall != 1 {
 		t.Errorf("service %+v\ncheck %+v", s, c)
 	}
-	const want = "1 cleanstop, 15 autoreload, 24 checkinterval, 25 servicename, 26 comment"
+	const want = "1 cleanstop, 16 autoreload, 25 checkinterval, 26 servicename, 27 comment"
 	if got := rows(r); got != want || r.Findings.ChangesTraffic() {
 		t.Errorf("findings %q, want %q:\n%s", got, want, r.Findings)
 	}
