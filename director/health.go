@@ -26,7 +26,7 @@ func targets(cfg *config.Config) []healthcheck.Target {
 func checkSpec(c config.Check) healthcheck.Spec {
 	return healthcheck.Spec{
 		Type: c.Type, Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall, Initial: c.Initial,
-		Port: c.Port, Address: c.Address, Source: c.Source,
+		RetryInterval: c.RetryInterval, Port: c.Port, Address: c.Address, Source: c.Source,
 		Method: c.Method, Path: c.Path, Host: c.Host, Status: c.Status, Body: c.Body, BodyRegex: c.BodyRegex,
 		TLSVerify: c.TLSVerify, ServerName: c.ServerName,
 		Send: c.Send, Expect: c.Expect, Query: c.Query, QueryType: c.QueryType, Command: c.Command,

@@ -161,10 +161,13 @@ func (r *Runner) fire(ctx context.Context, b *bucket) {
 			continue
 		}
 		if !e.running.CompareAndSwap(false, true) {
-			r.skipped(e, due)
+			if !e.isRetry.Load() { // a retry under way stands for this run
+				r.skipped(e, due)
+			}
 			continue
 		}
 		e.due = due
+		e.isRetry.Store(false)
 		if e.spec != nil {
 			fast = append(fast, connReq{e.spec, e})
 		} else {

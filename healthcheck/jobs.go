@@ -23,6 +23,7 @@ type key struct {
 type entry struct {
 	key
 	running atomic.Bool        // a run started and its result is not recorded yet
+	isRetry atomic.Bool        // the run under way is a retry (retry.go); owned by the run
 	gone    atomic.Bool        // removed or replaced by Set (set under Runner.mu): no more runs or results
 	due     time.Time          // when the current run's batch was due; owned by the run
 	spec    *dialSpec          // set: a connect-only TCP check, made by the connect engine
@@ -38,6 +39,9 @@ type entry struct {
 	broken bool          // the checker could not be built; rebuilt at every Set
 	phase  time.Duration // offset of its runs in the interval
 	bucket bucketKey
+
+	retryIv time.Duration // 0: no retries (retry.go)
+	retry   *pendingRetry // nil: none pending; guarded by Runner.mu
 }
 
 // scheduled reports whether the entry has runs to schedule.
@@ -85,6 +89,7 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 	for k, old := range r.jobs {
 		if next[k] != old {
 			old.gone.Store(true) // under mu: record drops its results from now on
+			old.stopRetry()
 			gone = append(gone, old)
 		}
 	}
@@ -123,6 +128,7 @@ func (r *Runner) newEntry(now time.Time, k key, c Spec, old *entry) (*entry, err
 	if e.timeout <= 0 || e.timeout > iv {
 		e.timeout = iv
 	}
+	e.retryIv = retryInterval(c)
 	e.phase = spread(k, iv)
 	e.bucket = bucketOf(iv, e.phase)
 	if t, ok := ch.(*TCP); ok && t.connectOnly() && r.engine != nil {
@@ -154,6 +160,7 @@ func (r *Runner) runChecker(e *entry) {
 	err := e.checker.Check(ctx, e.target)
 	cancel()
 	if e.ctx.Err() != nil {
+		e.isRetry.Store(false)
 		e.running.Store(false)
 		return
 	}
@@ -167,12 +174,12 @@ func (r *Runner) engineDone(tag any, err error) { r.finish(tag.(*entry), err) }
 // the next run start, so results are recorded in order. The hook hears of
 // it last, so that a hook that has a result knows the run is over.
 func (r *Runner) finish(e *entry, err error) {
-	due := e.due // the next run may set it once running is false
+	due, retry := e.due, e.isRetry.Swap(false) // the next run may set them once running is false
 	recorded := r.record(e, err)
 	done := r.clock.Now()
 	e.running.Store(false)
 	if recorded && r.hook != nil {
-		r.hook(Result{Service: e.service, Real: e.real, Due: due, Done: done, Err: err})
+		r.hook(Result{Service: e.service, Real: e.real, Due: due, Done: done, Err: err, Retry: retry})
 	}
 }
 
@@ -199,6 +206,7 @@ func (r *Runner) record(e *entry, err error) bool {
 	if changed {
 		r.events.push(ev) // under mu: events leave in the order states change
 	}
+	r.armRetry(e, err != nil)
 	r.mu.Unlock()
 	if err != nil && r.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
 		r.log.WithFields(logrus.Fields{"service": e.service, "real": e.real.String(),

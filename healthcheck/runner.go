@@ -63,6 +63,7 @@ type Result struct {
 	Done    time.Time // when the result was recorded; zero when Skipped
 	Err     error     // nil: healthy
 	Skipped bool
+	Retry   bool // a retry after a failure (Spec.RetryInterval), due when its timer fired
 }
 
 // WithResults passes every run's Result to f, from the goroutine that
@@ -97,6 +98,9 @@ type Runner struct {
 
 	mu   sync.Mutex // guards jobs and each entry's tracker
 	jobs map[key]*entry
+
+	retriesStopped bool           // by Shutdown; guarded by mu (retry.go)
+	retrying       sync.WaitGroup // retries being started
 }
 
 // NewRunner starts an empty Runner; Set gives it work. onEvent (may be
@@ -173,6 +177,7 @@ func (r *Runner) Shutdown() error {
 	r.setMu.Unlock()
 	r.cancel()
 	err := r.sched.Shutdown()
+	r.stopRetries()
 	r.pool.wait()
 	if r.engine != nil {
 		r.engine.wait()

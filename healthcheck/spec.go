@@ -21,6 +21,11 @@ type Spec struct {
 	Address  netip.Addr    // invalid: the realserver's address
 	Source   netip.Addr    // local address to probe from; invalid: the kernel's choice
 
+	// RetryInterval is how soon a failed check of an up realserver runs
+	// again, until Fall failures take it down or a success resets the
+	// count; 0, or no shorter than Interval: at the next Interval.
+	RetryInterval time.Duration
+
 	// http and https
 	Method     string // "": GET
 	Path       string // "": /

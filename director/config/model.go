@@ -187,6 +187,11 @@ type Check struct {
 	Address  netip.Addr
 	Source   netip.Addr
 
+	// RetryInterval is how soon a failed check of an up realserver runs
+	// again, until Fall failures in a row; at most Interval (= Interval:
+	// no retries).
+	RetryInterval time.Duration
+
 	Method     string
 	Path       string
 	Host       string

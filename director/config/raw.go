@@ -159,6 +159,7 @@ type rawCheck struct {
 	Rise     *int      `yaml:"rise"`
 	Fall     *int      `yaml:"fall"`
 	Initial  string    `yaml:"initial"`
+	Retry    *Duration `yaml:"retry_interval"`
 	Port     *int      `yaml:"port"`
 	Address  string    `yaml:"address"`
 	Source   string    `yaml:"source"`

@@ -29,7 +29,7 @@ func (b *badPaths) any() bool { return b != nil && len(b.paths) > 0 }
 var siblings = map[string][]string{
 	"virtual":         {"fwmark", "family", "protocol"},
 	"fwmark":          {"virtual", "family", "protocol"},
-	"interval":        {"timeout"},
+	"interval":        {"timeout", "retry_interval"},
 	"type":            {"*"},
 	"version":         {"*"},
 	"virtual_ips":     {"unicast", "checksum", "priority", "vrid"},
