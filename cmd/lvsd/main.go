@@ -33,7 +33,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("config", "c", defaultConfig, "main configuration file")
-	root.AddCommand(keepCapsToSelf(runCmd()), validateCmd(), versionCmd(), manCmd())
+	root.AddCommand(keepCapsToSelf(runCmd()), validateCmd(), versionCmd(), manCmd(), importCmd())
 	root.AddCommand(realserverCmd())
 	root.AddCommand(cli.Commands()...)
 	if err := root.Execute(); err != nil {
