@@ -166,6 +166,7 @@ type Check struct {
 	Timeout  Duration `yaml:"timeout,omitempty"`
 	Rise     int      `yaml:"rise,omitempty"`
 	Fall     int      `yaml:"fall,omitempty"`
+	Retry    Duration `yaml:"retry_interval,omitempty"`
 	Initial  string   `yaml:"initial,omitempty"`
 	Port     int      `yaml:"port,omitempty"`
 	Address  string   `yaml:"address,omitempty"`

@@ -151,11 +151,17 @@ func (t *translator) checker(n *kaconf.Node, d vsDefaults, r *realInfo) migrate.
 			"interval raised to the timeout: a slow answer still counts, failures are seen later")
 		c.Interval = c.Timeout
 	}
+	// keepalived retries a failed check retry times, delay_before_retry
+	// apart, before it takes the realserver out: lvsd's fall and
+	// retry_interval.
 	c.Rise, c.Fall = 1, min(retry+1, 100)
-	if retry > 0 && delayBeforeRetry != d.delayLoop && t.once(n.Keyword+fmt.Sprint(retry, delayBeforeRetry, d.delayLoop)) {
-		t.res.Findings.Add(n.File, n.Line, "retry", false,
-			fmt.Sprintf("keepalived retries a failed check %d time(s) %v apart; lvsd counts failures of its regular checks", retry, delayBeforeRetry),
-			fmt.Sprintf("fall %d at interval %v: the realserver is taken out after the same number of failures, later or sooner", c.Fall, time.Duration(c.Interval)))
+	if c.Fall > 1 {
+		ri := min(max(delayBeforeRetry, 10*time.Millisecond), time.Duration(c.Interval))
+		c.Retry = migrate.Duration(ri)
+		if ri != delayBeforeRetry && t.once(n.Keyword+fmt.Sprint(retry, delayBeforeRetry, d.delayLoop)) {
+			t.res.Findings.Add(n.File, n.Line, "delay_before_retry", false,
+				fmt.Sprintf("lvsd retries between 10ms and the interval apart, not %v", delayBeforeRetry), "retry_interval "+ri.String())
+		}
 	}
 	c.Initial = "up"
 	if d.alpha {
@@ -504,6 +510,12 @@ func overlay(base *migrate.Check, c migrate.Check, at netip.AddrPort) *migrate.C
 	}
 	if c.Fall != b.Fall {
 		o.Fall = c.Fall
+	}
+	if c.Retry != b.Retry {
+		o.Retry = c.Retry
+		if o.Retry == 0 {
+			o.Retry = c.Interval // no retries
+		}
 	}
 	if c.Port != b.Port {
 		o.Port = c.Port

@@ -211,7 +211,7 @@ virtual_server 2001:db8::1 443 {
 	if s.Reals[0].Address != "198.51.100.1:80" || *s.Reals[0].Weight != 3 || s.Reals[0].UpperThreshold != 100 || s.Reals[0].LowerThreshold != 50 {
 		t.Errorf("real: %+v", s.Reals[0])
 	}
-	if s.Check.Type != "tcp" || s.Check.Fall != 3 || s.Check.Timeout != migrate.Duration(2*time.Second) || s.Check.Interval != migrate.Duration(3*time.Second) {
+	if s.Check.Type != "tcp" || s.Check.Fall != 3 || s.Check.Retry != migrate.Duration(3*time.Second) || s.Check.Timeout != migrate.Duration(2*time.Second) || s.Check.Interval != migrate.Duration(3*time.Second) {
 		t.Errorf("check: %+v", s.Check)
 	}
 	misc := s.Reals[1].Check

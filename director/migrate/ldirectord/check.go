@@ -42,6 +42,9 @@ func (t *translator) check(v *virtual, s *migrate.Service, vport uint16) (*migra
 	}
 	c := &migrate.Check{Rise: 1, Fall: v.failureCount, Initial: "up"}
 	c.Interval, c.Timeout = t.timing(v, ct == "negotiate")
+	if c.Fall > 1 {
+		c.Retry = c.Interval // ldirectord counts failures of its regular rounds
+	}
 	if v.checkport != nil {
 		if p, err := strconv.Atoi(unquote(v.checkport.value)); err == nil && p > 0 && p < 65536 {
 			c.Port = p
