@@ -19,7 +19,8 @@ or tunnelling (TUN, --tun): each VIP on lo (or on a dummy interface,
 --dummy) as a host address, arp_ignore=1 and arp_announce=2 on all and
 on the ARP-facing interface (--interface, by default the default
 route's), so the host never answers ARP for a VIP; for TUN also the
-tunnel device (tunl0, ip6tnl0) up and reverse-path filtering loose.
+tunnel device (tunl0, ip6tnl0) up and reverse-path filtering off on all
+and tunl0.
 
 up records every change it makes in the state file; down undoes exactly
 those (a sysctl changed again since is left as it is) and removes the

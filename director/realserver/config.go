@@ -40,10 +40,15 @@ func wantedSysctls(o Options, arpIf string) []want {
 	if o.Tunnel && o.hasV4() {
 		for _, ifc := range []string{"all", "tunl0"} {
 			// A decapsulated packet comes in on tunl0 from the client's
-			// address, which the host routes through another interface:
-			// strict reverse-path filtering (1) drops it, loose (2) keeps
-			// it (RFC 3704 §2.2 and §2.4; ip-sysctl.rst rp_filter).
-			ws = append(ws, want{"net/ipv4/conf/" + ifc + "/rp_filter", []string{"0", "2"}, "2"})
+			// address, which the host routes through another interface,
+			// so strict reverse-path filtering (1, RFC 3704 §2.2) drops
+			// it. Loose (2) would do for an interface with an address,
+			// but tunl0 has none, and the kernel fails every non-zero
+			// rp_filter on such an interface (__fib_validate_source in
+			// net/ipv4/fib_frontend.c: no_addr goes to last_resort). So
+			// 0, on all and tunl0, as LVS-TUN has always needed; the
+			// other interfaces keep their own setting.
+			ws = append(ws, want{"net/ipv4/conf/" + ifc + "/rp_filter", []string{"0"}, "0"})
 		}
 	}
 	return ws

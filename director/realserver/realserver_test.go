@@ -108,10 +108,10 @@ func TestDownUndoesOnlyItsOwn(t *testing.T) {
 	}
 }
 
-// TUN on a dummy: up creates the dummy and tunl0, sets them up, relaxes
-// strict reverse-path filtering on all and tunl0 (decapsulated packets
-// come in on tunl0 from clients routed elsewhere), and puts the VIP on the
-// dummy; down deletes what it created.
+// TUN on a dummy: up creates the dummy and tunl0, sets them up, turns
+// reverse-path filtering off on all and tunl0 (decapsulated packets come
+// in on tunl0, which has no address, from clients routed elsewhere), and
+// puts the VIP on the dummy; down deletes what it created.
 func TestUpDownTunnelOnDummy(t *testing.T) {
 	h, path := newFakeHost(), statePath(t)
 	h.sysctls["net/ipv4/conf/all/rp_filter"] = "1"
@@ -125,7 +125,7 @@ func TestUpDownTunnelOnDummy(t *testing.T) {
 		"create dummy interface lvs0", "set lvs0 up", "create ipip interface tunl0", "set tunl0 up",
 		"net.ipv4.conf.all.arp_ignore = 1 (was 0)", "net.ipv4.conf.all.arp_announce = 2 (was 0)",
 		"net.ipv4.conf.eth0.arp_ignore = 1 (was 0)", "net.ipv4.conf.eth0.arp_announce = 2 (was 0)",
-		"net.ipv4.conf.all.rp_filter = 2 (was 1)", "net.ipv4.conf.tunl0.rp_filter = 2 (was 1)",
+		"net.ipv4.conf.all.rp_filter = 0 (was 1)", "net.ipv4.conf.tunl0.rp_filter = 0 (was 1)",
 		"add 192.0.2.10/32 to lvs0",
 	}
 	if got := strs(made); !slices.Equal(got, want) {
