@@ -199,3 +199,20 @@ func TestHungMailDelaysNoHook(t *testing.T) {
 		t.Errorf("%d mails sent through a server that never answered", sent)
 	}
 }
+
+// A reload that removes notify.email stops mail: what was pending is
+// dropped and new changes are not queued.
+func TestMailerTurnedOffByReload(t *testing.T) {
+	f := &fakeSMTP{}
+	m, fc, _ := newTestMailer(t, f, time.Second, time.Minute)
+	m.add(realChange(1, "down"))
+	m.setConfig(nil, time.Second)
+	m.add(realChange(2, "down"))
+	fc.Advance(time.Hour)
+	m.mu.Lock()
+	pending := m.pending
+	m.mu.Unlock()
+	if pending != nil || len(f.sent()) != 0 {
+		t.Errorf("mail off, yet pending %+v, sent %d", pending, len(f.sent()))
+	}
+}
