@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,7 +51,45 @@ func resolveCheck(path string, base Check, raw *rawCheck, r reporter) Check {
 		r.at(path+".initial", "%q is not up or down", c.Initial)
 	}
 	checkTypeKeys(path, c, r)
+	checkApplies(path, c.Type, raw, r)
 	return c
+}
+
+// typeKeys are the check keys that only some types read, with those
+// types. Written for another type, such a key would be silently ignored.
+var typeKeys = []struct {
+	key   string
+	types []string
+	set   func(*rawCheck) bool
+}{
+	{"method", []string{"http", "https"}, func(c *rawCheck) bool { return c.Method != "" }},
+	{"path", []string{"http", "https"}, func(c *rawCheck) bool { return c.Path != "" }},
+	{"host", []string{"http", "https"}, func(c *rawCheck) bool { return c.Host != "" }},
+	{"expect_status", []string{"http", "https"}, func(c *rawCheck) bool { return c.Status != nil }},
+	{"expect_body", []string{"http", "https"}, func(c *rawCheck) bool { return c.Body != "" }},
+	{"expect_regex", []string{"http", "https"}, func(c *rawCheck) bool { return c.BodyRegex != "" }},
+	{"tls_verify", []string{"https"}, func(c *rawCheck) bool { return c.TLSVerify != nil }},
+	{"sni", []string{"https"}, func(c *rawCheck) bool { return c.ServerName != "" }},
+	{"send", []string{"tcp", "udp"}, func(c *rawCheck) bool { return c.Send != "" }},
+	{"expect", []string{"tcp", "udp"}, func(c *rawCheck) bool { return c.Expect != "" }},
+	{"query", []string{"dns"}, func(c *rawCheck) bool { return c.Query != "" }},
+	{"query_type", []string{"dns"}, func(c *rawCheck) bool { return c.QueryType != "" }},
+	{"command", []string{"external"}, func(c *rawCheck) bool { return c.Command != nil }},
+	{"port", []string{"http", "https", "tcp", "udp", "dns", "external"}, func(c *rawCheck) bool { return c.Port != nil }},
+}
+
+// checkApplies refuses a key written here for a check type that does not
+// read it ("path" in a tcp check). A key inherited from the service's
+// check is fine: a realserver may change the type and leave the rest.
+func checkApplies(path, typ string, raw *rawCheck, r reporter) {
+	if raw == nil || !slices.Contains(CheckTypes, typ) {
+		return
+	}
+	for _, k := range typeKeys {
+		if k.set(raw) && !slices.Contains(k.types, typ) {
+			r.at(path+"."+k.key, "does not apply to a %s check (only %s): remove it, or set the type", typ, strings.Join(k.types, ", "))
+		}
+	}
 }
 
 func overlay(c Check, raw *rawCheck) Check {

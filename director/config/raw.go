@@ -173,7 +173,6 @@ type rawCheck struct {
 	BodyRegex   string `yaml:"expect_regex"`
 	TLSVerify   *bool  `yaml:"tls_verify"`
 	ServerName  string `yaml:"sni"`
-	HTTPVersion string `yaml:"http_version"`
 
 	// tcp and udp
 	Send   string `yaml:"send"`

@@ -40,7 +40,7 @@ director: {reconcile_interval: 30s, on_stop: keep, load_module: false, set_sysct
 scheduler: wlc
 quiescent: false
 persistence: {timeout: 300s, netmask: 32}
-check: {type: tcp, interval: 2s, timeout: 1s, rise: 2, fall: 2, initial: up, tls_verify: false}
+check: {type: tcp, interval: 2s, timeout: 1s, rise: 2, fall: 2, initial: up}
 reals:
   - {address: 198.51.100.11:8080, weight: 1, upper_threshold: 0, lower_threshold: 0, forward: nat}
 `})
