@@ -160,12 +160,14 @@ func resolveReals(raws []rawReal, s Service, r reporter) []Real {
 	for i, raw := range raws {
 		rp := idx("reals", i)
 		real := Real{
-			Addr: resolveRealAddr(rp+".address", raw.Address, s, r), Weight: intOr(raw.Weight, 1),
+			Weight:         intOr(raw.Weight, 1),
 			UpperThreshold: raw.UpperThreshold, LowerThreshold: raw.LowerThreshold,
 			Forward: s.Forward, Check: s.Check,
 		}
 		if raw.Address == "" {
 			r.at(rp+".address", "required: address:port of the realserver")
+		} else {
+			real.Addr = resolveRealAddr(rp+".address", raw.Address, s, r)
 		}
 		if j, dup := seen[real.Addr]; dup && real.Addr.IsValid() {
 			r.at(rp+".address", "%v is already listed at line %d", real.Addr, r.pos.line(idx("reals", j)))

@@ -156,7 +156,9 @@ func resolveUnicast(p string, raw *rawUnicast, in Instance, r reporter) *Unicast
 	}
 	u := &Unicast{}
 	six := in.IPv6()
-	if a, err := netip.ParseAddr(raw.Source); err != nil {
+	if raw.Source == "" {
+		r.at(p+".unicast.source", "required: this director's address the advertisements go out from")
+	} else if a, err := netip.ParseAddr(raw.Source); err != nil {
 		r.at(p+".unicast.source", "%q is not an IP address", raw.Source)
 	} else if len(in.VIPs) > 0 && a.Is6() != six {
 		r.at(p+".unicast.source", "%v is not of the virtual IPs' family", a)
