@@ -195,30 +195,38 @@ func unwrapPathErr(err error) string {
 }
 
 // serviceFiles lists the service files of dir: *.yaml and *.yml, sorted,
-// skipping hidden files (editor and package-manager leftovers).
-func serviceFiles(dir string) ([]string, error) {
+// skipping hidden files (editor and package-manager leftovers). It also
+// returns the names that look meant as service files but are not read
+// (WEB.YAML), so that none is skipped without a word.
+func serviceFiles(dir string) (files, unread []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var files []string
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") {
 			continue
 		}
-		if ext := filepath.Ext(name); ext == ".yaml" || ext == ".yml" {
+		switch ext := filepath.Ext(name); {
+		case ext == ".yaml" || ext == ".yml":
 			files = append(files, filepath.Join(dir, name))
+		case strings.EqualFold(ext, ".yaml") || strings.EqualFold(ext, ".yml"):
+			unread = append(unread, name)
 		}
 	}
 	sort.Strings(files)
-	return files, nil
+	sort.Strings(unread)
+	return files, unread, nil
 }
 
 func loadServices(cfg *Config, errs *Errors) []Service {
-	files, err := serviceFiles(cfg.ServicesDir)
+	files, unread, err := serviceFiles(cfg.ServicesDir)
 	if err != nil && cfg.guessedDir {
 		return nil
+	}
+	for _, name := range unread {
+		cfg.mainRep.warn("services_dir", "%s is not read: only names ending in .yaml or .yml, in lower case, are", name)
 	}
 	if err != nil {
 		cfg.mainRep.at("services_dir", "cannot read %s: %s", cfg.ServicesDir, unwrapPathErr(err))

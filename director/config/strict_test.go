@@ -130,3 +130,22 @@ func TestSyntaxPlacement(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadServiceFile: a file that looks meant as a service file but is
+// not read (upper-case extension) is named in a warning at services_dir.
+func TestUnreadServiceFile(t *testing.T) {
+	path := writeConfig(t, "node: n\nservices_dir: services.d\n", map[string]string{
+		"WEB.YAML": "name: web\n", "notes.txt": "not yaml", "web.yaml.bak": "old",
+	})
+	rep := Validate(path, Options{Host: fakeHost{}})
+	if len(rep.Errors) != 0 || len(rep.Warnings) != 1 {
+		t.Fatalf("errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+	w := rep.Warnings[0]
+	if w.File != path || w.Line != 2 || w.Path != "services_dir" || w.Msg != "WEB.YAML is not read: only names ending in .yaml or .yml, in lower case, are" {
+		t.Errorf("warning %#v", w)
+	}
+	if len(rep.Config.Warnings) != 1 {
+		t.Errorf("config warnings %v", rep.Config.Warnings)
+	}
+}
