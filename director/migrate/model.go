@@ -206,3 +206,32 @@ func (d Duration) MarshalYAML() (any, error) {
 func Seconds(f float64) Duration {
 	return Duration(time.Duration(f*1000+0.5) * time.Millisecond)
 }
+
+// Prune clears the keys of c that a check of type typ does not read: lvsd
+// refuses them when written ("path" in a tcp check), and they would have
+// no effect.
+func (c *Check) Prune(typ string) {
+	reads := func(types ...string) bool {
+		for _, t := range types {
+			if t == typ {
+				return true
+			}
+		}
+		return false
+	}
+	if !reads("http", "https") {
+		c.Method, c.Path, c.Host, c.Status, c.Body, c.Regex = "", "", "", nil, "", ""
+	}
+	if !reads("tcp", "udp") {
+		c.Send, c.Expect = "", ""
+	}
+	if !reads("dns") {
+		c.Query, c.QType = "", ""
+	}
+	if !reads("external") {
+		c.Command = nil
+	}
+	if !reads("http", "https", "tcp", "udp", "dns", "external") {
+		c.Port = 0
+	}
+}

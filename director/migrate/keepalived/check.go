@@ -167,6 +167,10 @@ func (t *translator) checker(n *kaconf.Node, d vsDefaults, r *realInfo) migrate.
 	if d.alpha {
 		c.Initial = "down"
 	}
+	if c.Port != 0 && (c.Type == "ping" || c.Type == "none") {
+		t.res.Findings.Add(n.File, n.Line, "connect_port", false, "a "+c.Type+" check has no port", "left out, as "+n.Keyword+" ignores it")
+	}
+	c.Prune(c.Type)
 	return c
 }
 
@@ -531,6 +535,10 @@ func overlay(base *migrate.Check, c migrate.Check, at netip.AddrPort) *migrate.C
 	}
 	if !reflect.DeepEqual(c.Command, b.Command) {
 		o.Command = c.Command
+	}
+	o.Prune(c.Type)
+	if reflect.DeepEqual(o, migrate.Check{}) {
+		return nil
 	}
 	return &o
 }

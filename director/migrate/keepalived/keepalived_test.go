@@ -271,3 +271,48 @@ bogus_block { x }
 		t.Errorf("findings %q, want frobnicate,bogus_block", f)
 	}
 }
+
+// TestMixedCheckers: realservers of one service with different checkers
+// name only keys their own type reads (lvsd refuses the others), and a
+// port given to a ping check is reported, not written.
+func TestMixedCheckers(t *testing.T) {
+	r := importString(t, `
+virtual_server 192.0.2.30 80 {
+  protocol TCP
+  real_server 198.51.100.1 80 {
+    HTTP_GET {
+      url {
+        path /health
+      }
+    }
+  }
+  real_server 198.51.100.2 80 {
+    HTTP_GET {
+      url {
+        path /health
+      }
+    }
+  }
+  real_server 198.51.100.3 80 {
+    PING_CHECK {
+      connect_port 80
+    }
+  }
+  real_server 198.51.100.4 80 {
+    TCP_CHECK {
+      connect_port 81
+    }
+  }
+}
+`)
+	reals := r.Services[0].Reals
+	if c := reals[2].Check; c == nil || c.Type != "ping" || c.Port != 0 || c.Path != "" || c.Status != nil {
+		t.Errorf("ping overlay: %+v", c)
+	}
+	if c := reals[3].Check; c == nil || c.Type != "tcp" || c.Port != 81 || c.Path != "" {
+		t.Errorf("tcp overlay: %+v", c)
+	}
+	if f := findings(r); f != "connect_port" {
+		t.Errorf("findings %q, want connect_port", f)
+	}
+}

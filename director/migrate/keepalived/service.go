@@ -243,6 +243,7 @@ func (t *translator) reals(v *vs, k serviceKey) []migrate.Real {
 				mr.Check = &migrate.Check{}
 			}
 			mr.Check.Type = "off"
+			mr.Check.Prune("off")
 			t.res.Findings.Add(r.node.File, r.node.Line, "real_server", true,
 				"the checker has no port to connect to (no connect_port, no real port), so keepalived's check always fails", "check off: the realserver stays out, as in keepalived")
 		}

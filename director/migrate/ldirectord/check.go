@@ -55,6 +55,9 @@ func (t *translator) check(v *virtual, s *migrate.Service, vport uint16) (*migra
 	}
 	switch ct {
 	case "on", "off":
+		if v.checkport != nil {
+			t.find(*v.checkport, false, "checktype "+ct+" checks nothing", "left out")
+		}
 		return &migrate.Check{Type: ct}, false
 	case "connect":
 		c.Type = "tcp"
@@ -71,11 +74,13 @@ func (t *translator) check(v *virtual, s *migrate.Service, vport uint16) (*migra
 		}
 	case "negotiate":
 		t.negotiate(v, c, svc)
+		c.Prune(c.Type)
 		return c, true
 	default:
 		t.find(*v.checktype, true, fmt.Sprintf("%q is not an ldirectord checktype", ct), "a tcp connect check")
 		c.Type = "tcp"
 	}
+	c.Prune(c.Type)
 	return c, false
 }
 
