@@ -25,7 +25,9 @@ var ErrNoIPVS = errors.New("IPVS is not available in this kernel (no IPVS generi
 // is bound to the network namespace of the thread that opened it, and is
 // not safe for concurrent use: one goroutine owns it.
 type Kernel struct {
-	h libipvs.IPVSHandle
+	h    libipvs.IPVSHandle
+	pipe *pipeline // writes many operations per round trip
+	sock *nlSocket
 }
 
 // OpenKernel opens the IPVS generic netlink family. It first looks the
@@ -33,7 +35,8 @@ type Kernel struct {
 // module (libipvs looks it up by a dump, which does not); with loadModule
 // it runs modprobe ip_vs as well. An absent IPVS is reported as ErrNoIPVS.
 func OpenKernel(loadModule bool) (*Kernel, error) {
-	if _, err := netlink.GenlFamilyGet(libipvs.IPVS_GENL_NAME); err != nil && !loadModule {
+	fam, err := netlink.GenlFamilyGet(libipvs.IPVS_GENL_NAME)
+	if err != nil && !loadModule {
 		return nil, fmt.Errorf("%w (%v)", ErrNoIPVS, err)
 	}
 	h, err := libipvs.NewIPVSHandle(libipvs.IPVSHandleParams{LoadModule: loadModule})
@@ -43,7 +46,49 @@ func OpenKernel(loadModule bool) (*Kernel, error) {
 		}
 		return nil, fmt.Errorf("open ipvs: %w", err)
 	}
-	return &Kernel{h: h}, nil
+	if fam == nil { // loaded by libipvs's modprobe
+		if fam, err = netlink.GenlFamilyGet(libipvs.IPVS_GENL_NAME); err != nil {
+			return nil, fmt.Errorf("%w (%v)", ErrNoIPVS, err)
+		}
+	}
+	sock, err := openNLSocket()
+	if err != nil {
+		return nil, fmt.Errorf("open ipvs: %w", err)
+	}
+	return &Kernel{h: h, sock: sock, pipe: newPipeline(sock, fam.ID)}, nil
+}
+
+// Close closes the pipelined writer's socket. (libipvs's handle has no
+// Close: its socket lives as long as the process.)
+func (k *Kernel) Close() error { return k.sock.Close() }
+
+// ApplyBatch makes ops through the pipelined writer: a window of them per
+// round trip, each one's outcome mapped back from its sequence number.
+func (k *Kernel) ApplyBatch(ops []Op) []error { return k.pipe.apply(ops) }
+
+// Services reads the services of keys afresh: one dump of the services,
+// then the destinations of those of keys only.
+func (k *Kernel) Services(keys []ServiceKey) (Table, error) {
+	want := make(map[ServiceKey]bool, len(keys))
+	for _, key := range keys {
+		want[key] = true
+	}
+	svcs, err := k.h.ListServices()
+	if err != nil {
+		return nil, fmt.Errorf("list ipvs services: %w", err)
+	}
+	t := Table{}
+	for _, s := range svcs {
+		key, svc := fromKernelService(s)
+		if !want[key] {
+			continue
+		}
+		if err := k.readDests(s, svc); err != nil {
+			return nil, fmt.Errorf("list destinations of %v: %w", key, err)
+		}
+		t[key] = svc
+	}
+	return t, nil
 }
 
 // Table reads every service and destination and normalises them.
@@ -55,19 +100,27 @@ func (k *Kernel) Table() (Table, error) {
 	t := make(Table, len(svcs))
 	for _, s := range svcs {
 		key, svc := fromKernelService(s)
-		dests, err := k.h.ListDestinations(s)
-		if err != nil {
+		if err := k.readDests(s, svc); err != nil {
 			return nil, fmt.Errorf("list destinations of %v: %w", key, err)
-		}
-		for _, d := range dests {
-			a, _ := netip.AddrFromSlice(d.Address)
-			svc.Dests[netip.AddrPortFrom(a.Unmap(), d.Port)] = Dest{
-				Forward: fromFwd(d.FwdMethod), Weight: int(d.Weight), Upper: d.UThresh, Lower: d.LThresh,
-			}
 		}
 		t[key] = svc
 	}
 	return t, nil
+}
+
+// readDests fills svc's destinations with those of s in the kernel.
+func (k *Kernel) readDests(s *libipvs.Service, svc Service) error {
+	dests, err := k.h.ListDestinations(s)
+	if err != nil {
+		return err
+	}
+	for _, d := range dests {
+		a, _ := netip.AddrFromSlice(d.Address)
+		svc.Dests[netip.AddrPortFrom(a.Unmap(), d.Port)] = Dest{
+			Forward: fromFwd(d.FwdMethod), Weight: int(d.Weight), Upper: d.UThresh, Lower: d.LThresh,
+		}
+	}
+	return nil
 }
 
 // Counters reads every service's and destination's counters.

@@ -13,9 +13,11 @@ import (
 // backs `lvsd run --dry-run`, and in tests it makes ordering and
 // validation bugs fail without a VM. It is safe for concurrent use.
 type Memory struct {
-	mu    sync.Mutex
-	t     Table
-	calls []Op
+	mu     sync.Mutex
+	t      Table
+	calls  []Op
+	tables int // calls to Table
+	reads  int // calls to Services
 }
 
 // NewMemory returns an empty in-memory table.
@@ -28,6 +30,7 @@ var kernelSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh",
 func (f *Memory) Table() (Table, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.tables++
 	out := Table{}
 	for k, s := range f.t {
 		s.Dests = maps.Clone(s.Dests)
@@ -101,6 +104,29 @@ func (f *Memory) applyDest(op Op, s Service) error {
 	}
 	s.Dests[op.Addr] = d
 	return nil
+}
+
+// Services returns a copy of the services of keys the table holds.
+func (f *Memory) Services(keys []ServiceKey) (Table, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	out := Table{}
+	for _, k := range keys {
+		if s, ok := f.t[k]; ok {
+			s.Dests = maps.Clone(s.Dests)
+			out[k] = s
+		}
+	}
+	return out, nil
+}
+
+// Reads counts the calls to Table and Services so far: tests of the
+// Reconciler's cache see what it read back.
+func (f *Memory) Reads() (tables, services int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tables, f.reads
 }
 
 // Calls returns the operations applied so far, refused ones included.

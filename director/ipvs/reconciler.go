@@ -238,12 +238,7 @@ func (d *Reconciler) Reconcile(services []config.Service, state StateFunc) ([]Op
 		}
 	}
 	ops := Diff(want, d.have, func(k ServiceKey) bool { return owned[k] })
-	_, applyErr := Apply(d.k, ops)
-	if applyErr != nil {
-		d.have = nil // some operation failed: the kernel is not what we think
-	} else {
-		d.have.apply(ops)
-	}
+	applyErr := d.applyOps(ops)
 	// Ours from now on: everything wanted, and nothing else. The file is
 	// written only when that set changes (it lists every service).
 	if !sameKeys(owned, want) {
@@ -288,18 +283,15 @@ func (d *Reconciler) reconcilePart(services []config.Service, state StateFunc) (
 		}
 	}
 	ops := Diff(want, have, func(ServiceKey) bool { return false })
-	_, err := Apply(d.k, ops)
-	if err != nil {
-		d.have = nil // the kernel is not what we think: read it again
+	err := d.applyOps(ops)
+	if d.have == nil { // the failed services could not be read back: read it all
 		var rerr error
 		if d.have, rerr = d.k.Table(); rerr != nil {
 			d.have = nil
 			return ops, nil, errors.Join(err, rerr)
 		}
-		return ops, d.have, err
 	}
-	d.have.apply(ops)
-	return ops, d.have, nil
+	return ops, d.have, err
 }
 
 // ownedKeys returns the services lvsd made, reading the file once.

@@ -164,15 +164,21 @@ func TestChangesUseTheCachedTable(t *testing.T) {
 	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(after, kern) {
 		t.Errorf("cache %v differs from the kernel %v", after, kern)
 	}
-	// A failed operation means the kernel is not what lvsd thinks: lvsd
-	// reads it again at once, and the next reconcile repairs from there.
+	// A failed operation means the kernel is not what lvsd thinks of its
+	// service: lvsd reads that service again at once (not the whole
+	// table), and the next reconcile repairs from there.
 	k.fail = true
 	reads := k.reads
-	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err == nil {
+	_, services := k.Reads()
+	_, after, err = d.Reconcile([]config.Service{web, v6}, AllUp)
+	if err == nil {
 		t.Fatal("the failure was not reported")
 	}
-	if k.reads != reads+1 {
-		t.Fatalf("a failed reconcile read the kernel %d times, want 1", k.reads-reads)
+	if _, s := k.Reads(); k.reads != reads || s != services+1 {
+		t.Fatalf("a failed reconcile read the whole table %d times and services %d times, want 0 and 1", k.reads-reads, s-services)
+	}
+	if kern, _ := k.Memory.Table(); !reflect.DeepEqual(after, kern) {
+		t.Errorf("after a failure the cache %v differs from the kernel %v", after, kern)
 	}
 	k.fail = false
 	if _, _, err := d.Reconcile([]config.Service{web, v6}, AllUp); err != nil {

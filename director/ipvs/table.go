@@ -105,23 +105,30 @@ func (t Table) clone() Table {
 // apply updates t as the kernel did when it accepted ops.
 func (t Table) apply(ops []Op) {
 	for _, op := range ops {
-		s := t[op.Key]
-		switch op.Kind {
-		case AddService, UpdateService:
-			dests := s.Dests
-			if dests == nil {
-				dests = map[netip.AddrPort]Dest{}
-			}
-			s = op.Service
-			s.Dests = dests
-		case DelService:
-			delete(t, op.Key)
-			continue
-		case AddDest, UpdateDest:
-			s.Dests[op.Addr] = op.Dest
-		case DelDest:
-			delete(s.Dests, op.Addr)
-		}
-		t[op.Key] = s
+		t.applyOne(op)
 	}
+}
+
+// applyOne updates t as the kernel did when it accepted op.
+func (t Table) applyOne(op Op) {
+	s := t[op.Key]
+	switch op.Kind {
+	case AddService, UpdateService:
+		dests := s.Dests
+		s = op.Service
+		s.Dests = dests
+	case DelService:
+		delete(t, op.Key)
+		return
+	}
+	if s.Dests == nil {
+		s.Dests = map[netip.AddrPort]Dest{}
+	}
+	switch op.Kind {
+	case AddDest, UpdateDest:
+		s.Dests[op.Addr] = op.Dest
+	case DelDest:
+		delete(s.Dests, op.Addr)
+	}
+	t[op.Key] = s
 }
