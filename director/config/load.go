@@ -110,7 +110,7 @@ func decodeFile(path string, out any, errs *Errors) parsed {
 		return p
 	}
 	p.rep.pos = indexPositions(root)
-	s := schema{rep: p.rep, bad: p.bad, seen: map[*yaml.Node]bool{}, file: reflect.TypeOf(out).Elem()}
+	s := schema{rep: p.rep, bad: p.bad, seen: map[seenKey]bool{}, file: reflect.TypeOf(out).Elem()}
 	s.mapping("", root, s.file)
 	if err := doc.Decode(out); err != nil {
 		decodeFailed(err, p.rep, p.bad)

@@ -18,8 +18,15 @@ import (
 type schema struct {
 	rep  reporter
 	bad  *badPaths
-	seen map[*yaml.Node]bool // anchored values already checked: their verdict
+	seen map[seenKey]bool // anchored values already checked: their verdict
 	file reflect.Type        // rawMain or rawService, for hints on unknown keys
+}
+
+// seenKey is an anchored value checked as one type: the same anchor may
+// serve as a string in one place and be refused as a list item elsewhere.
+type seenKey struct {
+	n *yaml.Node
+	t reflect.Type
 }
 
 var durationType = reflect.TypeOf(Duration(0))
@@ -50,23 +57,24 @@ func (s *schema) check(path string, n *yaml.Node, t reflect.Type, at *yaml.Node,
 		if n.Alias == nil {
 			return s.fail(path, at, "an alias that names no anchor")
 		}
-		n = n.Alias
+		at, n = n, n.Alias // a problem is reported where the alias is used
 	}
 	if n.Anchor == "" {
 		return s.checkNode(path, n, t, at, allowEmpty)
 	}
-	// An anchored value is checked (and cleaned) once, where it is first
-	// met; its other uses take the same verdict. This also keeps a chain
-	// of aliases from costing exponential time.
-	if ok, done := s.seen[n]; done {
+	// An anchored value is checked (and cleaned) once per type, where it
+	// is first met; its other uses take the same verdict. This also keeps
+	// a chain of aliases from costing exponential time.
+	key := seenKey{n, t}
+	if ok, done := s.seen[key]; done {
 		if !ok {
 			s.bad.add(path)
 		}
 		return ok
 	}
-	s.seen[n] = true
+	s.seen[key] = true
 	ok := s.checkNode(path, n, t, at, allowEmpty)
-	s.seen[n] = ok
+	s.seen[key] = ok
 	return ok
 }
 
@@ -74,7 +82,7 @@ func (s *schema) checkNode(path string, n *yaml.Node, t reflect.Type, at *yaml.N
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n.Kind == yaml.ScalarNode {
+	if n.Kind == yaml.ScalarNode && at.Kind != yaml.AliasNode {
 		at = n
 	}
 	if tag := n.Tag; strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") {
@@ -167,8 +175,8 @@ func (s *schema) merge(path string, v *yaml.Node, t reflect.Type) bool {
 			s.rep.atPos(v.Line, v.Column, path, "<< merges mappings only (an alias such as *defaults)")
 			return false
 		}
-		if !s.seen[m] {
-			s.seen[m] = true
+		if key := (seenKey{m, t}); !s.seen[key] {
+			s.seen[key] = true
 			s.mapping(path, m, t)
 		}
 	}
