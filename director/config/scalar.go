@@ -32,13 +32,8 @@ func scalarProblem(n *yaml.Node, t reflect.Type, allowEmpty bool) string {
 }
 
 func stringProblem(n *yaml.Node, allowEmpty bool) string {
-	switch n.ShortTag() {
-	case "!!binary":
-		return "!!binary values are not taken here: write the text itself"
-	case "!!str":
-		if n.Value == "" && !allowEmpty {
-			return `empty (""): give a value, or remove the key for the default`
-		}
+	if n.ShortTag() == "!!str" && n.Value == "" && !allowEmpty {
+		return `empty (""): give a value, or remove the key for the default`
 	}
 	// Numbers, booleans and dates are taken as written: "version: 1.10"
 	// in a string key stays "1.10".

@@ -85,8 +85,10 @@ func (s *schema) checkNode(path string, n *yaml.Node, t reflect.Type, at *yaml.N
 	if n.Kind == yaml.ScalarNode && at.Kind != yaml.AliasNode {
 		at = n
 	}
-	if tag := n.Tag; strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") {
-		return s.fail(path, at, fmt.Sprintf("the tag %s means nothing here: remove it", tag))
+	if n.Style&yaml.TaggedStyle != 0 {
+		// "!!float 10" would make a whole number a float, "!!binary" a
+		// string base64: a tag only ever changes how a value is read.
+		return s.fail(path, at, fmt.Sprintf("the tag %s is not taken here: write the value without it", n.Tag))
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		if strings.HasSuffix(path, "]") {
