@@ -117,6 +117,8 @@ type kbenchCtx struct {
 	first  string // who was meant to speak first after it
 	// elected is when a alone held the VIP at the start of the run.
 	elected time.Time
+	// split is how long a split brain lasts; zero means kbenchSplit.
+	split time.Duration
 }
 
 func kbenchScenarios() []kbenchScenario {
@@ -187,7 +189,11 @@ func kbenchSplitBrain(c *kbenchCtx, first string) time.Time {
 	}
 	c.l.WaitFor(2*time.Second, "split brain: the client follows b",
 		func() bool { return c.probe.last() == "b" }, func() string { return "last answer " + c.probe.last() })
-	time.Sleep(time.Until(start.Add(kbenchSplit)))
+	split := kbenchSplit
+	if c.split > 0 {
+		split = c.split
+	}
+	time.Sleep(time.Until(start.Add(split)))
 	adv, ok := c.sn.next(c.a.spec.VRID, kadAddr["a"], time.Now(), time.Second)
 	if !ok {
 		c.l.TB.Fatal("split brain: no advert from a")

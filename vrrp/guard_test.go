@@ -112,7 +112,7 @@ func (h *harness) opsSince(origin time.Time) []string {
 
 // TestGuardHealsASilentSplitBrain: the master sees another MAC announce a
 // VIP (the other side of a split brain took over). It announces nothing
-// while the other answers its probes, one per advert interval, 10 ms
+// while the other answers its probes, one per advert interval, 5 ms
 // after each of its adverts; the first probe nobody answers (the other
 // master heard us and let go, silently, as keepalived does) makes it
 // announce again at once.
@@ -127,14 +127,14 @@ func TestGuardHealsASilentSplitBrain(t *testing.T) {
 	// The other master answers three probes: nothing but adverts and probes.
 	h.advance(50 * time.Millisecond) // to the next advert
 	for range 3 {
-		h.advance(15 * time.Millisecond) // past the probe, within the wait
+		h.advance(7 * time.Millisecond) // past the probe, within the wait
 		h.see(w, Sighting{Addr: vip1.Addr(), MAC: otherMAC, EthSrc: otherMAC, Kind: ClaimReply})
-		h.advance(85 * time.Millisecond)
+		h.advance(93 * time.Millisecond)
 	}
 	want := []string{
-		"100ms send 100 to 224.0.0.18", "110ms probe 192.0.2.100",
-		"200ms send 100 to 224.0.0.18", "210ms probe 192.0.2.100",
-		"300ms send 100 to 224.0.0.18", "310ms probe 192.0.2.100",
+		"100ms send 100 to 224.0.0.18", "105ms probe 192.0.2.100",
+		"200ms send 100 to 224.0.0.18", "205ms probe 192.0.2.100",
+		"300ms send 100 to 224.0.0.18", "305ms probe 192.0.2.100",
 		"400ms send 100 to 224.0.0.18",
 	}
 	if got := h.opsSince(origin); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -143,8 +143,8 @@ func TestGuardHealsASilentSplitBrain(t *testing.T) {
 	// The fourth probe goes unanswered: announce at the end of its wait.
 	h.advance(30 * time.Millisecond)
 	want = []string{
-		"410ms probe 192.0.2.100",
-		"420ms announce 192.0.2.100", "420ms announce 192.0.2.101",
+		"405ms probe 192.0.2.100",
+		"410ms announce 192.0.2.100", "410ms announce 192.0.2.101",
 	}
 	if got := h.opsSince(origin); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("heal:\n got %q\nwant %q", got, want)
@@ -188,9 +188,9 @@ func TestGuardReportsAThirdHost(t *testing.T) {
 	h.see(w, Sighting{Addr: vip2.Addr(), MAC: otherMAC, EthSrc: otherMAC, Kind: ClaimOther})
 	h.advance(50 * time.Millisecond)
 	for range 100 { // 10 s
-		h.advance(15 * time.Millisecond)
+		h.advance(7 * time.Millisecond)
 		h.see(w, Sighting{Addr: vip2.Addr(), MAC: otherMAC, EthSrc: otherMAC, Kind: ClaimReply})
-		h.advance(85 * time.Millisecond)
+		h.advance(93 * time.Millisecond)
 	}
 	probes := 0
 	for _, op := range h.log.take() {
