@@ -117,6 +117,10 @@ func TestSyntaxPlacement(t *testing.T) {
 		{"alias before its anchor", "a: 1\nb: *x\nc: &x 2\n", 2, 0, "an alias (*name) must follow its anchor (&name)"},
 		{"tab in a block scalar", "send: |\n  a\n\tb\n", 3, 0, "tab used for indentation"},
 		{"list item among keys", "a: 1\n- b\n", 2, 1, "a list item among the keys of line 1"},
+		{"no space after the colon, seen on the next line", "name:web\n\nforward: nat\n", 1, 5, `no space after ":": write "name: web"`},
+		{"no space after the colon", "name: web\nforward:nat\nvirtual: x\n", 2, 8, `write "forward: nat"`},
+		{"missing colon", "name: web\nreals\n  - a\n", 2, 1, `"reals" is neither "key: value" nor a list item`},
+		{"backslash in double quotes", "send: \"C:\\q\"\n", 1, 0, `write \\ for one, or use 'single quotes'`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseFirst([]byte(tc.text))

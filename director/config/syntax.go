@@ -62,8 +62,8 @@ func syntaxProblem(data []byte, err error) (line, col int, msg string) {
 	if line > len(lines) {
 		line = max(len(lines), 1)
 	}
-	if c, m, ok := explainLine(lines, line, yamlMsg); ok {
-		return line, c, "YAML syntax: " + m
+	if l, c, m, ok := explainLine(lines, line, yamlMsg); ok {
+		return l, c, "YAML syntax: " + m
 	}
 	return line, 0, "YAML syntax: " + translateSyntax(yamlMsg)
 }
@@ -128,7 +128,7 @@ func translateSyntax(msg string) string {
 		"did not find expected ',' or ']'":                             "a [ list is not closed with ], or an item lacks a comma",
 		"did not find expected ',' or '}'":                             "a { mapping is not closed with }, or an entry lacks a comma",
 		"found unexpected ':'":                                         `an unexpected ":": quote the value`,
-		"did not find expected <document start>":                       "content after the end of the document (...)",
+		"found unknown escape character":                               `a backslash in a "double-quoted" value starts an escape: write \\ for one, or use 'single quotes'`,
 	}
 	if t, ok := known[msg]; ok {
 		return t

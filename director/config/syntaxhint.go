@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -17,9 +18,16 @@ type lineScan struct {
 	flowChar  byte
 	quoteCol  int // column+1 of a quote still open at the end of the line
 	quoteChar byte
-	badCol    int // column+1 of a value starting with a reserved character
-	colonCol  int // column+1 of a ": " inside a plain value
+	badCol    int    // column+1 of a value starting with a reserved character
+	colonCol  int    // column+1 of a ": " inside a plain value
+	bare      string // a value alone on its line (no key), as written
+	bareCol   int    // its column+1
+	glueCol   int    // column+1 of a ":" glued to a key in such a value: "name:web"
 }
+
+// reGlued is a key and its value without the space YAML needs between
+// them ("name:web"); not a URL ("http://...").
+var reGlued = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*:[^\s:/]`)
 
 type blockStart struct {
 	col int
@@ -118,6 +126,12 @@ func (st *scanState) block(ls *lineScan, l string, i int) {
 		ls.starts = append(ls.starts, blockStart{col: i})
 		st.value(ls, l, c+1, i)
 		return
+	}
+	if i < len(l) && l[i] != '#' {
+		ls.bare, ls.bareCol = strings.TrimRight(l[i:], " \t"), i+1
+		if reGlued.MatchString(l[i:]) {
+			ls.glueCol = i + strings.IndexByte(l[i:], ':') + 1
+		}
 	}
 	st.value(ls, l, i, parentCol(ls, i))
 }
@@ -237,9 +251,29 @@ func parentCol(ls *lineScan, i int) int {
 }
 
 // explainLine says what is wrong on line k (1-based), given the lines
-// before it, or false when it sees nothing wrong there.
-func explainLine(lines []string, k int, yamlMsg string) (int, string, bool) {
+// before it, or false when it sees nothing wrong there. The line it
+// returns is k, or the line before when the mistake there only shows on
+// line k ("name:web" is a value until the next line's key).
+func explainLine(lines []string, k int, yamlMsg string) (int, int, string, bool) {
 	scans := scanLines(lines[:k])
+	if c, msg, ok := explainScan(scans, k, lines[k-1], yamlMsg); ok {
+		return k, c, msg, true
+	}
+	j := k - 1
+	for j > 0 && !scans[j-1].content {
+		j--
+	}
+	if j > 0 && scans[j-1].glueCol > 0 {
+		return j, scans[j-1].glueCol, glued(scans[j-1].bare), true
+	}
+	return 0, 0, "", false
+}
+
+func glued(bare string) string {
+	return fmt.Sprintf("no space after \":\": write %q", strings.Replace(bare, ":", ": ", 1))
+}
+
+func explainScan(scans []lineScan, k int, line, yamlMsg string) (int, string, bool) {
 	ls := scans[k-1]
 	switch {
 	case ls.tabCol > 0:
@@ -252,7 +286,11 @@ func explainLine(lines []string, k int, yamlMsg string) (int, string, bool) {
 		}
 		return ls.flowCol, "the { opened here is not closed: end the mapping with }", true
 	case ls.badCol > 0:
-		return ls.badCol, fmt.Sprintf("a value cannot start with %c: quote the value", lines[k-1][ls.badCol-1]), true
+		return ls.badCol, fmt.Sprintf("a value cannot start with %c: quote the value", line[ls.badCol-1]), true
+	case ls.glueCol > 0:
+		return ls.glueCol, glued(ls.bare), true
+	case ls.bare != "" && !strings.Contains(ls.bare, ":") && strings.HasSuffix(yamlMsg, "expected ':'"):
+		return ls.bareCol, fmt.Sprintf("%q is neither \"key: value\" nor a list item: is a \":\" missing?", ls.bare), true
 	}
 	if c, msg, ok := indentProblem(scans, k); ok {
 		return c, msg, true
