@@ -10,7 +10,8 @@ import (
 
 // fuzzMain is the main file beside a fuzzed service file: one instance,
 // so that the checks across files run too.
-const fuzzMain = "node: fuzz\nvrrp:\n  instances:\n    - {name: front, interface: lo, vrid: 10, virtual_ips: [192.0.2.10/24, 192.0.2.20/24, \"2001:db8::10\"]}\n"
+const fuzzMain = "node: fuzz\nvrrp:\n  instances:\n    - {name: front, interface: lo, vrid: 10, virtual_ips: [192.0.2.10/24, 192.0.2.20/24]}\n" +
+	"    - {name: front6, interface: lo, vrid: 10, virtual_ips: [\"2001:db8::10\"]}\n"
 
 // fuzzSeeds adds every example and broken-case file matching pattern
 // (relative to this package), then a few inputs no file has.
@@ -99,4 +100,39 @@ func FuzzServiceFile(f *testing.F) {
 		write(t, svc, data)
 		checkLocated(t, Validate(main, Options{Host: fakeHost{}}), svc, data)
 	})
+}
+
+// TestFuzzFindings replays what the fuzz targets found, as rows.
+func TestFuzzFindings(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		main       bool // the fuzzed file is the main file, else a service file
+		want       string
+	}{
+		// yaml.v3 put the null document of a lone "---" on line 2 of a
+		// one-line file.
+		{"lone document marker", "---", false, "fuzz.yaml:1: the file holds no settings"},
+		{"lone document marker in the main file", "---\n", true, "lvsd.yaml:1: the file holds no settings"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "services.d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			main, svc := filepath.Join(dir, "lvsd.yaml"), filepath.Join(dir, "services.d", "fuzz.yaml")
+			file, other := svc, main
+			otherText := []byte(fuzzMain)
+			if tc.main {
+				file, other, otherText = main, svc, []byte("name: web\nvirtual: 192.0.2.10:80\nforward: nat\n")
+			}
+			write(t, file, []byte(tc.text))
+			write(t, other, otherText)
+			rep := Validate(main, Options{Host: fakeHost{}})
+			checkLocated(t, rep, file, []byte(tc.text))
+			got := strings.ReplaceAll(strings.ReplaceAll(rep.Errors.Error(), dir+"/services.d/", ""), dir+"/", "")
+			if got != tc.want {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
 }

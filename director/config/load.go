@@ -102,7 +102,9 @@ func decodeFile(path string, out any, errs *Errors) parsed {
 	checkOneDocument(data, p.rep)
 	root := docRoot(doc)
 	switch {
-	case root == nil:
+	case root == nil || root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null":
+		// Empty, comments only, or a lone "---" (whose null value yaml.v3
+		// places on a line after the file's last).
 		p.rep.atLine(min(1, len(data)), "", "the file holds no settings")
 		return p
 	case root.Kind != yaml.MappingNode:
