@@ -33,10 +33,11 @@ import (
 //     b becomes master too and the client follows b's gratuitous ARP; the
 //     rule goes at a moment chosen so that the winner's (a's) advert is
 //     the first after the heal, or the loser's (b's). Only failures after
-//     the heal count.
+//     the heal count. The heals also run with the mixed pairs of a
+//     migration, lvsd with keepalived in both roles (kbenchPairs).
 //
 // Run it with -benchtime 1x: it makes its own repetitions. It needs root
-// and keepalived, and takes about four minutes. LVSD_BENCH_VRRP=key runs
+// and keepalived, and takes about six minutes. LVSD_BENCH_VRRP=key runs
 // the scenarios whose key contains key. Like the other benchmarks it
 // reports and never asserts timings; the lines under the table say
 // whether lvsd met the criteria in this run.
@@ -53,7 +54,7 @@ func BenchmarkVRRPFailover(b *testing.B) {
 	for b.Loop() {
 		for _, sc := range scenarios {
 			for run := range kbenchRuns {
-				for _, impl := range kbenchImpls {
+				for _, impl := range kbenchImplsFor(sc) {
 					r := kbenchRetry(l, sn, impl, sc)
 					// Not b.Logf: a benchmark's log is cut to 10 lines.
 					fmt.Printf("%-36s %-10s run %d: %s\n", sc.name, impl, run+1, r)
@@ -66,13 +67,20 @@ func BenchmarkVRRPFailover(b *testing.B) {
 		}
 	}
 	kbenchTable(os.Stdout, scenarios, res)
+	kbenchMixedTable(os.Stdout, scenarios, res)
 	for _, sc := range scenarios {
 		benchRow("VRRP "+sc.name+": client outage, median (ms)", kbenchCell(res[sc.name]["lvsd"]),
 			"keepalived "+kbenchCell(res[sc.name]["keepalived"]), "probe every 10 ms; runs in brackets")
+		for _, pair := range kbenchPairs {
+			if len(res[sc.name][pair]) > 0 {
+				benchRow("VRRP "+sc.name+", mixed pair a="+strings.Replace(pair, "+", " b=", 1)+": client outage, median (ms)",
+					kbenchCell(res[sc.name][pair]), "", "a priority 150 wins; probe every 10 ms; runs in brackets")
+			}
+		}
 	}
 	kbenchLoad("at the end")
 	for _, sc := range scenarios {
-		for _, impl := range kbenchImpls {
+		for _, impl := range kbenchImplsFor(sc) {
 			b.ReportMetric(float64(kbenchMedian(res[sc.name][impl])), impl+"-"+sc.key+"-ms")
 		}
 	}
@@ -259,12 +267,15 @@ func (r kbenchResult) outageString() string {
 	return s
 }
 
-// kbenchVRID gives each implementation and version its own VRID.
+// kbenchVRID gives each implementation (or pair) and version its own VRID.
 func kbenchVRID(impl string, version int) int {
-	if impl == "lvsd" {
+	switch impl {
+	case "lvsd":
 		return 70 + version
+	case "keepalived":
+		return 80 + version
 	}
-	return 80 + version
+	return 100 + 10*slices.Index(kbenchPairs, impl) + version
 }
 
 // kbenchRun starts a fresh pair of impl, lets a be elected, probes the
@@ -276,7 +287,11 @@ func kbenchRun(l *kadLab, sn *kbenchSniffer, impl string, sc kbenchScenario) kbe
 	spec.VRID = kbenchVRID(impl, spec.Version)
 	sa, sb := spec, spec
 	sa.Priority, sb.Priority = 150, 100
-	c := &kbenchCtx{l: l, sn: sn, a: l.node("a", impl, sa), b: l.node("b", impl, sb)}
+	implA, implB, mixed := strings.Cut(impl, "+")
+	if !mixed {
+		implB = impl
+	}
+	c := &kbenchCtx{l: l, sn: sn, a: l.node("a", implA, sa), b: l.node("b", implB, sb)}
 	defer c.a.stop()
 	defer c.b.stop()
 	c.a.start()
