@@ -165,14 +165,14 @@ type rawCheck struct {
 	Source   string    `yaml:"source"`
 
 	// http and https
-	Method      string `yaml:"method"`
-	Path        string `yaml:"path"`
-	Host        string `yaml:"host"`
-	Status      []int  `yaml:"expect_status"`
-	Body        string `yaml:"expect_body"`
-	BodyRegex   string `yaml:"expect_regex"`
-	TLSVerify   *bool  `yaml:"tls_verify"`
-	ServerName  string `yaml:"sni"`
+	Method     string `yaml:"method"`
+	Path       string `yaml:"path"`
+	Host       string `yaml:"host"`
+	Status     []int  `yaml:"expect_status"`
+	Body       string `yaml:"expect_body"`
+	BodyRegex  string `yaml:"expect_regex"`
+	TLSVerify  *bool  `yaml:"tls_verify"`
+	ServerName string `yaml:"sni"`
 
 	// tcp and udp
 	Send   string `yaml:"send"`

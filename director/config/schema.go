@@ -19,7 +19,7 @@ type schema struct {
 	rep  reporter
 	bad  *badPaths
 	seen map[seenKey]bool // anchored values already checked: their verdict
-	file reflect.Type        // rawMain or rawService, for hints on unknown keys
+	file reflect.Type     // rawMain or rawService, for hints on unknown keys
 }
 
 // seenKey is an anchored value checked as one type: the same anchor may
