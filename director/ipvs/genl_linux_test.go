@@ -54,6 +54,14 @@ func decodeOp(m []byte) (msgHeader, Op, error) {
 	case !haveSvc, haveDest != (op.Kind == AddDest || op.Kind == UpdateDest || op.Kind == DelDest):
 		return h, op, fmt.Errorf("attributes of %v: %w", op.Kind, errMalformed)
 	}
+	// Settings the kernel does not read for this command (its parse
+	// without full_entry).
+	if op.Kind != AddService && op.Kind != UpdateService {
+		op.Service = Service{}
+	}
+	if op.Kind == DelDest {
+		op.Dest = Dest{}
+	}
 	return h, op, nil
 }
 
@@ -92,7 +100,9 @@ func decodeService(b []byte, op *Op) error {
 	if op.Service.Flags&FlagPersistent != 0 {
 		op.Service.Netmask = fromKernelNetmask(op.Key.IPv6, netmask)
 	}
-	if op.Key.FWMark == 0 {
+	if op.Key.FWMark != 0 { // the kernel reads no protocol or address then
+		op.Key.Protocol, op.Key.Addr = 0, netip.AddrPort{}
+	} else {
 		a, ok := netip.AddrFromSlice(addr)
 		if !ok {
 			return fmt.Errorf("service address %x: %w", addr, errMalformed)
@@ -105,6 +115,7 @@ func decodeService(b []byte, op *Op) error {
 func decodeDest(b []byte, op *Op) error {
 	var addr []byte
 	var port uint16
+	op.Dest.Forward = fromFwd(0) // without the attribute the kernel reads 0: masquerading
 	return errors.Join(attrs(b, func(typ uint16, v []byte) error {
 		switch {
 		case typ == destFamily && len(v) == 2:
@@ -224,10 +235,11 @@ func FuzzDecodeOp(f *testing.F) {
 			return
 		}
 		again, err := appendOp(nil, h.Type, h.Seq, h.Flags, op)
-		if err != nil || op.Dest.Forward == "local" {
+		if err != nil || op.Dest.Forward == "local" || (op.Service.Flags&FlagPersistent != 0 && op.Service.Netmask == 0) {
 			// Decoded but not encodable (a family mismatch: refused before
-			// sending), or local forwarding, which is the kernel's own
-			// (a realserver on the director) and never asked for by lvsd.
+			// sending), local forwarding, which is the kernel's own (a
+			// realserver on the director) and never asked for by lvsd, or
+			// a persistence netmask of 0, which lvsd sends as a host mask.
 			return
 		}
 		if _, op2, err := decodeOp(again); err != nil || !reflect.DeepEqual(op, op2) {
