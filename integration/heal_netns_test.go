@@ -4,6 +4,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ type healCase struct {
 	a, b  string
 	split time.Duration
 	first string // "a", the winner, or "b", the loser
+	vmac  bool   // both with the virtual router MAC
 }
 
 func (c healCase) String() string {
@@ -24,7 +26,11 @@ func (c healCase) String() string {
 	if c.first == "b" {
 		order = "loser first"
 	}
-	return fmt.Sprintf("a=%s b=%s, %v split, %s", c.a, c.b, c.split, order)
+	vmac := ""
+	if c.vmac {
+		vmac = ", virtual MAC"
+	}
+	return fmt.Sprintf("a=%s b=%s, %v split, %s%s", c.a, c.b, c.split, order, vmac)
 }
 
 // healVRID gives every pair of implementations its own VRID.
@@ -57,6 +63,11 @@ func TestSplitBrainHeal(t *testing.T) {
 	}
 	cases = append(cases, healCase{a: "lvsd", b: "lvsd", split: 10 * time.Second, first: "a"},
 		healCase{a: "lvsd", b: "lvsd", split: 10 * time.Second, first: "b"})
+	for _, pair := range [][2]string{{"lvsd", "lvsd"}, {"lvsd", "keepalived"}, {"keepalived", "lvsd"}} {
+		for _, first := range []string{"a", "b"} {
+			cases = append(cases, healCase{a: pair[0], b: pair[1], split: 3 * time.Second, first: first, vmac: true})
+		}
+	}
 	parent := l.TB
 	for _, c := range cases {
 		t.Run(strings.NewReplacer(" ", "_", ",", "").Replace(c.String()), func(t *testing.T) {
@@ -77,7 +88,10 @@ func TestSplitBrainHeal(t *testing.T) {
 // probes, unless this is the last try.
 func healRun(t *testing.T, l *kadLab, sn *kbenchSniffer, hc healCase, last bool) (again bool) {
 	l.reset()
-	spec := kadSpec{Version: 3, Advert: 100 * time.Millisecond, VRID: healVRID(hc.a, hc.b)}
+	spec := kadSpec{Version: 3, Advert: 100 * time.Millisecond, VRID: healVRID(hc.a, hc.b), VirtualMAC: hc.vmac}
+	if hc.vmac {
+		defer healRemoveMacvlans(l)
+	}
 	sa, sb := spec, spec
 	sa.Priority, sb.Priority = 150, 100
 	c := &kbenchCtx{l: l, sn: sn, a: l.node("a", hc.a, sa), b: l.node("b", hc.b, sb), split: hc.split}
@@ -122,11 +136,18 @@ func healRun(t *testing.T, l *kadLab, sn *kbenchSniffer, hc healCase, last bool)
 	if after.sent < int(kbenchWindow/kbenchPeriod)*8/10 {
 		t.Errorf("the client sent only %d probes in %v: starved, the run proves nothing", after.sent, kbenchWindow)
 	}
-	if h := l.holders(); len(h) != 1 || h[0] != "a" {
-		t.Errorf("holders at the end %v, want a alone\n%s", h, logs())
+	if !l.holdsNL("a") || l.holdsNL("b") {
+		t.Errorf("at the end a holds the VIP %v, b %v; want a alone\n%s", l.holdsNL("a"), l.holdsNL("b"), logs())
 	}
-	if got, want := l.Neighbour(l.ns["c"], netip.MustParseAddr(kadVIP)), l.MAC(l.ns["a"], "e0"); got.String() != want.String() {
+	want := l.MAC(l.ns["a"], "e0")
+	if hc.vmac {
+		want = net.HardwareAddr{0, 0, 0x5e, 0, 1, byte(spec.VRID)}
+	}
+	if got := l.Neighbour(l.ns["c"], netip.MustParseAddr(kadVIP)); got.String() != want.String() {
 		t.Errorf("the client has %v for the VIP at the end, want a's %v", got, want)
+	}
+	if hc.vmac {
+		t.Logf("the switch has the virtual MAC at port %s", healFDB(l, want))
 	}
 	if hc.a == "lvsd" {
 		st := c.a.vrrpStatus()
@@ -141,4 +162,28 @@ func healRun(t *testing.T, l *kadLab, sn *kbenchSniffer, hc healCase, last bool)
 		t.Logf("b (lvsd) counters: probes %d, proxy announces %d", st.Counters.Probes, st.Counters.ProxyAnnounces)
 	}
 	return false
+}
+
+// healRemoveMacvlans deletes the macvlans a killed daemon left in a and b.
+func healRemoveMacvlans(l *kadLab) {
+	for _, host := range []string{"a", "b"} {
+		out, _ := l.Try(l.ns[host], "ip", "-o", "link", "show", "type", "macvlan")
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 1 {
+				name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+				_, _ = l.Try(l.ns[host], "ip", "link", "del", name)
+			}
+		}
+	}
+}
+
+// healFDB returns the switch port that has learnt mac, or "none".
+func healFDB(l *kadLab, mac net.HardwareAddr) string {
+	out, _ := l.Try(l.Prefix+"-sw", "bridge", "fdb", "show", "br", "br0")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == mac.String() {
+			return f[2]
+		}
+	}
+	return "none"
 }

@@ -26,6 +26,9 @@ type kadSpec struct {
 	Priority int
 	// AuthPass is the version 2 password; "" means kadAuthPass.
 	AuthPass string
+	// VirtualMAC puts the VIP on a macvlan with the virtual router MAC
+	// (lvsd: virtual_mac; keepalived: use_vmac).
+	VirtualMAC bool
 }
 
 // kadAuthPass is the version 2 password (keepalived: auth_type PASS).
@@ -84,6 +87,9 @@ func (n *kadNode) writeConf() {
 		if n.spec.Version == 2 {
 			auth = "      auth_pass: " + n.spec.password() + "\n"
 		}
+		if n.spec.VirtualMAC {
+			auth += "      virtual_mac: true\n"
+		}
 		conf = fmt.Sprintf(`node: %s
 control: {socket: ctl.sock}
 http: {listen: ""}
@@ -103,6 +109,9 @@ vrrp:
 		auth := ""
 		if n.spec.Version == 2 {
 			auth = "  authentication {\n    auth_type PASS\n    auth_pass " + n.spec.password() + "\n  }\n"
+		}
+		if n.spec.VirtualMAC {
+			auth += "  use_vmac\n"
 		}
 		conf = fmt.Sprintf(`global_defs {
   router_id %s

@@ -104,6 +104,14 @@ func (n *Node) handoverGrace() time.Duration {
 	if master := n.m.Status().Master; !master.IsValid() || master == n.self {
 		return 0
 	}
+	if n.cfg.VirtualMAC {
+		// Both routers send from the one virtual MAC, and switches send
+		// it to the port that last sent from it: our last advert (priority
+		// 0 when resigning, our own when stepping down) pulls the clients'
+		// frames to us until the new master's next advert pulls them back.
+		// Keep serving them until that advert has surely come.
+		return 2 * max(n.cfg.AdvertInterval, n.m.Status().MasterAdverInterval)
+	}
 	return n.cfg.AdvertInterval
 }
 
