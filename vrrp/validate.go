@@ -28,7 +28,8 @@ type Expect struct {
 	Password string
 	// Addrs, when not nil, are our virtual addresses. RFC 5798 §7.1 lets a
 	// receiver compare them with the advertised ones, in any order, and
-	// says to drop a mismatch unless the sender is the owner (priority 255).
+	// says to drop a mismatch unless the sender is the owner (priority
+	// 255); lvsd drops an owner's mismatch too (see check).
 	Addrs []netip.Addr
 	// Owner makes Validate drop every advertisement, as RFC 5798 §7.1 asks
 	// of the address owner (priority 255). Leave it false to let the
@@ -82,8 +83,12 @@ func (exp Expect) check(a Advert) error {
 	if a.Interval <= 0 {
 		return fmt.Errorf("interval %v: %w", a.Interval, ErrInterval)
 	}
-	if exp.Addrs != nil && a.Priority != 255 && !sameAddrs(a.Addrs, exp.Addrs) {
-		return fmt.Errorf("addresses %v, want %v: %w", a.Addrs, exp.Addrs, ErrAddrList)
+	// RFC 5798 §7.1 lets a priority-255 advert through a mismatch, but
+	// the owner owns the virtual router's addresses: one advertising
+	// others does not own ours. Taking it stepped a master down to any
+	// host that sent 255, and announced our VIPs at that host's MAC.
+	if exp.Addrs != nil && !sameAddrs(a.Addrs, exp.Addrs) {
+		return fmt.Errorf("addresses %v, want %v (priority %d): %w", a.Addrs, exp.Addrs, a.Priority, ErrAddrList)
 	}
 	return nil
 }
