@@ -3,10 +3,17 @@
 package integration
 
 import (
+	"encoding/binary"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mdlayher/ndp"
+	"github.com/mdlayher/packet"
+
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // TestAddressConflictThirdHost: a misconfigured host (b, running no VRRP)
@@ -67,4 +74,79 @@ func TestAddressConflictThirdHost(t *testing.T) {
 		return l.Neighbour(l.ns["c"], vip).String() == aMAC
 	})
 	l.answered("a", time.Second)
+}
+
+// TestAddressConflictIPv6: the same with an IPv6 VIP, in process: b takes
+// the VIP and announces it (an unsolicited Neighbor Advertisement); the master a reports the conflict, probes
+// with Neighbor Solicitations from :: that b answers, announces nothing,
+// and announces again once b lets the address go, so the client, which
+// had followed b, comes back.
+func TestAddressConflictIPv6(t *testing.T) {
+	l := vrrpPair(t, 1)
+	cfg := vrrpConfig("a", 200)
+	cfg.VIPs = []netip.Prefix{netip.MustParsePrefix("2001:db8::100/64")}
+	a := l.start(l.newNode("a", cfg))
+	l.WaitFor(masterDown(200)+3*time.Second, "a holds the VIP", func() bool { return l.host("a").holds(vrrpVIP6) })
+	l.ping(vrrpVIP6) // the client has a neighbour entry for the VIP
+	time.Sleep(1500 * time.Millisecond)
+	b, macA, macB := l.host("b").name, l.host("a").mac(t, "eth0"), l.host("b").mac(t, "eth0")
+
+	// Linux announces an address only after duplicate address detection,
+	// which would find a's: the misconfigured host is made by hand.
+	l.In(b, "ip", "addr", "add", "2001:db8::100/64", "dev", "eth0", "nodad")
+	l.Must(<-l.Go(b, func() error { return conflictNA("eth0", vrrpVIP6, macB) }))
+	l.WaitFor(time.Second, "a reports the conflict", func() bool {
+		c := a.node.Status().Conflict
+		return c.Addr == vrrpVIP6 && c.MAC == macB.String()
+	})
+	l.WaitFor(time.Second, "the client follows b", func() bool { return l.host("c").neighbour(vrrpVIP6).String() == macB.String() })
+	before := a.node.Status().Counters
+	time.Sleep(time.Second)
+	st := a.node.Status()
+	t.Logf("after 1 s of conflict: claims %v, probes %d (%d before)", st.Counters.Claims, st.Counters.Probes, before.Probes)
+	if st.State != vrrp.Master || st.Counters.AnnouncesSent != before.AnnouncesSent {
+		t.Errorf("a: %v, announced %d packets during the conflict; want MASTER, none", st.State, st.Counters.AnnouncesSent-before.AnnouncesSent)
+	}
+	// Each probe is answered: the claims grow with the probes.
+	if n := st.Counters.Probes - before.Probes; n < 5 || n > 11 || st.Counters.Claims[vrrp.ClaimAnnounce] < before.Claims[vrrp.ClaimAnnounce]+5 {
+		t.Errorf("%d probes in 1 s, claims %v (%v before); want about 10, each answered", n, st.Counters.Claims, before.Claims)
+	}
+
+	l.In(b, "ip", "addr", "del", "2001:db8::100/64", "dev", "eth0")
+	l.WaitFor(time.Second, "a announces once b let go", func() bool {
+		s := a.node.Status()
+		return s.Counters.Heals == 1 && !s.Conflict.Addr.IsValid() && s.Counters.AnnouncesSent > st.Counters.AnnouncesSent
+	})
+	l.WaitFor(time.Second, "the client comes back to a", func() bool { return l.host("c").neighbour(vrrpVIP6).String() == macA.String() })
+}
+
+// conflictNA sends an unsolicited Neighbor Advertisement for target at mac
+// to all nodes on ifname (RFC 4861 §7.2.6), from the calling thread's
+// namespace.
+func conflictNA(ifname string, target netip.Addr, mac net.HardwareAddr) error {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return err
+	}
+	na := &ndp.NeighborAdvertisement{Override: true, TargetAddress: target,
+		Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: mac}}}
+	dst := netip.IPv6LinkLocalAllNodes()
+	icmp, err := ndp.MarshalMessageChecksum(na, target, dst)
+	if err != nil {
+		return err
+	}
+	pkt := make([]byte, 40, 40+len(icmp))
+	pkt[0] = 6 << 4
+	binary.BigEndian.PutUint16(pkt[4:], uint16(len(icmp)))
+	pkt[6], pkt[7] = 58, 255
+	s16, d16 := target.As16(), dst.As16()
+	copy(pkt[8:], s16[:])
+	copy(pkt[24:], d16[:])
+	pc, err := packet.Listen(ifi, packet.Datagram, 0x86dd, nil)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	_, err = pc.WriteTo(append(pkt, icmp...), &packet.Addr{HardwareAddr: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}})
+	return err
 }
