@@ -58,6 +58,9 @@ func (n *Node) listenOnly() {
 	n.addrs = listenAddrs{log: n.log}
 	n.ann = listenAnnouncer{log: n.log}
 	if n.watch != nil {
-		n.watch = listenWatcher{Watcher: n.watch, log: n.log}
+		// No conflict watch either: a guard that may not probe would take
+		// every claim for a conflict and every silence for its end.
+		n.watch.Close()
+		n.watch = nil
 	}
 }

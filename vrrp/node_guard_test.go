@@ -77,3 +77,22 @@ func TestNodeProxyOnlyForTheWinner(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeListenOnlyWatchesNothing: a dry run has no guard, since it may
+// not probe: claims it would see are not conflicts, and it sends nothing.
+func TestNodeListenOnlyWatchesNothing(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	w := &fakeWatcher{own: ownMAC, in: make(chan Sighting), closed: make(chan struct{})}
+	h := newHarnessDeps(t, nodeConfig(), Deps{Watcher: w, Clock: clk, ListenOnly: true})
+	w.log = h.log
+	h.run()
+	h.advance(time.Second) // "master": it hears nobody
+	select {
+	case <-w.closed:
+	default:
+		t.Fatal("the watcher of a dry run is still open")
+	}
+	if c := h.n.Status().Counters; c.Conflicts != 0 || c.Probes != 0 {
+		t.Errorf("dry run: %d conflicts, %d probes; want none", c.Conflicts, c.Probes)
+	}
+}

@@ -3,8 +3,6 @@ package vrrp
 import (
 	"net"
 	"net/netip"
-
-	"github.com/sirupsen/logrus"
 )
 
 // Watcher is a Node's eye and voice on its link for address resolution:
@@ -30,21 +28,4 @@ type Watcher interface {
 	// the interface's, or the virtual MAC.
 	MAC() net.HardwareAddr
 	Close() error
-}
-
-// listenWatcher is the Watcher of a dry run (listen.go): it sees, but
-// sends nothing.
-type listenWatcher struct {
-	Watcher
-	log *logrus.Entry
-}
-
-func (w listenWatcher) Probe(addr netip.Addr) error {
-	w.log.WithField("vip", addr).Debug("dry run: would probe the virtual address")
-	return nil
-}
-
-func (w listenWatcher) AnnounceAs(addr netip.Addr, mac net.HardwareAddr) (int, error) {
-	w.log.WithFields(logrus.Fields{"vip": addr, "mac": mac}).Debug("dry run: would announce the address for the master")
-	return 0, nil
 }

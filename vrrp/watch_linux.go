@@ -138,10 +138,11 @@ func (w *linkWatcher) MAC() net.HardwareAddr { return w.own }
 func (w *linkWatcher) Close() error { return w.pc.Close() }
 
 // openWatch opens the real Watcher unless one was injected, or the
-// Announcer was (unit tests on fakes run without one). It runs after
+// Announcer was (unit tests on fakes run without one), or the Node only
+// listens (see listenOnly). It runs after
 // open, in the node's namespace; Run closes the Watcher.
 func (n *Node) openWatch() error {
-	if n.watch != nil || n.deps.Announcer != nil {
+	if n.watch != nil || n.deps.Announcer != nil || n.deps.ListenOnly {
 		return nil
 	}
 	ns := netns.None() // the process's own (see captureNetns)
