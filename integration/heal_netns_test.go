@@ -47,10 +47,13 @@ func healVRID(a, b string) int {
 // with lvsd; the heal crosses in either order (the winner's advert first,
 // or the loser's); lvsd with lvsd also after a 10 s split. At the end a
 // alone holds the VIP, the client has a's MAC for it, and an lvsd winner
-// reports the conflict it saw in its status. One exception, inherent to
-// a loser that steps down silently: lvsd winning over keepalived, with
-// lvsd's advert crossing first, may lose the probes of one probe's lag
-// and wait (see healRun).
+// reports the conflict it saw in its status. Three exceptions (see
+// healRun): lvsd winning over keepalived, which steps down silently, may
+// lose what the client sends between keepalived's release and lvsd's next
+// probe; with a virtual MAC, what the switch sends to the loser after its
+// release until the winner's next frame; and one connection being opened
+// at the instant the client moves may be reset by the new holder, which
+// has no IPVS table to find it in.
 func TestSplitBrainHeal(t *testing.T) {
 	l := newKadLab(t)
 	lvsdBinary(t)
@@ -120,18 +123,36 @@ func healRun(t *testing.T, l *kadLab, sn *kbenchSniffer, hc healCase, last bool)
 	}
 	failedAt := c.probe.failedAt(healAt.Add(-kbenchPeriod/2), healAt.Add(kbenchWindow), healAt)
 	switch {
-	case hc.a == "lvsd" && hc.b == "keepalived":
+	case hc.a == "lvsd" && hc.b == "keepalived" && !hc.vmac:
 		// keepalived, the loser, releases the VIP silently the moment it
 		// reads a's advert. When that advert crosses first, a learns it
 		// from its next probe, 5 ms after the advert plus a 5 ms wait
 		// (vrrp/guard.go): a SYN the client sends meanwhile to b is lost.
-		// What must hold is that the outage ends there, not 30 s later.
-		if after.failed > 2 || (len(failedAt) > 0 && failedAt[len(failedAt)-1] > 60*time.Millisecond) {
-			t.Errorf("%s: %d of %d probes failed after the heal, at %v; want at most 2, within 60 ms of it\n%s",
-				hc, after.failed, after.sent, failedAt, logs())
+		// What must hold is that the outage ends there, within the two
+		// advert intervals a probe answered just before the release
+		// costs, not 30 s later.
+		if len(failedAt) > 0 && failedAt[len(failedAt)-1] > 2*spec.Advert {
+			t.Errorf("%s: %d of %d probes failed after the heal, at %v; want none later than %v\n%s",
+				hc, after.failed, after.sent, failedAt, 2*spec.Advert, logs())
 		}
-	case after.failed > 0:
-		t.Errorf("%s: %d of %d probes failed after the heal, at %v\n%s", hc, after.failed, after.sent, failedAt, logs())
+	case hc.vmac:
+		// Both holders send from the virtual MAC, and the switch sends it
+		// to the port that sent from it last: the loser's replies during
+		// its grace (two advert intervals) pull it back from the winner's
+		// adverts, and after the loser's release frames reach the winner
+		// only from the winner's next frame from that MAC, up to one advert
+		// interval later.
+		if len(failedAt) > 0 && failedAt[len(failedAt)-1] > 3*spec.Advert+kbenchPeriod {
+			t.Errorf("%s: %d of %d probes failed after the heal, at %v; want none later than %v\n%s",
+				hc, after.failed, after.sent, failedAt, 3*spec.Advert, logs())
+		}
+	case after.failed > 1 || (after.failed == 1 && after.errs["reset"] != 1):
+		// One reset is a connection that was being opened with one
+		// holder at the instant the client moved to the other, which
+		// resets it: without IPVS and its connection sync nothing carries
+		// it over (in a director the table handover and the reset hold
+		// do). Anything else is a client sent where nobody served it.
+		t.Errorf("%s: %d of %d probes failed after the heal, at %v, %v\n%s", hc, after.failed, after.sent, failedAt, after.errs, logs())
 	}
 	if after.sent < int(kbenchWindow/kbenchPeriod)*8/10 {
 		t.Errorf("the client sent only %d probes in %v: starved, the run proves nothing", after.sent, kbenchWindow)
