@@ -6,7 +6,7 @@ SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build deps test unit deb deb-check netns vm bench fuzz lint demo clean
+.PHONY: all build deps test unit deb deb-check netns vm bench fuzz lint demo clean soak
 
 all: build
 
@@ -54,6 +54,15 @@ bench: deps
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# The chaos soak (integration/soak_*): a seeded sequence of FAULTS faults
+# against the pair in namespaces, invariants checked throughout; it ends
+# with "N faults, M violations". SEED replays a failed run (it prints
+# both). make test runs the short soak (50 faults) as part of netns.
+soak:
+	CGO_ENABLED=0 $(GO) build -o $(BUILD)/lvsd ./cmd/lvsd
+	LVSD_BIN=$(BUILD)/lvsd LVSD_SOAK_SEED=$(SEED) LVSD_SOAK_FAULTS=$(FAULTS) \
+	  $(GO) test -tags integration -count=1 -timeout 0 -v -run '^TestSoak$$' ./integration/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \

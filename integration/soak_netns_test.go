@@ -1,0 +1,359 @@
+//go:build integration && !ipvs
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/integration/netlab"
+)
+
+// The soak's namespace layer: two lvsd directors (--ipvs=memory, real
+// VRRP), three realservers with TCP checks and a client on one LAN, under
+// a seeded sequence of faults. The invariants are checked continuously
+// (soak_watch_netns_test.go). `make test` runs the short soak (50
+// faults); `make soak SEED=... FAULTS=...` a long one or a replay.
+
+const (
+	soakVIP      = "192.0.2.10"
+	soakAdvert   = 100 * time.Millisecond
+	soakShort    = 50
+	soakClientTO = 300 * time.Millisecond
+)
+
+// soakMDI is Master_Down_Interval of the backup (priority 100):
+// 3 × Advertisement_Interval + Skew_Time (RFC 5798 §6.1).
+var soakMDI = 3*soakAdvert + time.Duration(256-100)*soakAdvert/256
+
+var soakDirectors = map[string]string{"a": "192.0.2.1", "b": "192.0.2.2"}
+var soakReals = map[string]string{"rs1": "192.0.2.11", "rs2": "192.0.2.12", "rs3": "192.0.2.13"}
+
+// soakKinds are the namespace layer's faults. Durations are how long the
+// fault lasts before its recovery.
+var soakKinds = []faultKind{
+	{Name: "sigkill", Weight: 10, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second},
+	{Name: "sigstop", Weight: 10, Targets: []string{"a", "b"}, Min: 100 * time.Millisecond, Max: 5 * time.Second},
+	{Name: "sigterm", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 2 * time.Second},
+	{Name: "link-down", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second},
+	{Name: "link-flap", Weight: 8, Targets: []string{"a", "b"}, Min: time.Second, Max: 3 * time.Second, Params: 60},
+	{Name: "partition", Weight: 10, Targets: []string{"a", "b"}, Min: 500 * time.Millisecond, Max: 4 * time.Second, Params: 3},
+	{Name: "lan-loss", Weight: 10, Targets: []string{"a", "b", "client"}, Min: time.Second, Max: 5 * time.Second, Params: 3},
+	{Name: "realserver-kill", Weight: 8, Targets: []string{"rs1", "rs2", "rs3"}, Min: time.Second, Max: 4 * time.Second},
+	{Name: "reload", Weight: 8, Targets: []string{"rs1", "rs2", "rs3"}, Params: 9},
+	{Name: "reload-invalid", Weight: 5},
+	{Name: "switchover", Weight: 8, Min: time.Second, Max: 3 * time.Second},
+	{Name: "drain", Weight: 7, Targets: []string{"rs1", "rs2", "rs3"}, Min: 500 * time.Millisecond, Max: 3 * time.Second},
+}
+
+// soakLab is the lab and what the test knows of it: which processes run,
+// which links are up, what the files and drains say.
+type soakLab struct {
+	l    *netlab.T
+	bin  string
+	ns   map[string]string
+	cfg  map[string]string
+	sock map[string]string
+	log  *soakLog
+	res  *resources
+
+	mu        sync.Mutex
+	proc      map[string]*netlab.Proc
+	running   map[string]bool      // lvsd process up and answered once
+	stopped   map[string]bool      // SIGSTOPped
+	linkDown  map[string]bool      // e0 down, or flapping
+	healthy   map[string]time.Time // since when healthy; zero when not
+	rsStop    map[string]func()
+	rsUpSince map[string]time.Time // zero while killed
+	rsDownAt  map[string]time.Time
+	weights   map[string]int            // in the files now
+	loaded    map[string]map[string]int // per director: the weights its configuration holds
+	drained   map[string]bool           // per realserver, on both directors
+	lives     []*procLife
+}
+
+// procLife is one lvsd process's resource use after warm-up and last.
+type procLife struct {
+	Director    string
+	Started     time.Time
+	Warm, Last  procSample
+	WarmAt, End time.Time
+}
+
+func newSoakLab(t *testing.T, seed uint64) *soakLab {
+	s := &soakLab{l: netlab.ForTest(t), bin: lvsdBinary(t), cfg: map[string]string{}, sock: map[string]string{},
+		log: newSoakLog(seed), res: newResources(), proc: map[string]*netlab.Proc{}, running: map[string]bool{},
+		stopped: map[string]bool{}, linkDown: map[string]bool{}, healthy: map[string]time.Time{},
+		rsStop: map[string]func(){}, rsUpSince: map[string]time.Time{}, rsDownAt: map[string]time.Time{},
+		weights: map[string]int{"rs1": 1, "rs2": 2, "rs3": 3}, loaded: map[string]map[string]int{}, drained: map[string]bool{}}
+	hosts := map[string]string{"client": "192.0.2.100/24"}
+	for n, a := range soakDirectors {
+		hosts[n] = a + "/24"
+	}
+	for n, a := range soakReals {
+		hosts[n] = a + "/24"
+	}
+	s.ns = s.l.Segment("e0", hosts)
+	for n := range soakReals {
+		s.rsStop[n] = s.l.Echo(s.ns[n], ":7000")
+		s.rsUpSince[n] = time.Now()
+	}
+	for name, prio := range map[string]int{"a": 150, "b": 100} {
+		s.l.Echo(s.ns[name], ":7000") // what the VIP's holder answers the client with
+		s.cfg[name] = s.l.Write(name+"/lvsd.yaml", fmt.Sprintf(`node: %s
+control: {socket: ctl.sock}
+http: {listen: "127.0.0.1:9180"}
+vrrp:
+  instances:
+    - name: front
+      interface: e0
+      vrid: 51
+      priority: %d
+      advert_interval: %v
+      virtual_ips: [%s/24]
+      handover: {on_stop: true, timeout: 2s}
+`, name, prio, soakAdvert, soakVIP))
+		s.sock[name] = s.l.Dir + "/" + name + "/ctl.sock"
+	}
+	s.writeServices(false)
+	return s
+}
+
+// writeServices writes both directors' service file from the weights, or
+// a broken one.
+func (s *soakLab) writeServices(broken bool) {
+	s.mu.Lock()
+	body := "name: echo\nvirtual: " + soakVIP + ":7000\nforward: dr\nscheduler: wrr\n" +
+		"check: {type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2}\nreals:\n"
+	for _, n := range []string{"rs1", "rs2", "rs3"} {
+		body += fmt.Sprintf("  - {address: %s:7000, weight: %d}\n", soakReals[n], s.weights[n])
+	}
+	s.mu.Unlock()
+	if broken {
+		body = strings.Replace(body, "weight: ", "weight: ten", 1)
+	}
+	for d := range soakDirectors {
+		// Write and rename, so that a daemon never reads half a file.
+		path := s.l.Write(d+"/services.d/.echo.tmp", body)
+		if err := os.Rename(path, s.l.Dir+"/"+d+"/services.d/echo.yaml"); err != nil {
+			s.l.TB.Fatal(err)
+		}
+	}
+}
+
+// start runs lvsd on d and waits until it answers.
+func (s *soakLab) start(d string) error {
+	p, err := s.l.Lab.Start(s.ns[d], fmt.Sprintf("lvsd-%s-%d", d, time.Now().UnixNano()), s.bin, "run", "--ipvs=memory", "-c", s.cfg[d])
+	if err != nil {
+		return err
+	}
+	if _, ok := netlab.Poll(15*time.Second, 20*time.Millisecond, func() bool {
+		st, err := soakStatus(s.sock[d], time.Second)
+		return err == nil && st.Generation >= 1
+	}); !ok {
+		p.Kill()
+		return fmt.Errorf("lvsd on %s did not answer within 15s:\n%s", d, s.l.LogOf(p.Name))
+	}
+	s.mu.Lock()
+	s.proc[d], s.running[d] = p, true
+	s.loaded[d] = map[string]int{}
+	for n, w := range s.weights {
+		s.loaded[d][n] = w
+	}
+	s.lives = append(s.lives, &procLife{Director: d, Started: time.Now()})
+	s.mu.Unlock()
+	s.updateHealth(d)
+	return nil
+}
+
+// updateHealth marks d healthy (process running, not stopped, link up)
+// from now, or not.
+func (s *soakLab) updateHealth(d string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.running[d] && !s.stopped[d] && !s.linkDown[d]
+	switch {
+	case h && s.healthy[d].IsZero():
+		s.healthy[d] = time.Now()
+	case !h:
+		s.healthy[d] = time.Time{}
+	}
+}
+
+func (s *soakLab) set(m map[string]bool, d string, v bool) {
+	s.mu.Lock()
+	m[d] = v
+	s.mu.Unlock()
+	s.updateHealth(d)
+}
+
+// soakStatus asks the lvsd on sock for its status within limit.
+func soakStatus(sock string, limit time.Duration) (api.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var st api.Status
+	err := api.Call(ctx, sock, api.CmdStatus, nil, &st)
+	return st, err
+}
+
+// call sends one control request to d's daemon.
+func (s *soakLab) call(d, cmd string, args, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return api.Call(ctx, s.sock[d], cmd, args, out)
+}
+
+// metrics reads d's process figures from its /metrics.
+func (s *soakLab) metrics(d string) (procSample, error) {
+	var page string
+	err := <-s.l.Go(s.ns[d], func() error {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:9180", time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(c)
+		page = string(b)
+		return err
+	})
+	if err != nil {
+		return procSample{}, err
+	}
+	return parseMetrics(page)
+}
+
+// TestSoak runs the namespace layer's soak: the seed and the number of
+// faults come from LVSD_SOAK_SEED and LVSD_SOAK_FAULTS (make soak), 50
+// faults from a fresh seed by default.
+func TestSoak(t *testing.T) {
+	seed, n := soakParams(t, soakShort)
+	plan := makePlan(seed, n, soakKinds)
+	t.Logf("soak seed %d, %d faults (replay: make soak SEED=%d FAULTS=%d)", seed, n, seed, n)
+	s := newSoakLab(t, seed)
+	for _, d := range []string{"a", "b"} {
+		s.l.Must(s.start(d))
+	}
+	if _, ok := netlab.Poll(10*time.Second, 10*time.Millisecond, func() bool { return lvsdState(s.sock["a"]) == "MASTER" }); !ok {
+		t.Fatal("a never became master")
+	}
+	w := s.watch()
+	time.Sleep(5 * time.Second) // warm-up: the first sample of each process is taken here
+	s.sampleAll(true)
+	var wg sync.WaitGroup
+	for _, f := range plan {
+		time.Sleep(f.Gap)
+		names := s.resourcesOf(f)
+		if !f.Overlap || !s.res.tryTake(names...) {
+			wg.Wait()
+			s.res.take(names...)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.res.give(names...)
+			win := s.log.begin(f)
+			if err := s.inject(f); err != nil {
+				s.log.violate("fault-recovery", time.Now(), fmt.Sprintf("%s: %v", f, err))
+			}
+			s.log.end(win)
+		}()
+	}
+	wg.Wait()
+	time.Sleep(3 * time.Second) // settle: the last fault's effects must heal too
+	w.stop()
+	s.sampleAll(false)
+	s.checkLeaks()
+	if s.log.report(t, plan) > 0 {
+		t.Errorf("soak seed %d: violations (see above); replay with make soak SEED=%d FAULTS=%d", seed, seed, n)
+	}
+}
+
+// sampleAll samples every running, awake lvsd: the warm-up figure of a
+// process without one, and the last figure of every process.
+func (s *soakLab) sampleAll(warm bool) {
+	for d := range soakDirectors {
+		s.mu.Lock()
+		ok := s.running[d] && !s.stopped[d]
+		var life *procLife
+		for _, l := range s.lives {
+			if l.Director == d {
+				life = l
+			}
+		}
+		s.mu.Unlock()
+		if !ok || life == nil {
+			continue
+		}
+		m, err := s.metrics(d)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		if life.WarmAt.IsZero() {
+			if warm || time.Since(life.Started) > 5*time.Second {
+				life.Warm, life.WarmAt = m, time.Now()
+			}
+		} else {
+			life.Last, life.End = m, time.Now()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// checkLeaks compares each process that ran a minute or more past its
+// warm-up: RSS, goroutines and descriptors at its end within 10%.
+func (s *soakLab) checkLeaks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lives {
+		if l.WarmAt.IsZero() || l.End.IsZero() {
+			continue
+		}
+		s.l.TB.Logf("lvsd %s (ran %v past warm-up): rss %.1f -> %.1f MiB, goroutines %v -> %v, fds %v -> %v",
+			l.Director, l.End.Sub(l.WarmAt).Round(time.Second), l.Warm.RSS/(1<<20), l.Last.RSS/(1<<20),
+			l.Warm.Goroutines, l.Last.Goroutines, l.Warm.FDs, l.Last.FDs)
+		if l.End.Sub(l.WarmAt) < time.Minute {
+			continue
+		}
+		s.log.checked("leaks")
+		if !within10(l.Warm.RSS, l.Last.RSS) || !within10(l.Warm.Goroutines, l.Last.Goroutines) || !within10(l.Warm.FDs, l.Last.FDs) {
+			s.log.violate("leaks", l.End, fmt.Sprintf("lvsd %s: %+v at warm-up, %+v at the end", l.Director, l.Warm, l.Last))
+		}
+	}
+}
+
+// resourcesOf names what f touches, so that overlapping faults never
+// fight over one thing.
+func (s *soakLab) resourcesOf(f fault) []string {
+	switch f.Kind {
+	case "sigkill", "sigstop", "sigterm":
+		return []string{"proc:" + f.Target}
+	case "link-down", "link-flap", "partition", "lan-loss":
+		return []string{"link:" + f.Target}
+	case "realserver-kill":
+		return []string{"rs:" + f.Target}
+	default: // the control socket of both, and the files
+		return []string{"proc:a", "proc:b", "config"}
+	}
+}
+
+// signal sends sig to d's lvsd.
+func (s *soakLab) signal(d string, sig syscall.Signal) error {
+	s.mu.Lock()
+	p := s.proc[d]
+	s.mu.Unlock()
+	return p.Signal(sig)
+}

@@ -1,0 +1,359 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The soak's machinery shared by its two layers: a fault plan drawn from
+// a seed, the record of the windows the faults ran in, and the record of
+// the invariants' violations, each with the windows it fell in. The plan
+// depends on the seed and the number of faults only, so
+// `make soak SEED=S FAULTS=N` replays it (the wall-clock interleaving of
+// the daemons differs, the faults and their order do not).
+
+// Environment of `make soak`: LVSD_SOAK_SEED (default: drawn and
+// printed), LVSD_SOAK_FAULTS (default: the short soak of make test).
+const (
+	envSoakSeed   = "LVSD_SOAK_SEED"
+	envSoakFaults = "LVSD_SOAK_FAULTS"
+)
+
+// soakParams reads the seed and fault count, defaulting to short faults.
+func soakParams(tb testing.TB, short int) (seed uint64, faults int) {
+	tb.Helper()
+	seed = rand.Uint64() % 1e9
+	if s := os.Getenv(envSoakSeed); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			tb.Fatalf("%s=%q: %v", envSoakSeed, s, err)
+		}
+		seed = v
+	}
+	faults = short
+	if s := os.Getenv(envSoakFaults); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			tb.Fatalf("%s=%q: want a positive number", envSoakFaults, s)
+		}
+		faults = v
+	}
+	return seed, faults
+}
+
+// fault is one planned fault. Dur and Param are drawn with it; Overlap
+// says it may start while earlier faults still run, when the resources
+// it touches are free.
+type fault struct {
+	N       int
+	Kind    string
+	Target  string // director, realserver or "" (the pair)
+	Dur     time.Duration
+	Param   int // kind-specific: netem mode, partition direction, a weight...
+	Overlap bool
+	Gap     time.Duration // after the previous fault started
+}
+
+func (f fault) String() string {
+	s := fmt.Sprintf("#%d %s", f.N, f.Kind)
+	if f.Target != "" {
+		s += " " + f.Target
+	}
+	s += fmt.Sprintf(" dur=%v param=%d", f.Dur.Round(time.Millisecond), f.Param)
+	if f.Overlap {
+		s += " overlapping"
+	}
+	return s
+}
+
+// faultKind is what a layer can inject: its weight in the draw, the
+// targets it picks one of, and its duration range.
+type faultKind struct {
+	Name     string
+	Weight   int
+	Targets  []string
+	Min, Max time.Duration
+	Params   int // Param is drawn in [0, Params)
+}
+
+// makePlan draws n faults from seed.
+func makePlan(seed uint64, n int, kinds []faultKind) []fault {
+	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	total := 0
+	for _, k := range kinds {
+		total += k.Weight
+	}
+	plan := make([]fault, n)
+	for i := range plan {
+		x := r.IntN(total)
+		k := kinds[0]
+		for _, c := range kinds {
+			if x < c.Weight {
+				k = c
+				break
+			}
+			x -= c.Weight
+		}
+		f := fault{N: i + 1, Kind: k.Name, Dur: k.Min}
+		if len(k.Targets) > 0 {
+			f.Target = k.Targets[r.IntN(len(k.Targets))]
+		}
+		if k.Max > k.Min {
+			f.Dur += time.Duration(r.Int64N(int64(k.Max - k.Min)))
+		}
+		if k.Params > 0 {
+			f.Param = r.IntN(k.Params)
+		}
+		f.Overlap = r.IntN(4) == 0
+		f.Gap = time.Duration(200+r.IntN(1300)) * time.Millisecond
+		plan[i] = f
+	}
+	return plan
+}
+
+// window is when one fault ran, from its injection to the end of its
+// recovery (the daemon restarted and answering, the link up again...).
+type window struct {
+	F          fault
+	Start, End time.Time // End zero while it runs
+}
+
+// soakLog records the windows and the violations of one soak run.
+type soakLog struct {
+	seed  uint64
+	start time.Time
+
+	mu         sync.Mutex
+	windows    []*window
+	violations []violation
+	counts     map[string]int // invariant -> checks that could have failed
+}
+
+type violation struct {
+	Invariant string
+	At        time.Time
+	What      string
+	Windows   []string // faults whose windows it fell in (or just after)
+}
+
+func newSoakLog(seed uint64) *soakLog {
+	return &soakLog{seed: seed, start: time.Now(), counts: map[string]int{}}
+}
+
+// begin opens f's window.
+func (l *soakLog) begin(f fault) *window {
+	w := &window{F: f, Start: time.Now()}
+	l.mu.Lock()
+	l.windows = append(l.windows, w)
+	l.mu.Unlock()
+	return w
+}
+
+// end closes w.
+func (l *soakLog) end(w *window) {
+	l.mu.Lock()
+	w.End = time.Now()
+	l.mu.Unlock()
+}
+
+// checked counts one evaluation of an invariant.
+func (l *soakLog) checked(inv string) {
+	l.mu.Lock()
+	l.counts[inv]++
+	l.mu.Unlock()
+}
+
+// explained reports whether t falls in the window of a fault whose kind
+// explains, or within after of its end; ok says which kinds do.
+func (l *soakLog) explained(t time.Time, after time.Duration, ok func(fault) bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, w := range l.windows {
+		if !ok(w.F) || t.Before(w.Start) {
+			continue
+		}
+		if w.End.IsZero() || !t.After(w.End.Add(after)) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastEnd returns when the latest window of a kind ok says explains
+// ended, now while one still runs, or the zero time.
+func (l *soakLog) lastEnd(ok func(fault) bool) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last time.Time
+	for _, w := range l.windows {
+		if !ok(w.F) {
+			continue
+		}
+		if w.End.IsZero() {
+			return time.Now()
+		}
+		if w.End.After(last) {
+			last = w.End
+		}
+	}
+	return last
+}
+
+// violate records a violation at t with the windows around it.
+func (l *soakLog) violate(inv string, t time.Time, what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v := violation{Invariant: inv, At: t, What: what}
+	for _, w := range l.windows {
+		if !t.Before(w.Start) && (w.End.IsZero() || t.Before(w.End.Add(2*time.Second))) {
+			v.Windows = append(v.Windows, w.F.String())
+		}
+	}
+	l.violations = append(l.violations, v)
+}
+
+// report prints the faults per kind, the invariants' checks and
+// violations, and the replay command; it returns the number of
+// violations.
+func (l *soakLog) report(tb testing.TB, plan []fault) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kinds := map[string]int{}
+	for _, w := range l.windows {
+		kinds[w.F.Kind]++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "soak seed %d, %d faults in %v\n", l.seed, len(l.windows), time.Since(l.start).Round(time.Second))
+	names := mapKeys(kinds)
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&b, "  fault %-16s %5d\n", k, kinds[k])
+	}
+	perInv := map[string]int{}
+	for _, v := range l.violations {
+		perInv[v.Invariant]++
+	}
+	invs := mapKeys(l.counts)
+	sort.Strings(invs)
+	for _, inv := range invs {
+		fmt.Fprintf(&b, "  invariant %-22s %7d checks %4d violations\n", inv, l.counts[inv], perInv[inv])
+	}
+	for _, v := range l.violations {
+		fmt.Fprintf(&b, "  VIOLATION %s at +%v: %s (fault windows: %s)\n", v.Invariant,
+			v.At.Sub(l.start).Round(time.Millisecond), v.What, strings.Join(v.Windows, "; "))
+	}
+	if len(l.violations) > 0 {
+		fmt.Fprintf(&b, "replay: make soak SEED=%d FAULTS=%d\nfault sequence:\n", l.seed, len(plan))
+		for _, f := range plan {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+	}
+	fmt.Fprintf(&b, "%d faults, %d violations", len(l.windows), len(l.violations))
+	tb.Log(b.String())
+	return len(l.violations)
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// resources serialises faults that touch the same thing (a director's
+// process, its link, a realserver, the configuration files).
+type resources struct {
+	mu   sync.Mutex
+	busy map[string]bool
+	free *sync.Cond
+}
+
+func newResources() *resources {
+	r := &resources{busy: map[string]bool{}}
+	r.free = sync.NewCond(&r.mu)
+	return r
+}
+
+// take waits until every one of names is free, then holds them.
+func (r *resources) take(names ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for slices.ContainsFunc(names, func(n string) bool { return r.busy[n] }) {
+		r.free.Wait()
+	}
+	for _, n := range names {
+		r.busy[n] = true
+	}
+}
+
+// tryTake holds names if all are free, and says so.
+func (r *resources) tryTake(names ...string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if slices.ContainsFunc(names, func(n string) bool { return r.busy[n] }) {
+		return false
+	}
+	for _, n := range names {
+		r.busy[n] = true
+	}
+	return true
+}
+
+func (r *resources) give(names ...string) {
+	r.mu.Lock()
+	for _, n := range names {
+		delete(r.busy, n)
+	}
+	r.mu.Unlock()
+	r.free.Broadcast()
+}
+
+// procSample is one lvsd process's resource use, read from its /metrics.
+type procSample struct {
+	RSS        float64 // bytes
+	Goroutines float64
+	FDs        float64
+}
+
+// parseMetrics picks the process figures out of a Prometheus text page.
+func parseMetrics(page string) (procSample, error) {
+	var s procSample
+	found := 0
+	for _, line := range strings.Split(page, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "process_resident_memory_bytes":
+			s.RSS, found = v, found+1
+		case "go_goroutines":
+			s.Goroutines, found = v, found+1
+		case "process_open_fds":
+			s.FDs, found = v, found+1
+		}
+	}
+	if found != 3 {
+		return s, fmt.Errorf("metrics page lacks the process figures (%d of 3)", found)
+	}
+	return s, nil
+}
+
+// within10 reports whether end is within 10% of warm (either way up: a
+// leak only grows, so only growth counts).
+func within10(warm, end float64) bool { return end <= warm*1.10 }
