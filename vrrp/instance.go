@@ -39,6 +39,10 @@ type InstanceConfig struct {
 	// instead of the multicast group, and accepts only those whose source
 	// is a peer.
 	Unicast Unicast
+	// Paths are additional heartbeat paths: links on which the same
+	// adverts are sent and received (path.go). The instance's own
+	// Interface alone decides whether it can serve.
+	Paths []Path
 	// VIPs are the virtual addresses with their prefix lengths, all of one
 	// family: the family of the instance.
 	VIPs []netip.Prefix
@@ -122,7 +126,10 @@ type Handover struct {
 // the clock. Nil fields get the real thing: on Linux, sockets and netlink
 // in the network namespace NewNode was called in.
 type Deps struct {
-	Conn      Conn
+	Conn Conn
+	// PathConns, if set, are the Conns of InstanceConfig.Paths, in order;
+	// nil entries are opened by Run.
+	PathConns []Conn
 	Addrs     Addrs
 	Announcer Announcer
 	// Watcher sees ARP and Neighbor Advertisements on the link (see
@@ -220,6 +227,18 @@ func (c InstanceConfig) check() error {
 	for _, a := range append([]netip.Addr{c.Unicast.Source}, c.Unicast.Peers...) {
 		if a.IsValid() && (a.Is4() != c.is4() || a.Is4In6()) {
 			bad("unicast address %v is not of the family of the virtual addresses", a)
+		}
+	}
+	seen := map[string]bool{c.Interface: true}
+	for _, p := range c.Paths {
+		if p.Interface == "" || seen[p.Interface] {
+			bad("path %q: need an interface other than the instance's and the other paths'", p.Interface)
+		}
+		seen[p.Interface] = true
+		for _, a := range append([]netip.Addr{p.Unicast.Source}, p.Unicast.Peers...) {
+			if a.IsValid() && (a.Is4() != c.is4() || a.Is4In6()) {
+				bad("path %s: unicast address %v is not of the family of the virtual addresses", p.Interface, a)
+			}
 		}
 	}
 	if c.Announce.Repeat < 0 || c.Announce.Interval < 0 || c.Announce.Refresh < 0 {

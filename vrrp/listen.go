@@ -55,6 +55,9 @@ func (a listenAnnouncer) Announce(addr netip.Addr) (int, error) {
 // listenOnly wraps the Node's sending parts; called once they are open.
 func (n *Node) listenOnly() {
 	n.conn = &listenConn{Conn: n.conn, log: n.log}
+	for i, c := range n.pathConns {
+		n.pathConns[i] = &listenConn{Conn: c, log: n.log}
+	}
 	n.addrs = listenAddrs{log: n.log}
 	n.ann = listenAnnouncer{log: n.log}
 	if n.watch != nil {

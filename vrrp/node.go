@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -28,13 +27,14 @@ type Node struct {
 	ns    *os.File // Linux: the network namespace NewNode ran in
 
 	// Set before Run; unit tests replace them.
-	conn   Conn
-	addrs  Addrs
-	ann    Announcer
-	watch  Watcher // nil: no conflict detection, no proxy announcements
-	links  linkSource
-	runCmd func(ctx context.Context, argv []string) error
-	idle   func(next time.Time) // test hook: called before each wait
+	conn      Conn
+	pathConns []Conn // one per cfg.Paths (path.go)
+	addrs     Addrs
+	ann       Announcer
+	watch     Watcher // nil: no conflict detection, no proxy announcements
+	links     linkSource
+	runCmd    func(ctx context.Context, argv []string) error
+	idle      func(next time.Time) // test hook: called before each wait
 
 	started atomic.Bool
 	done    chan struct{} // closed when Run returns
@@ -46,8 +46,9 @@ type Node struct {
 	// Owned by Run's goroutine.
 	m         *Machine
 	self      netip.Addr
-	dsts      []netip.Addr
-	peers     map[netip.Addr]bool
+	paths     []*hbPath // paths[0] is the LAN (path.go)
+	pathSince time.Time // when the paths started listening
+	pathNext  time.Time
 	exp       Expect
 	vips      []netip.Addr
 	base      uint8 // configured priority, or the last SetPriority
@@ -104,12 +105,13 @@ func NewNode(cfg InstanceConfig, deps Deps) (*Node, error) {
 		log:  log.WithFields(logrus.Fields{"instance": cfg.Name, "vrid": cfg.VRID}),
 		conn: deps.Conn, addrs: deps.Addrs, ann: deps.Announcer, watch: deps.Watcher, g: newGuard(cfg.AdvertInterval),
 		done: make(chan struct{}), events: make(chan func()), linkCh: make(chan linkState),
-		mbox: newMailbox(), base: cfg.Priority, tracks: newTracks(cfg),
+		mbox: newMailbox(), base: cfg.Priority, tracks: newTracks(cfg), pathConns: make([]Conn, len(cfg.Paths)),
 		held: map[netip.Prefix]bool{}, warned: map[string]time.Time{},
 	}
 	if n.clock == nil {
 		n.clock = realClock{}
 	}
+	copy(n.pathConns, deps.PathConns)
 	ns, err := captureNetns()
 	if err != nil {
 		return nil, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
@@ -138,8 +140,12 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	defer closeSys()
+	if err := n.openPaths(); err != nil {
+		n.closeConns()
+		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
+	}
 	if err := n.openWatch(); err != nil {
-		n.conn.Close()
+		n.closeConns()
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	closeWatch := sync.OnceFunc(func() {
@@ -152,7 +158,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.listenOnly()
 	}
 	if err := n.setup(); err != nil {
-		n.conn.Close()
+		n.closeConns()
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	bg := make(chan struct{})
@@ -160,13 +166,15 @@ func (n *Node) Run(ctx context.Context) error {
 	// stopBg ends the background goroutines: closing the Conn and the
 	// Watcher ends their reads.
 	stopBg := func() {
-		n.conn.Close()
+		n.closeConns()
 		closeWatch()
 		close(bg)
 		wg.Wait()
 	}
-	adverts, readErr := make(chan Advert), make(chan error, 1)
-	wg.Go(func() { n.readLoop(bg, adverts, readErr) })
+	adverts, readErr := make(chan pathAdvert), make(chan error, 1)
+	for _, loop := range n.startReaders(bg, adverts, readErr) {
+		wg.Go(loop)
+	}
 	sightings := make(chan Sighting)
 	if n.watch != nil {
 		wg.Go(func() { n.watchLoop(bg, sightings) })
@@ -197,18 +205,7 @@ func (n *Node) setup() error {
 	if n.cfg.AuthPass != "" {
 		n.exp.AuthType = AuthPassword
 	}
-	switch {
-	case len(n.cfg.Unicast.Peers) > 0:
-		n.peers = map[netip.Addr]bool{}
-		for _, p := range n.cfg.Unicast.Peers {
-			n.peers[p.WithZone("").Unmap()] = true
-			n.dsts = append(n.dsts, p.WithZone(""))
-		}
-	case n.cfg.is4():
-		n.dsts = []netip.Addr{MulticastIPv4}
-	default:
-		n.dsts = []netip.Addr{MulticastIPv6}
-	}
+	n.setupPaths()
 	return nil
 }
 
@@ -221,6 +218,7 @@ var MulticastIPv6 = netip.MustParseAddr("ff02::12")
 // left behind: they must not be here while we are not master.
 func (n *Node) begin() {
 	now := n.clock.Now()
+	n.pathSince, n.pathNext = now, now.Add(n.cfg.AdvertInterval)
 	n.st.update(func(s *NodeStatus) { s.Since = now })
 	n.report(nil)
 	if n.m.State() == Initialize {
@@ -236,7 +234,7 @@ func (n *Node) begin() {
 }
 
 // loop is the event loop: the only goroutine that touches the Machine.
-func (n *Node) loop(ctx context.Context, adverts <-chan Advert, sightings <-chan Sighting, readErr <-chan error) error {
+func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-chan Sighting, readErr <-chan error) error {
 	stop := ctx.Done()
 	for {
 		now := n.clock.Now()
@@ -257,9 +255,11 @@ func (n *Node) loop(ctx context.Context, adverts <-chan Advert, sightings <-chan
 		case <-stop:
 			stop = nil
 			n.beginStop()
-		case a := <-adverts:
-			n.st.heard(n.clock.Now(), a.From)
-			n.do(n.m.Receive(n.clock.Now(), a))
+		case pa := <-adverts:
+			now := n.clock.Now()
+			n.st.heard(now, pa.a.From)
+			n.heardOn(pa.path, now)
+			n.do(n.m.Receive(now, pa.a))
 		case s := <-sightings:
 			n.onSighting(s)
 		case f := <-n.events:
@@ -285,7 +285,7 @@ func (n *Node) nextDeadline() time.Time {
 		stopAt = n.stopAt
 	}
 	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.annLate, n.refresh, n.retry, stopAt,
-		n.g.deadline(), n.heirDeadline()} {
+		n.g.deadline(), n.heirDeadline(), n.pathDeadline()} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -322,6 +322,9 @@ func (n *Node) onTimer() {
 		n.do(n.g.timeout(now))
 	}
 	n.onHeirTimer(now)
+	if d := n.pathDeadline(); !d.IsZero() && !now.Before(d) {
+		n.checkPaths(now)
+	}
 }
 
 // beginStop starts a graceful stop; loop ends it.
@@ -357,41 +360,10 @@ func (n *Node) publish() {
 	n.st.machine(n.m.Status(), n.view.faultList())
 }
 
-// readLoop reads, checks and hands over advertisements until the Conn is
-// closed. It counts drops itself, so only good adverts wake the loop.
-func (n *Node) readLoop(done <-chan struct{}, out chan<- Advert, errc chan<- error) {
-	buf := make([]byte, 9000)
-	for {
-		r, err := n.conn.ReadFrom(buf)
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				n.st.count(cReadErr, 1)
-				errc <- err
-			}
-			return
-		}
-		a, err := n.accept(buf[:r.Len], r)
-		if err != nil {
-			n.st.drop(Reason(err))
-			n.log.WithError(err).Debug("advert dropped")
-			continue
-		}
-		if a.From == n.self {
-			continue // our own, looped back
-		}
-		n.st.count(cReceived, 1)
-		select {
-		case out <- a:
-		case <-done:
-			return
-		}
-	}
-}
-
 // accept checks a received packet: the unicast peer list, then Validate.
-func (n *Node) accept(pkt []byte, r Received) (Advert, error) {
+func (n *Node) accept(p *hbPath, pkt []byte, r Received) (Advert, error) {
 	src := r.Src.WithZone("").Unmap()
-	if n.peers != nil && !n.peers[src] {
+	if p.peers != nil && !p.peers[src] {
 		return Advert{}, fmt.Errorf("advert from %v: %w", src, ErrNotPeer)
 	}
 	return Validate(pkt, r.TTL, src, r.Dst.WithZone("").Unmap(), n.exp)

@@ -39,25 +39,28 @@ func (n *Node) do(acts []Action) {
 	}
 }
 
-// send writes one advertisement to each destination.
+// send writes one advertisement to each destination of every heartbeat
+// path (path.go), from our address on that path.
 func (n *Node) send(prio uint8) {
 	adv := Advert{Version: n.cfg.Version, Type: TypeAdvertisement, VRID: n.cfg.VRID,
 		Priority: prio, Interval: n.cfg.AdvertInterval, Addrs: n.vips}
 	if n.cfg.AuthPass != "" {
 		adv.AuthType, adv.AuthData = AuthPassword, Password(n.cfg.AuthPass)
 	}
-	for _, dst := range n.dsts {
-		b, err := adv.Marshal(n.self, dst, n.cfg.ChecksumMode)
-		if err == nil {
-			err = n.conn.WriteTo(b, dst)
+	for _, p := range n.paths {
+		for _, dst := range p.dsts {
+			b, err := adv.Marshal(p.self, dst, n.cfg.ChecksumMode)
+			if err == nil {
+				err = p.conn.WriteTo(b, dst)
+			}
+			if err != nil {
+				n.st.count(cSendErr, 1)
+				n.warn(err, "send advert on "+p.name, "dst", dst)
+				continue
+			}
+			n.st.count(cSent, 1)
+			n.st.update(func(s *NodeStatus) { s.LastSent = n.clock.Now() })
 		}
-		if err != nil {
-			n.st.count(cSendErr, 1)
-			n.warn(err, "send advert", "dst", dst)
-			continue
-		}
-		n.st.count(cSent, 1)
-		n.st.update(func(s *NodeStatus) { s.LastSent = n.clock.Now() })
 	}
 	if prio > 0 && n.m.State() == Master {
 		n.g.advertised(n.clock.Now())

@@ -48,6 +48,9 @@ type Counters struct {
 	// ProxyAnnounces counts gratuitous ARP and NA packets sent for a new
 	// master, at its MAC, after stepping down to it (node_guard.go).
 	ProxyAnnounces uint64
+	// PathSilences counts heartbeat paths that went silent while another
+	// path heard the peer (path.go).
+	PathSilences uint64
 }
 
 // ConflictStatus is an address conflict in progress: another host (MAC)
@@ -84,6 +87,9 @@ type NodeStatus struct {
 	Counters    Counters
 	// Conflict is the address conflict in progress, or the zero value.
 	Conflict ConflictStatus
+	// Paths are the heartbeat paths, the instance's own interface first;
+	// nil before Run opens them.
+	Paths []PathStatus
 }
 
 // stats holds a Node's status and counters. The Node's goroutine and its
@@ -109,6 +115,7 @@ func (st *stats) snapshot() NodeStatus {
 	s.Transitions = slices.Clone(s.Transitions)
 	s.Counters.Drops = maps.Clone(s.Counters.Drops)
 	s.Counters.Claims = maps.Clone(s.Counters.Claims)
+	s.Paths = slices.Clone(s.Paths)
 	return s
 }
 
@@ -167,14 +174,15 @@ func (st *stats) machine(ms Status, faults []string) {
 }
 
 // Field selectors for stats.count.
-func cSent(c *Counters) *uint64        { return &c.AdvertsSent }
-func cReceived(c *Counters) *uint64    { return &c.AdvertsReceived }
-func cAnnounces(c *Counters) *uint64   { return &c.AnnouncesSent }
-func cSendErr(c *Counters) *uint64     { return &c.SendErrors }
-func cAddrErr(c *Counters) *uint64     { return &c.AddrErrors }
-func cAnnounceErr(c *Counters) *uint64 { return &c.AnnounceErrors }
-func cReadErr(c *Counters) *uint64     { return &c.ReadErrors }
-func cConflicts(c *Counters) *uint64   { return &c.Conflicts }
-func cHeals(c *Counters) *uint64       { return &c.Heals }
-func cProbes(c *Counters) *uint64      { return &c.Probes }
-func cProxy(c *Counters) *uint64       { return &c.ProxyAnnounces }
+func cSent(c *Counters) *uint64         { return &c.AdvertsSent }
+func cReceived(c *Counters) *uint64     { return &c.AdvertsReceived }
+func cAnnounces(c *Counters) *uint64    { return &c.AnnouncesSent }
+func cSendErr(c *Counters) *uint64      { return &c.SendErrors }
+func cAddrErr(c *Counters) *uint64      { return &c.AddrErrors }
+func cAnnounceErr(c *Counters) *uint64  { return &c.AnnounceErrors }
+func cReadErr(c *Counters) *uint64      { return &c.ReadErrors }
+func cConflicts(c *Counters) *uint64    { return &c.Conflicts }
+func cHeals(c *Counters) *uint64        { return &c.Heals }
+func cProbes(c *Counters) *uint64       { return &c.Probes }
+func cProxy(c *Counters) *uint64        { return &c.ProxyAnnounces }
+func cPathSilences(c *Counters) *uint64 { return &c.PathSilences }

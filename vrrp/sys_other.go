@@ -18,3 +18,14 @@ func (n *Node) open() (func(), error) {
 	}
 	return func() {}, nil
 }
+
+// openPaths has no sockets to open outside Linux: Deps.PathConns must
+// hold every path's Conn.
+func (n *Node) openPaths() error {
+	for _, c := range n.pathConns {
+		if c == nil {
+			return errors.New("vrrp: heartbeat path sockets need Linux")
+		}
+	}
+	return nil
+}
