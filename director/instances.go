@@ -21,6 +21,13 @@ func instanceConfig(in config.Instance) vrrp.InstanceConfig {
 	if in.Unicast != nil {
 		c.Unicast = vrrp.Unicast{Source: in.Unicast.Source, Peers: in.Unicast.Peers}
 	}
+	for _, p := range in.Paths {
+		vp := vrrp.Path{Interface: p.Interface}
+		if p.Unicast != nil {
+			vp.Unicast = vrrp.Unicast{Source: p.Unicast.Source, Peers: p.Unicast.Peers}
+		}
+		c.Paths = append(c.Paths, vp)
+	}
 	switch in.Checksum {
 	case "no-pseudo-header":
 		c.ChecksumMode = vrrp.ChecksumNoPseudoHeader

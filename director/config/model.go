@@ -39,6 +39,7 @@ type Instance struct {
 	PreemptDelay   time.Duration
 	AuthPass       string // VRRPv2 simple text authentication, at most 8 bytes
 	Unicast        *Unicast
+	Paths          []Path // more heartbeat links (paths.go)
 	VIPs           []netip.Prefix
 	VirtualMAC     bool
 	// Checksum is the VRRPv3 IPv4 checksum variant: "pseudo-header" (the

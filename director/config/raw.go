@@ -53,6 +53,7 @@ type rawInstance struct {
 	PreemptDelay   Duration    `yaml:"preempt_delay"`
 	AuthPass       string      `yaml:"auth_pass"`
 	Unicast        *rawUnicast `yaml:"unicast"`
+	Paths          []rawPath   `yaml:"paths"`
 	VirtualIPs     []string    `yaml:"virtual_ips"`
 	VirtualMAC     bool        `yaml:"virtual_mac"`
 	Checksum       string      `yaml:"checksum"`

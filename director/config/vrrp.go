@@ -69,6 +69,7 @@ func resolveInstance(p string, raw rawInstance, r reporter) Instance {
 	resolveVersion(p, &in, r)
 	in.VIPs = resolveVIPs(p, raw.VirtualIPs, in.Version, r)
 	in.Unicast = resolveUnicast(p, raw.Unicast, in, r)
+	in.Paths = resolvePaths(p, raw.Paths, in, r)
 	in.Checksum = resolveChecksum(p, raw.Checksum, in, r)
 	in.Announce = resolveAnnounce(p, raw.Announce, r)
 	in.TrackIfaces, in.TrackScripts = resolveTrack(p, raw.Track, r)
