@@ -72,6 +72,23 @@ type Instance struct {
 	Counters    InstanceCounters `json:"counters"`
 	// Conflict is the address conflict in progress, if any.
 	Conflict *AddressConflict `json:"conflict,omitempty"`
+	// Paths are the heartbeat paths, the instance's interface first; only
+	// when the instance has more than one.
+	Paths []HeartbeatPath `json:"paths,omitempty"`
+}
+
+// HeartbeatPath is one link an instance sends and hears adverts on.
+type HeartbeatPath struct {
+	Interface string     `json:"interface"`
+	Source    netip.Addr `json:"source,omitzero"`
+	// LastAdvert is when an advert from another router last arrived on
+	// this path; zero when none yet.
+	LastAdvert time.Time `json:"last_advert,omitzero"`
+	// Silent is set while this path hears nothing but another hears the
+	// peer: the heartbeat has lost its redundancy. Silences counts how
+	// often that began.
+	Silent   bool   `json:"silent,omitempty"`
+	Silences uint64 `json:"silences"`
 }
 
 // AddressConflict is another host (MAC) claiming a VIP (Addr) of a master.
