@@ -9,22 +9,41 @@ import (
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
 	"github.com/lvsd/lvsd/director/web"
+	"github.com/lvsd/lvsd/healthcheck"
 )
 
-// labelSet holds the rendered Prometheus label sets of one configuration:
-// per service (service, local_address, local_port, proto, local_mark)
-// and per realserver (the same, then remote_address, remote_port). The
-// label names are node_exporter's IPVS collector's, so that lvsd's series
-// join its node_ipvs_backend_* ones in PromQL. Rendered once per
-// configuration, so a scrape only copies strings.
+// labelSet holds the rendered Prometheus label sets of one configuration,
+// in its order: per service (service, local_address, local_port, proto,
+// local_mark) and per realserver (the same, then remote_address,
+// remote_port). The label names are node_exporter's IPVS collector's, so
+// that lvsd's series join its node_ipvs_backend_* ones in PromQL.
+// Rendered once per configuration, so a scrape only copies strings; and
+// written in the configuration's order, so that consecutive lines differ
+// in a few bytes, which is what the scrape's compressor feeds on.
 type labelSet struct {
 	of    *Loaded
-	svc   map[string]string
-	real  map[realKey]string
-	byKey map[ipvs.ServiceKey]string // service name by IPVS key
+	svcs  []svcRow
+	reals []realRow                   // grouped by service, in svcs' order
+	pos   map[realKey]int             // index in reals
+	byKey map[ipvs.ServiceKey]int     // index in svcs
+	hist  []healthcheck.ServiceSeries // the services' histogram labels
 
 	mu    sync.Mutex
 	extra map[realKey]string // destinations not in the files (sorry servers)
+}
+
+type svcRow struct {
+	name, labels string
+	key          ipvs.ServiceKey
+	reals        []realRow // a window of labelSet.reals
+	first        int       // index of reals[0] in labelSet.reals
+}
+
+type realRow struct {
+	service, labels string
+	addr            netip.AddrPort
+	weight          int
+	initialUp       bool // the check's initial state, until the health runner knows better
 }
 
 type realKey struct {
@@ -54,55 +73,37 @@ func newLabelSet(cur *Loaded) *labelSet {
 	for _, s := range cfg.Services {
 		n += len(s.Reals)
 	}
-	l := &labelSet{of: cur, svc: make(map[string]string, len(cfg.Services)), real: make(map[realKey]string, n),
-		byKey: make(map[ipvs.ServiceKey]string, len(cfg.Services)), extra: map[realKey]string{}}
+	l := &labelSet{of: cur, svcs: make([]svcRow, 0, len(cfg.Services)), reals: make([]realRow, 0, n),
+		pos: make(map[realKey]int, n), byKey: make(map[ipvs.ServiceKey]int, len(cfg.Services)),
+		hist: make([]healthcheck.ServiceSeries, 0, len(cfg.Services)), extra: map[realKey]string{}}
 	for _, s := range cfg.Services {
 		v := web.Labels(virtualLabels(s)...)
-		l.svc[s.Name] = v
-		l.byKey[ipvs.KeyOf(s)] = s.Name
+		l.byKey[ipvs.KeyOf(s)] = len(l.svcs)
+		l.svcs = append(l.svcs, svcRow{name: s.Name, labels: v, key: ipvs.KeyOf(s), first: len(l.reals)})
+		l.hist = append(l.hist, healthcheck.ServiceSeries{Name: s.Name, Labels: v})
 		for _, r := range s.Reals {
-			l.real[realKey{s.Name, r.Addr}] = v + "," + remoteLabels(r.Addr)
+			l.pos[realKey{s.Name, r.Addr}] = len(l.reals)
+			l.reals = append(l.reals, realRow{service: s.Name, labels: v + "," + remoteLabels(r.Addr), addr: r.Addr,
+				weight: r.Weight, initialUp: r.Check.Initial != "down"})
 		}
+	}
+	for i := range l.svcs {
+		s := &l.svcs[i]
+		s.reals = l.reals[s.first : s.first+len(cfg.Services[i].Reals)]
 	}
 	return l
 }
 
-// realLabels renders a realserver's labels, also for one the files do
-// not list (a sorry server), remembered after the first time.
-func (l *labelSet) realLabels(service string, a netip.AddrPort) string {
-	k := realKey{service, a}
-	if s, ok := l.real[k]; ok {
-		return s
-	}
+// destLabels renders the labels of a destination the files do not list
+// (a sorry server), remembered after the first time.
+func (l *labelSet) destLabels(svc *svcRow, a netip.AddrPort) string {
+	k := realKey{svc.name, a}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s, ok := l.extra[k]; ok {
 		return s
 	}
-	s := l.svc[service] + "," + remoteLabels(a)
+	s := svc.labels + "," + remoteLabels(a)
 	l.extra[k] = s
 	return s
-}
-
-// healthLabels presents a labelSet to package healthcheck.
-type healthLabels struct{ *labelSet }
-
-func (h healthLabels) Real(service string, real netip.AddrPort) string {
-	return h.realLabels(service, real)
-}
-func (h healthLabels) Service(service string) string { return h.svc[service] }
-
-// kernelLabels presents a labelSet to package ipvs; services that are not
-// lvsd's get none, so they are left out (node_exporter has them).
-type kernelLabels struct{ *labelSet }
-
-func (k kernelLabels) Service(key ipvs.ServiceKey) string {
-	if name, ok := k.byKey[key]; ok {
-		return k.svc[name]
-	}
-	return ""
-}
-
-func (k kernelLabels) Dest(key ipvs.ServiceKey, a netip.AddrPort) string {
-	return k.realLabels(k.byKey[key], a)
 }

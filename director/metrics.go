@@ -37,7 +37,8 @@ type metrics struct {
 	handoverConns  prometheus.Counter
 	handoverErrors prometheus.Counter
 
-	labels atomic.Pointer[labelSet]
+	labels   atomic.Pointer[labelSet]
+	counters counterCache // the kernel's IPVS counters, shared by scrapes and status
 }
 
 func newMetrics(d *Director) *metrics {
@@ -135,58 +136,81 @@ func (m *metrics) labelsFor(cur *Loaded) *labelSet {
 
 // writeBulk writes the families that grow with the farm: health per
 // realserver and per service, the engine's drain and weights, and the
-// kernel's counters (where the table has them).
+// kernel's counters (where the table has them). Each source is read once,
+// under its own lock, before any line is written; the lines follow the
+// configuration's order.
 func (d *Director) writeBulk(t *web.Text) {
 	if !d.serving.Load() {
 		return
 	}
-	cur := d.Current()
-	l := d.metrics.labelsFor(cur)
-	d.metrics.health.Write(t, d.health.Unsorted(), healthLabels{l})
-	d.writeWeights(t, cur, l)
+	l := d.metrics.labelsFor(d.Current())
+	snap := d.health.Unsorted()
+	health := make([]*healthcheck.RealHealth, len(l.reals))
+	for i := range snap {
+		if p, ok := l.pos[realKey{snap[i].Service, snap[i].Real}]; ok {
+			health[p] = &snap[i]
+		}
+	}
+	series := make([]healthcheck.Series, 0, len(snap))
+	for i, h := range health {
+		if h != nil {
+			series = append(series, healthcheck.Series{Labels: l.reals[i].labels, Health: h})
+		}
+	}
+	d.metrics.health.Write(t, series, l.hist)
+	d.writeWeights(t, l, health, d.drains.snapshot())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	counters, err := d.dir.Counters(ctx)
+	rows, err := d.metrics.counters.rowsFor(ctx, time.Now(), l, d.dir.Counters)
 	if err != nil {
 		d.log.WithError(err).Warn("metrics: ipvs counters not read")
 	}
-	if counters != nil {
-		ipvs.WriteCounters(t, counters, kernelLabels{l})
+	if rows != nil {
+		ipvs.WriteCounters(t, rows.svcs, rows.dests)
 	}
 }
 
 // writeWeights writes, per configured realserver, whether the operator
 // drained it, its configured weight, and the weight lvsd gives it in the
-// kernel (as ipvs.Want decides: 0 when drained or down).
-func (d *Director) writeWeights(t *web.Text, cur *Loaded, l *labelSet) {
-	type row struct {
-		labels            string
-		drained           bool
-		weight, effective int
-	}
-	var rows []row
-	for _, s := range cur.Config.Services {
-		for _, r := range s.Reals {
-			st := cur.state(s.Name, r.Addr)
-			eff := r.Weight
-			if !st.Up || st.Drained {
-				eff = 0
-			}
-			rows = append(rows, row{l.real[realKey{s.Name, r.Addr}], st.Drained, r.Weight, eff})
-		}
-	}
+// kernel (as ipvs.Want decides: 0 when drained or down; before the
+// health runner tracks it, its check's initial state decides).
+func (d *Director) writeWeights(t *web.Text, l *labelSet, health []*healthcheck.RealHealth, drained map[realKey]bool) {
+	isDrained := func(r *realRow) bool { return len(drained) > 0 && drained[realKey{r.service, r.addr}] }
 	t.Family("lvsd_real_drained", "1 while the operator has drained the realserver (lvsd drain), else 0.", "gauge")
-	for _, r := range rows {
-		t.Sample("lvsd_real_drained", r.labels, "", b2f(r.drained))
+	for i := range l.reals {
+		t.Sample("lvsd_real_drained", l.reals[i].labels, "", b2f(isDrained(&l.reals[i])))
 	}
 	t.Family("lvsd_real_weight", "The realserver's configured weight.", "gauge")
-	for _, r := range rows {
-		t.Sample("lvsd_real_weight", r.labels, "", float64(r.weight))
+	for i := range l.reals {
+		t.Sample("lvsd_real_weight", l.reals[i].labels, "", float64(l.reals[i].weight))
 	}
 	t.Family("lvsd_real_effective_weight", "The weight lvsd gives the realserver in the kernel: the configured one, 0 while drained or down.", "gauge")
-	for _, r := range rows {
-		t.Sample("lvsd_real_effective_weight", r.labels, "", float64(r.effective))
+	for i := range l.reals {
+		r := &l.reals[i]
+		up := r.initialUp
+		if health[i] != nil {
+			up = health[i].Up
+		}
+		eff := r.weight
+		if !up || isDrained(r) {
+			eff = 0
+		}
+		t.Sample("lvsd_real_effective_weight", r.labels, "", float64(eff))
 	}
+}
+
+// snapshot copies the drained realservers, once per scrape rather than a
+// lock per realserver and family.
+func (d *drains) snapshot() map[realKey]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[realKey]bool{}
+	for s, reals := range d.set {
+		for _, r := range reals {
+			out[realKey{s, r}] = true
+		}
+	}
+	return out
 }
 
 func b2f(b bool) float64 {

@@ -32,7 +32,7 @@ func (d *Director) Status(ctx context.Context) api.Status {
 	}
 	if d.dir != nil {
 		t, err := d.dir.Table(ctx)
-		counters, cerr := d.dir.Counters(ctx)
+		counters, cerr := d.ipvsCounters(ctx)
 		s.IPVS = ipvsStatus(d.dir.Last(), t, cmp.Or(err, cerr), counters)
 		names := map[string]string{}
 		for _, svc := range cur.Config.Services {

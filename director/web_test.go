@@ -1,11 +1,9 @@
 package director
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
-	"github.com/lvsd/lvsd/director/web"
 )
 
 // farm writes a configuration of services x reals (no health check: no
@@ -171,72 +168,4 @@ func TestReloadWithAnUnbindableListenIsRejected(t *testing.T) {
 			t.Errorf("exposition lacks %s", want)
 		}
 	}
-}
-
-// The size make bench gives the figures at.
-const benchServices, benchReals = 1000, 10
-
-// BenchmarkScrape measures one /metrics scrape of a director with 1,000
-// services x 10 realservers (in-memory IPVS, zero counters) and prints
-// its cost for make bench's table.
-func BenchmarkScrape(b *testing.B) {
-	d, _ := runFarm(b, farm(b, benchServices, benchReals, freeAddr(b)))
-	out := scrape(b, d) // renders the labels once, as the first scrape after a reload does
-	b.ReportAllocs()
-	b.ResetTimer()
-	// The exposition goes to a counting writer, as it would to a socket:
-	// a recorder's growing buffer would cost more than the scrape.
-	w := &countingWriter{h: http.Header{}}
-	req := httptest.NewRequest("GET", "/metrics", nil)
-	h := d.web.Handler()
-	for b.Loop() {
-		h.ServeHTTP(w, req)
-	}
-	b.StopTimer()
-	per := b.Elapsed() / time.Duration(b.N)
-	allocs := testing.AllocsPerRun(3, func() { h.ServeHTTP(w, req) })
-	fmt.Printf("BENCH|/metrics scrape, %d services x %d reals|%.1f ms, %.0f allocs|-|%d lines, %.1f MB; %.1f%% of a core at 1 scrape/s\n",
-		benchServices, benchReals, float64(per)/1e6, allocs, strings.Count(out, "\n"), float64(len(out))/1e6,
-		100*per.Seconds())
-}
-
-// countingWriter is a ResponseWriter that keeps nothing but a count.
-type countingWriter struct {
-	h http.Header
-	n int
-}
-
-func (c *countingWriter) Header() http.Header         { return c.h }
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
-func (c *countingWriter) WriteHeader(int)             {}
-
-// BenchmarkStatusPage measures rendering the status page of the same
-// director from its snapshot, and taking the snapshot.
-func BenchmarkStatusPage(b *testing.B) {
-	d, _ := runFarm(b, farm(b, benchServices, benchReals, freeAddr(b)))
-	ctx := context.Background()
-	st := d.Status(ctx)
-	var buf bytes.Buffer
-	if err := web.Render(&buf, st, time.Now()); err != nil {
-		b.Fatal(err)
-	}
-	size := buf.Len()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		buf.Reset()
-		if err := web.Render(&buf, st, time.Now()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	render := b.Elapsed() / time.Duration(b.N)
-	start := time.Now()
-	const snaps = 5
-	for range snaps {
-		d.Status(ctx)
-	}
-	snap := time.Since(start) / snaps
-	fmt.Printf("BENCH|status page, %d services x %d reals|render %.1f ms (+ snapshot %.1f ms)|-|%.1f MB of HTML\n",
-		benchServices, benchReals, float64(render)/1e6, float64(snap)/1e6, float64(size)/1e6)
 }

@@ -127,44 +127,47 @@ func (m *Metrics) LastDuration(service string, real netip.AddrPort) time.Duratio
 	return time.Duration(rm.last.Load())
 }
 
-// Labels render the label sets of the series: a realserver's (service,
-// virtual and remote address) and a service's (without the remote
-// address). The engine renders them once per configuration.
-type Labels interface {
-	Real(service string, real netip.AddrPort) string
-	Service(service string) string
+// Series is one realserver's health (from the Runner's Snapshot or
+// Unsorted) with its rendered label set.
+type Series struct {
+	Labels string
+	Health *RealHealth
 }
 
-// Write writes the health families of the realservers in snap (the
-// Runner's Snapshot or Unsorted) to e.
-func (m *Metrics) Write(e Exposition, snap []RealHealth, l Labels) {
-	labels := make([]string, len(snap))
-	rms := make([]*realMetrics, len(snap))
+// ServiceSeries is a service's name and rendered label set.
+type ServiceSeries struct {
+	Name, Labels string
+}
+
+// Write writes the health families of reals and the duration histograms
+// of services to e, each in the order given: the engine gives its
+// configuration's, in which consecutive lines differ least.
+func (m *Metrics) Write(e Exposition, reals []Series, services []ServiceSeries) {
+	rms := make([]*realMetrics, len(reals))
 	m.mu.RLock()
-	for i, h := range snap {
-		labels[i] = l.Real(h.Service, h.Real)
-		rms[i] = m.reals[key{h.Service, h.Real}]
+	for i, r := range reals {
+		rms[i] = m.reals[key{r.Health.Service, r.Health.Real}]
 	}
 	m.mu.RUnlock()
 
 	e.Family("lvsd_real_up", "1 when the realserver's checks say it is up (rise and fall applied), else 0.", "gauge")
-	for i, h := range snap {
-		e.Sample("lvsd_real_up", labels[i], "", b2f(h.Up))
+	for _, r := range reals {
+		e.Sample("lvsd_real_up", r.Labels, "", b2f(r.Health.Up))
 	}
 	e.Family("lvsd_real_last_change_timestamp_seconds", "When the realserver last went up or down, as a Unix time; absent before its first change.", "gauge")
-	for i, h := range snap {
-		if !h.Since.IsZero() {
-			e.Sample("lvsd_real_last_change_timestamp_seconds", labels[i], "", unixSeconds(h.Since))
+	for _, r := range reals {
+		if !r.Health.Since.IsZero() {
+			e.Sample("lvsd_real_last_change_timestamp_seconds", r.Labels, "", unixSeconds(r.Health.Since))
 		}
 	}
 	e.Family("lvsd_real_checks_total", "Check results recorded for the realserver (restarts at 0 when its check changes).", "counter")
-	for i, h := range snap {
-		e.Sample("lvsd_real_checks_total", labels[i], "", float64(h.Checks))
+	for _, r := range reals {
+		e.Sample("lvsd_real_checks_total", r.Labels, "", float64(r.Health.Checks))
 	}
 	e.Family("lvsd_real_check_latency_seconds", "How long the realserver's last check took, from when it was due to its result.", "gauge")
 	for i, rm := range rms {
 		if rm != nil {
-			e.Sample("lvsd_real_check_latency_seconds", labels[i], "", float64(rm.last.Load())/1e9)
+			e.Sample("lvsd_real_check_latency_seconds", reals[i].Labels, "", float64(rm.last.Load())/1e9)
 		}
 	}
 	e.Family("lvsd_real_check_failures_total", "Failed checks of the realserver, by reason; a reason appears with its first failure.", "counter")
@@ -174,25 +177,37 @@ func (m *Metrics) Write(e Exposition, snap []RealHealth, l Labels) {
 		}
 		for j := range rm.failures {
 			if n := rm.failures[j].Load(); n > 0 {
-				e.Sample("lvsd_real_check_failures_total", labels[i], `reason="`+string(reasonList[j])+`"`, float64(n))
+				e.Sample("lvsd_real_check_failures_total", reals[i].Labels, reasonLabels[j], float64(n))
 			}
 		}
 	}
-	m.writeDurations(e, l)
+	m.writeDurations(e, services)
 }
 
-// writeDurations writes the duration histograms of the services l knows
-// (those of the configuration in service).
-func (m *Metrics) writeDurations(e Exposition, l Labels) {
+// reasonLabels are the failure counters' reason labels, rendered once.
+var reasonLabels = func() (out [len(reasonList)]string) {
+	for i, r := range reasonList {
+		out[i] = `reason="` + string(r) + `"`
+	}
+	return out
+}()
+
+// writeDurations writes the duration histograms of services (those of
+// the configuration in service) that have one.
+func (m *Metrics) writeDurations(e Exposition, services []ServiceSeries) {
 	const name = "lvsd_check_duration_seconds"
 	e.Family(name, "How long checks took, from when each was due to its result, per service.", "histogram")
+	hists := make([]*histogram, len(services))
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for service, hist := range m.svcs {
-		labels := l.Service(service)
-		if labels == "" {
+	for i, s := range services {
+		hists[i] = m.svcs[s.Name]
+	}
+	m.mu.RUnlock()
+	for i, hist := range hists {
+		if hist == nil {
 			continue
 		}
+		labels := services[i].Labels
 		var cum uint64
 		for j := range hist.counts {
 			cum += hist.counts[j].Load()

@@ -24,16 +24,14 @@ func (r *recorder) Sample(name, labels, extra string, v float64) {
 	r.lines[name+"{"+l+"}"] = v
 }
 
-type testLabels struct{}
-
-func (testLabels) Real(s string, r netip.AddrPort) string {
-	return fmt.Sprintf(`service=%q,real=%q`, s, r)
-}
-func (testLabels) Service(s string) string {
-	if s == "gone" {
-		return "" // not in the configuration any more
+// series labels the realservers of snap and the service "web" ("gone"
+// is not in the configuration any more).
+func series(snap []RealHealth) ([]Series, []ServiceSeries) {
+	var reals []Series
+	for i, h := range snap {
+		reals = append(reals, Series{Labels: fmt.Sprintf(`service=%q,real=%q`, h.Service, h.Real), Health: &snap[i]})
 	}
-	return fmt.Sprintf(`service=%q`, s)
+	return reals, []ServiceSeries{{Name: "web", Labels: `service="web"`}}
 }
 
 func TestMetricsCountResults(t *testing.T) {
@@ -54,7 +52,8 @@ func TestMetricsCountResults(t *testing.T) {
 		{Service: "web", Real: netip.MustParseAddrPort("192.0.2.2:80"), Up: false, Checks: 0},
 	}
 	r := &recorder{lines: map[string]float64{}}
-	m.Write(r, snap, testLabels{})
+	reals, services := series(snap)
+	m.Write(r, reals, services)
 	want := map[string]float64{
 		`lvsd_real_up{service="web",real="192.0.2.1:80"}`:                                    1,
 		`lvsd_real_up{service="web",real="192.0.2.2:80"}`:                                    0,

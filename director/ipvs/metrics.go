@@ -1,7 +1,6 @@
 package ipvs
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,77 +104,64 @@ type Exposition interface {
 	Sample(name, labels, extra string, v float64)
 }
 
-// CounterLabels render the label sets of the kernel's counters: a
-// service's, and a destination's of it. "" leaves the series out (a
-// service lvsd does not manage: node_exporter has those).
-type CounterLabels interface {
-	Service(k ServiceKey) string
-	Dest(k ServiceKey, addr netip.AddrPort) string
+// ServiceRow is one service's counters with its rendered label set.
+type ServiceRow struct {
+	Labels           string
+	C                Counters
+	Active, Inactive uint64 // its destinations' connections, summed
+}
+
+// NewServiceRow sums the destinations' connections of c.
+func NewServiceRow(labels string, c Counters) ServiceRow {
+	r := ServiceRow{Labels: labels, C: c}
+	for _, d := range c.Dests {
+		r.Active += uint64(d.Active)
+		r.Inactive += uint64(d.Inactive)
+	}
+	return r
+}
+
+// DestRow is one destination's counters with its rendered label set.
+type DestRow struct {
+	Labels string
+	C      DestCounters
 }
 
 // WriteCounters writes the kernel's counters per service and per
-// destination (realserver). The per-destination active and inactive
+// destination (realserver), in the order given: the engine gives its
+// configuration's, and leaves out the services that are not lvsd's
+// (node_exporter has those). The per-destination active and inactive
 // connections and weight are node_exporter's node_ipvs_backend_* series,
 // with the same label names, and are not repeated here.
-func WriteCounters(e Exposition, cs map[ServiceKey]Counters, l CounterLabels) {
-	type svc struct {
-		labels string
-		c      Counters
-		active uint64
-		inact  uint64
-	}
-	svcs := make([]svc, 0, len(cs))
-	for k, c := range cs {
-		if lb := l.Service(k); lb != "" {
-			s := svc{labels: lb, c: c}
-			for _, d := range c.Dests {
-				s.active += uint64(d.Active)
-				s.inact += uint64(d.Inactive)
-			}
-			svcs = append(svcs, s)
-		}
-	}
-	family := func(name, help, kind string, v func(s *svc) float64) {
+func WriteCounters(e Exposition, svcs []ServiceRow, dests []DestRow) {
+	family := func(name, help, kind string, v func(s *ServiceRow) float64) {
 		e.Family(name, help, kind)
 		for i := range svcs {
-			e.Sample(name, svcs[i].labels, "", v(&svcs[i]))
+			e.Sample(name, svcs[i].Labels, "", v(&svcs[i]))
 		}
 	}
 	family("lvsd_ipvs_service_connections_active", "Active connections of the service's realservers (the kernel's).", "gauge",
-		func(s *svc) float64 { return float64(s.active) })
+		func(s *ServiceRow) float64 { return float64(s.Active) })
 	family("lvsd_ipvs_service_connections_inactive", "Inactive connections of the service's realservers (the kernel's).", "gauge",
-		func(s *svc) float64 { return float64(s.inact) })
+		func(s *ServiceRow) float64 { return float64(s.Inactive) })
 	family("lvsd_ipvs_service_connections_total", "Connections the service received (the kernel's counter).", "counter",
-		func(s *svc) float64 { return float64(s.c.Connections) })
+		func(s *ServiceRow) float64 { return float64(s.C.Connections) })
 	family("lvsd_ipvs_service_packets_in_total", "Packets in to the service.", "counter",
-		func(s *svc) float64 { return float64(s.c.InPackets) })
+		func(s *ServiceRow) float64 { return float64(s.C.InPackets) })
 	family("lvsd_ipvs_service_packets_out_total", "Packets out of the service.", "counter",
-		func(s *svc) float64 { return float64(s.c.OutPackets) })
+		func(s *ServiceRow) float64 { return float64(s.C.OutPackets) })
 	family("lvsd_ipvs_service_bytes_in_total", "Bytes in to the service.", "counter",
-		func(s *svc) float64 { return float64(s.c.InBytes) })
+		func(s *ServiceRow) float64 { return float64(s.C.InBytes) })
 	family("lvsd_ipvs_service_bytes_out_total", "Bytes out of the service.", "counter",
-		func(s *svc) float64 { return float64(s.c.OutBytes) })
-	writeDests(e, cs, l)
+		func(s *ServiceRow) float64 { return float64(s.C.OutBytes) })
+	writeDests(e, dests)
 }
 
-func writeDests(e Exposition, cs map[ServiceKey]Counters, l CounterLabels) {
-	type dest struct {
-		labels string
-		c      DestCounters
-	}
-	var ds []dest
-	for k, c := range cs {
-		if l.Service(k) == "" {
-			continue
-		}
-		for a, d := range c.Dests {
-			ds = append(ds, dest{l.Dest(k, a), d})
-		}
-	}
+func writeDests(e Exposition, ds []DestRow) {
 	family := func(name, help string, v func(d *DestCounters) float64) {
 		e.Family(name, help, "counter")
 		for i := range ds {
-			e.Sample(name, ds[i].labels, "", v(&ds[i].c))
+			e.Sample(name, ds[i].Labels, "", v(&ds[i].C))
 		}
 	}
 	family("lvsd_ipvs_real_connections_total", "Connections the kernel gave the realserver since it was added.",

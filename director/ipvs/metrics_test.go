@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/jonboulle/clockwork"
@@ -75,16 +74,6 @@ func TestMetricsCountReconciles(t *testing.T) {
 	}
 }
 
-type keyLabels struct{}
-
-func (keyLabels) Service(k ServiceKey) string {
-	if k == KeyOf(v6) {
-		return "" // not lvsd's: left to node_exporter
-	}
-	return fmt.Sprintf("vs=%q", k)
-}
-func (keyLabels) Dest(k ServiceKey, a netip.AddrPort) string { return fmt.Sprintf("vs=%q,rs=%q", k, a) }
-
 type lines map[string]float64
 
 func (l lines) Family(string, string, string) {}
@@ -94,35 +83,30 @@ func (l lines) Sample(name, labels, extra string, v float64) {
 
 func TestWriteCounters(t *testing.T) {
 	rs := web.Reals[0].Addr
-	cs := map[ServiceKey]Counters{
-		KeyOf(web): {Connections: 7, InPackets: 70, OutPackets: 60, InBytes: 7000, OutBytes: 9000,
-			Dests: map[netip.AddrPort]DestCounters{
-				rs:                {Active: 2, Inactive: 3, Total: 5, InPackets: 50, OutPackets: 40, InBytes: 5000, OutBytes: 6000},
-				web.Reals[1].Addr: {Active: 1, Total: 2},
-			}},
-		KeyOf(v6): {Connections: 99},
-	}
+	c := Counters{Connections: 7, InPackets: 70, OutPackets: 60, InBytes: 7000, OutBytes: 9000,
+		Dests: map[netip.AddrPort]DestCounters{
+			rs:                {Active: 2, Inactive: 3, Total: 5, InPackets: 50, OutPackets: 40, InBytes: 5000, OutBytes: 6000},
+			web.Reals[1].Addr: {Active: 1, Total: 2},
+		}}
+	svc := fmt.Sprintf("vs=%q", KeyOf(web))
+	dst := fmt.Sprintf("vs=%q,rs=%q", KeyOf(web), rs)
 	l := lines{}
-	WriteCounters(l, cs, keyLabels{})
-	svc := fmt.Sprintf("{vs=%q}", KeyOf(web))
-	dst := fmt.Sprintf("{vs=%q,rs=%q}", KeyOf(web), rs)
+	WriteCounters(l, []ServiceRow{NewServiceRow(svc, c)}, []DestRow{{Labels: dst, C: c.Dests[rs]}})
 	want := map[string]float64{
-		"lvsd_ipvs_service_connections_active" + svc:   3,
-		"lvsd_ipvs_service_connections_inactive" + svc: 3,
-		"lvsd_ipvs_service_connections_total" + svc:    7,
-		"lvsd_ipvs_service_bytes_out_total" + svc:      9000,
-		"lvsd_ipvs_real_connections_total" + dst:       5,
-		"lvsd_ipvs_real_packets_in_total" + dst:        50,
-		"lvsd_ipvs_real_bytes_out_total" + dst:         6000,
+		"lvsd_ipvs_service_connections_active{" + svc + "}":   3,
+		"lvsd_ipvs_service_connections_inactive{" + svc + "}": 3,
+		"lvsd_ipvs_service_connections_total{" + svc + "}":    7,
+		"lvsd_ipvs_service_bytes_out_total{" + svc + "}":      9000,
+		"lvsd_ipvs_real_connections_total{" + dst + "}":       5,
+		"lvsd_ipvs_real_packets_in_total{" + dst + "}":        50,
+		"lvsd_ipvs_real_bytes_out_total{" + dst + "}":         6000,
 	}
 	for k, v := range want {
 		if g, ok := l[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
 	}
-	for k := range l {
-		if want := fmt.Sprintf("%q", KeyOf(v6)); len(k) > 0 && strings.Contains(k, want) {
-			t.Errorf("%s written: the service is not lvsd's", k)
-		}
+	if len(l) != 7+5 {
+		t.Errorf("%d series, want 12: %v", len(l), l)
 	}
 }

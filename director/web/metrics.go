@@ -1,38 +1,88 @@
 package web
 
 import (
-	"bufio"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/prometheus/common/expfmt"
 )
 
+// scratch is what one scrape reuses from the last: the text buffer and
+// the compressor's. Concurrent scrapes take one each.
+type scratch struct {
+	t Text
+	z gzipLines
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{t: Text{buf: make([]byte, 0, chunk+16<<10)}} }}
+
 // metrics serves the text exposition format (0.0.4), which every
-// Prometheus reads: the Gatherer's families, then the bulk writers'. It
-// is not compressed: on the links a scraper uses, a gzip of the 15 MB
-// that 10,000 realservers make would cost more CPU than the scrape.
+// Prometheus reads: the Gatherer's families, then the bulk writers'.
+// It is gzipped when the client accepts it, as Prometheus does by
+// default, with the line encoder (see gzipLines): 17.7 MB of text at
+// 1,000 services x 10 realservers goes out as about 1.2 MB.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	w.Header().Set("Content-Type", string(format))
-	bw := bufio.NewWriterSize(w, 64<<10)
+	w.Header().Set("Vary", "Accept-Encoding")
+	sc := scratchPool.Get().(*scratch)
+	defer func() {
+		sc.t.out, sc.z.w = nil, nil // keep no reference to the response
+		scratchPool.Put(sc)
+	}()
+	t := &sc.t
+	t.buf, t.out, t.err = t.buf[:0], w, nil
+	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	if gz {
+		w.Header().Set("Content-Encoding", "gzip")
+		sc.z.reset(w)
+		t.out = &sc.z
+	}
 	mfs, err := s.opts.Gatherer.Gather()
 	if err != nil {
 		// Gather returns what it could; a broken collector must not
 		// blank the whole page during an incident.
 		s.opts.Log.WithError(err).Warn("metrics: gather")
 	}
-	enc := expfmt.NewEncoder(bw, format)
+	enc := expfmt.NewEncoder(t, format)
 	for _, mf := range mfs {
 		if err := enc.Encode(mf); err != nil {
 			s.opts.Log.WithError(err).Debug("metrics: write")
 			return
 		}
 	}
-	t := newText(bw)
 	for _, write := range s.opts.Bulk {
 		write(t)
 	}
-	if err := bw.Flush(); err != nil {
+	err = t.Flush()
+	if gz && err == nil {
+		err = sc.z.Close()
+	}
+	if err != nil {
 		s.opts.Log.WithError(err).Debug("metrics: write")
 	}
+}
+
+// acceptsGzip reads an Accept-Encoding header (RFC 9110 12.5.3): gzip or
+// x-gzip, or *, with a weight above 0.
+func acceptsGzip(h string) bool {
+	for part := range strings.SplitSeq(h, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.TrimSpace(coding)
+		if !strings.EqualFold(coding, "gzip") && !strings.EqualFold(coding, "x-gzip") && coding != "*" {
+			continue
+		}
+		q := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+				q, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			}
+		}
+		if q > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -98,6 +98,42 @@ func TestMetricsJoinRegistryAndBulk(t *testing.T) {
 	}
 }
 
+// TestMetricsGzip checks that a client that asks for gzip, as Prometheus
+// does, gets the same exposition compressed, and one that does not gets
+// it plain.
+func TestMetricsGzip(t *testing.T) {
+	h := newTestServer(t).Handler()
+	plain := get(t, h, "GET", "/metrics")
+	if enc := plain.Header().Get("Content-Encoding"); enc != "" {
+		t.Errorf("no Accept-Encoding: Content-Encoding %q", enc)
+	}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if enc := rec.Header().Get("Content-Encoding"); enc != "gzip" {
+		t.Fatalf("Accept-Encoding gzip: Content-Encoding %q", enc)
+	}
+	got := gunzip(t, rec.Body.Bytes())
+	// The registry's process figures differ between two scrapes: compare
+	// the bulk part.
+	cut := func(b []byte) string { _, after, _ := strings.Cut(string(b), "# HELP test_bulk"); return after }
+	if cut(got) == "" || cut(got) != cut(plain.Body.Bytes()) {
+		t.Errorf("gzipped exposition differs from the plain one:\n%s\n---\n%s", got, plain.Body.String())
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": false, "gzip": true, "identity": false, "deflate, gzip;q=0.5": true, "GZIP": true,
+		"gzip;q=0": false, "gzip; q=0.0, identity": false, "*": true, "x-gzip": true, "br, zstd": false,
+	} {
+		if got := acceptsGzip(h); got != want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", h, got, want)
+		}
+	}
+}
+
 func TestReadOnly(t *testing.T) {
 	h := newTestServer(t).Handler()
 	for _, m := range []string{"POST", "PUT", "DELETE"} {

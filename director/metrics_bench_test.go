@@ -1,0 +1,273 @@
+package director
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/director/web"
+	"github.com/lvsd/lvsd/healthcheck"
+)
+
+// The size make bench gives the figures at, and the acceptance's budget
+// at it: under 1% of a core at one scrape a second, 10 ms a scrape.
+const (
+	benchServices, benchReals = 1000, 10
+	budgetShare               = 0.01
+)
+
+// prometheusHeaders are what Prometheus 3 sends with a scrape: it asks
+// for gzip unless told not to (scrape_config enable_compression).
+func prometheusRequest(url string) *http.Request {
+	req := httptest.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"+
+		"application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"+
+		"text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	return req
+}
+
+// checkedFarm runs a farm of benchServices x benchReals and gives every
+// realserver one check result, so that the exposition has the latency
+// and duration families of a checked farm (the farm's checks are "none":
+// no packet leaves).
+func checkedFarm(b *testing.B) *Director {
+	d, _ := runFarm(b, farm(b, benchServices, benchReals, freeAddr(b)))
+	due := time.Now()
+	for _, s := range d.Current().Config.Services {
+		for _, r := range s.Reals {
+			d.metrics.health.Observe(healthcheck.Result{Service: s.Name, Real: r.Addr, Due: due, Done: due.Add(2 * time.Millisecond)})
+		}
+	}
+	return d
+}
+
+// cpuTime is the process's CPU time so far, user and system: on a shared
+// machine it varies less than the wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkScrape measures one /metrics scrape as Prometheus makes it
+// (gzip) of a director with 1,000 services x 10 realservers (in-memory
+// IPVS, zero counters): the CPU and wall time, the allocations, and the
+// bytes sent; and from the CPU time the share of a core one scrape a
+// second takes. The exposition goes to a counting writer, as it would to
+// a socket.
+func BenchmarkScrape(b *testing.B) {
+	d := checkedFarm(b)
+	h := d.web.Handler()
+	plain := scrape(b, d) // renders the labels once, as the first scrape after a reload does
+	w := &countingWriter{h: http.Header{}}
+	req := prometheusRequest("/metrics")
+	h.ServeHTTP(w, req)
+	if w.h.Get("Content-Encoding") != "gzip" {
+		b.Fatalf("a scrape asking for gzip got Content-Encoding %q", w.h.Get("Content-Encoding"))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		w.n = 0
+		h.ServeHTTP(w, req)
+	}
+	cpu := (cpuTime() - cpu0) / time.Duration(b.N)
+	wall := b.Elapsed() / time.Duration(b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(cpu.Nanoseconds()), "cpu-ns/op")
+	b.ReportMetric(float64(w.n), "wire-bytes/op")
+	var ms runtimeAllocs
+	ms.measure(func() { h.ServeHTTP(w, req) })
+	fmt.Printf("BENCH|/metrics scrape as Prometheus asks (gzip), %d services x %d reals|%.1f ms CPU (%.1f ms wall), %d allocs, %.1f MB allocated|< %.0f ms CPU|%d lines, %.1f MB of text sent as %.2f MB; machine shared, see the median of runs\n",
+		benchServices, benchReals, ms2(cpu), ms2(wall), ms.allocs, float64(ms.bytes)/1e6, budgetShare*1000,
+		strings.Count(plain, "\n"), float64(len(plain))/1e6, float64(w.n)/1e6)
+	fmt.Printf("BENCH|CPU share at 1 scrape/s implied by the scrape's CPU time, %d x %d|%.2f%% of a core|< %.0f%%|-\n",
+		benchServices, benchReals, 100*cpu.Seconds(), 100*budgetShare)
+}
+
+// BenchmarkScrapePlain is the same scrape by a client that does not ask
+// for gzip (curl without --compressed).
+func BenchmarkScrapePlain(b *testing.B) {
+	d := checkedFarm(b)
+	h := d.web.Handler()
+	w := &countingWriter{h: http.Header{}}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	h.ServeHTTP(w, req)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		w.n = 0
+		h.ServeHTTP(w, req)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(w.n), "wire-bytes/op")
+}
+
+func ms2(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// runtimeAllocs counts one call's heap allocations.
+type runtimeAllocs struct {
+	allocs int
+	bytes  uint64
+}
+
+// (testing.Benchmark would wait for the running benchmark's lock.)
+func (a *runtimeAllocs) measure(f func()) {
+	const runs = 3
+	var m0, m1 runtime.MemStats
+	f()
+	runtime.ReadMemStats(&m0)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&m1)
+	a.allocs, a.bytes = int((m1.Mallocs-m0.Mallocs)/runs), (m1.TotalAlloc-m0.TotalAlloc)/runs
+}
+
+// countingWriter is a ResponseWriter that keeps nothing but a count.
+type countingWriter struct {
+	h http.Header
+	n int
+}
+
+func (c *countingWriter) Header() http.Header         { return c.h }
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+func (c *countingWriter) WriteHeader(int)             {}
+
+// BenchmarkStatusPage measures rendering the status page of the same
+// director from its snapshot, and taking the snapshot.
+func BenchmarkStatusPage(b *testing.B) {
+	d, _ := runFarm(b, farm(b, benchServices, benchReals, freeAddr(b)))
+	ctx := context.Background()
+	st := d.Status(ctx)
+	var buf bytes.Buffer
+	if err := web.Render(&buf, st, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	size := buf.Len()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		buf.Reset()
+		if err := web.Render(&buf, st, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	render := b.Elapsed() / time.Duration(b.N)
+	start := time.Now()
+	const snaps = 5
+	for range snaps {
+		d.Status(ctx)
+	}
+	snap := time.Since(start) / snaps
+	fmt.Printf("BENCH|status page, %d services x %d reals|render %.1f ms (+ snapshot %.1f ms)|-|%.1f MB of HTML\n",
+		benchServices, benchReals, float64(render)/1e6, float64(snap)/1e6, float64(size)/1e6)
+}
+
+// BenchmarkDaemonCPU runs a director of 1,000 services x 10 realservers
+// on a loopback listener and has another process (this test binary, as
+// TestHelperScraper) scrape it once a second for scrapeSeconds, as
+// Prometheus would (gzip, decompressed and parsed on its side). The
+// figure is this process's CPU time over the wall time: the scrapes, the
+// socket, the garbage collector and everything else the daemon does
+// meanwhile, not the scraper's work. An idle run before it gives the
+// daemon's cost without scrapes.
+func BenchmarkDaemonCPU(b *testing.B) {
+	const idleSeconds, scrapeSeconds = 10, 30
+	d := checkedFarm(b)
+	url := "http://" + d.web.Addrs()[0] + "/metrics"
+	scrape(b, d)
+	share := func(f func()) float64 {
+		c0, t0 := cpuTime(), time.Now()
+		f()
+		return (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
+	}
+	for range b.N {
+		idle := share(func() { time.Sleep(idleSeconds * time.Second) })
+		var out []byte
+		busy := share(func() {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperScraper$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "LVSD_SCRAPE_URL="+url, "LVSD_SCRAPES="+strconv.Itoa(scrapeSeconds))
+			var err error
+			if out, err = cmd.CombinedOutput(); err != nil {
+				b.Fatalf("scraper: %v\n%s", err, out)
+			}
+		})
+		fmt.Printf("BENCH|lvsd's CPU while scraped once a second (%d scrapes by another process), %d x %d|%.2f%% of a core (idle: %.2f%%)|< %.0f%%|%s; machine shared\n",
+			scrapeSeconds, benchServices, benchReals, 100*busy, 100*idle, 100*budgetShare, strings.TrimSpace(lastLine(out)))
+	}
+}
+
+func lastLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "scraped ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestHelperScraper is BenchmarkDaemonCPU's scraper, in its own process;
+// it does nothing in a normal test run.
+func TestHelperScraper(t *testing.T) {
+	url, n := os.Getenv("LVSD_SCRAPE_URL"), os.Getenv("LVSD_SCRAPES")
+	if url == "" {
+		t.Skip("the scraper of BenchmarkDaemonCPU")
+	}
+	scrapes, _ := strconv.Atoi(n)
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 10 * time.Second}
+	start := time.Now()
+	var wire, text int64
+	for i := range scrapes {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second)))
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header = prometheusRequest(url).Header
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := &countingReader{r: resp.Body}
+		zr, err := gzip.NewReader(cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, zr)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire, text = wire+cr.n, text+n
+	}
+	fmt.Printf("scraped %.1f MB of text as %.2f MB a scrape\n", float64(text)/float64(scrapes)/1e6, float64(wire)/float64(scrapes)/1e6)
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

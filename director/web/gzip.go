@@ -1,0 +1,235 @@
+package web
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"math/bits"
+)
+
+// gzipLines compresses the exposition for clients that accept gzip, as
+// Prometheus asks by default. At 1,000 services x 10 realservers a scrape
+// is 17.7 MB of text in 110,000 lines: compress/gzip at BestSpeed took
+// 27 ms for it, klauspost/compress at level 1 14 ms, each more than a
+// whole scrape may cost (10 ms). Uncompressed, it is 17.7 MB on the wire
+// every scrape and scraper.
+//
+// Consecutive lines of a family differ in a few bytes (a realserver's
+// address, the value), so this encoder looks for matches only in the
+// line before, at the same offset from its start or from its end, and
+// codes them with deflate's fixed Huffman codes (RFC 1951 3.2.6): no hash
+// table, no search, no tree to build or send. It makes about 10 bytes a
+// line where gzip -1 makes 7, for a tenth of the CPU; any gzip reader
+// reads it. The stream is one final fixed-Huffman block, which RFC 1951
+// lets run to any length.
+type gzipLines struct {
+	w    io.Writer
+	out  []byte // whole compressed bytes not yet written to w
+	acc  uint64 // bits not yet in out, the first in the low bits
+	nacc uint
+	crc  uint32
+	size uint32 // ISIZE: the input's length modulo 2^32 (RFC 1952)
+	prev []byte // the input's last line (or its tail) before the next Write
+	err  error
+}
+
+const (
+	window   = 32768 // deflate's largest distance
+	minMatch = 4     // a 3-byte match costs about as much as three literals
+	maxMatch = 258
+)
+
+// reset starts a new gzip member on w: the header (RFC 1952 2.3: no
+// name, no time, OS unknown) and the start of the one block (BFINAL 1,
+// BTYPE 01 fixed Huffman).
+func (z *gzipLines) reset(w io.Writer) {
+	*z = gzipLines{w: w, out: append(z.out[:0], 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255), prev: z.prev[:0]}
+	z.bits(1|1<<1, 3)
+}
+
+// Write compresses p. Any split of the input gives a valid stream; one
+// that ends Writes at line ends compresses best.
+func (z *gzipLines) Write(p []byte) (int, error) {
+	if z.err != nil {
+		return 0, z.err
+	}
+	z.crc = crc32.Update(z.crc, crc32.IEEETable, p)
+	z.size += uint32(len(p))
+	prev := z.prev
+	for rest := p; len(rest) > 0; {
+		n := len(rest)
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			n = i + 1
+		}
+		z.line(rest[:n], prev)
+		prev, rest = rest[:n], rest[n:]
+	}
+	if len(prev) > window {
+		prev = prev[len(prev)-window:]
+	}
+	z.prev = append(z.prev[:0], prev...)
+	return len(p), z.flush()
+}
+
+// Close ends the block (code 256) and writes the trailer: CRC-32 and
+// ISIZE, little-endian.
+func (z *gzipLines) Close() error {
+	if z.err != nil {
+		return z.err
+	}
+	z.bits(0, 7)
+	for z.nacc > 0 {
+		z.out = append(z.out, byte(z.acc))
+		z.acc >>= 8
+		z.nacc = uint(max(int(z.nacc)-8, 0))
+	}
+	z.out = binary.LittleEndian.AppendUint32(z.out, z.crc)
+	z.out = binary.LittleEndian.AppendUint32(z.out, z.size)
+	return z.flush()
+}
+
+func (z *gzipLines) flush() error {
+	if len(z.out) > 0 && z.err == nil {
+		_, z.err = z.w.Write(z.out)
+	}
+	z.out = z.out[:0]
+	return z.err
+}
+
+// line codes cur, which follows prev directly in the input: a byte of cur
+// is a literal unless at least minMatch bytes from it equal prev's at the
+// same offset from the start (distance len(prev)) or from the end
+// (distance len(cur)). The bit buffer stays in locals: this loop is most
+// of a compressed scrape's cost.
+func (z *gzipLines) line(cur, prev []byte) {
+	acc, nacc, out := z.acc, z.nacc, z.out
+	put := func(v uint64, n uint) {
+		acc |= v << nacc
+		nacc += n
+		if nacc >= 32 {
+			out = binary.LittleEndian.AppendUint32(out, uint32(acc))
+			acc >>= 32
+			nacc -= 32
+		}
+	}
+	lc, lp := len(cur), len(prev)
+	startOK, endOK := lp <= window, lp != lc && lc <= window
+	for i := 0; i < lc; {
+		best, dist := 0, 0
+		c := cur[i]
+		if i < lp && startOK && prev[i] == c {
+			best, dist = commonPrefix(cur[i:], prev[i:]), lp
+		}
+		if j := i + lp - lc; endOK && j >= 0 && j < lp && prev[j] == c {
+			if n := commonPrefix(cur[i:], prev[j:]); n > best {
+				best, dist = n, lc
+			}
+		}
+		if best < minMatch {
+			lit := litCodes[c]
+			put(uint64(lit.code), uint(lit.n))
+			i++
+			continue
+		}
+		i += best
+		for best > 0 {
+			m := min(best, maxMatch)
+			if r := best - m; r > 0 && r < 3 {
+				m -= 3 - r // leave at least 3 for the last match
+			}
+			v, n := matchCode(m, dist)
+			put(v, n)
+			best -= m
+		}
+	}
+	z.acc, z.nacc, z.out = acc, nacc, out
+}
+
+// matchCode codes a copy of length bytes from dist back: the length's
+// code and extra bits, then the distance's (RFC 1951 3.2.5), at most 31
+// bits.
+func matchCode(length, dist int) (uint64, uint) {
+	l := lenCodes[length]
+	x := uint32(dist - 1)
+	var dcode, dextra, dn uint32
+	if x < 4 {
+		dcode = x
+	} else {
+		hb := uint32(bits.Len32(x)) - 1
+		dn = hb - 1
+		dcode = 2*hb + (x>>(hb-1))&1
+		dextra = x & (1<<dn - 1)
+	}
+	d := uint64(reverse(dcode, 5)) | uint64(dextra)<<5
+	return uint64(l.code) | d<<l.n, uint(l.n) + 5 + uint(dn)
+}
+
+// bits appends the n low bits of v (n <= 32).
+func (z *gzipLines) bits(v uint64, n uint) {
+	z.acc |= v << z.nacc
+	z.nacc += n
+	if z.nacc >= 32 {
+		z.out = binary.LittleEndian.AppendUint32(z.out, uint32(z.acc))
+		z.acc >>= 32
+		z.nacc -= 32
+	}
+}
+
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for ; i < n && a[i] == b[i]; i++ {
+	}
+	return i
+}
+
+// code is a Huffman code already bit-reversed (deflate sends Huffman
+// codes from their high bit, everything else from the low bit), with its
+// extra bits above it, and the total length.
+type code struct {
+	code uint32
+	n    uint8
+}
+
+var litCodes, lenCodes = fixedCodes()
+
+// fixedCodes builds the fixed literal codes and, per match length 3..258,
+// the length symbol's code with its extra bits (RFC 1951 3.2.5, 3.2.6).
+func fixedCodes() (lit [256]code, length [maxMatch + 1]code) {
+	for b := range 256 {
+		if b < 144 {
+			lit[b] = code{reverse(uint32(0x30+b), 8), 8}
+		} else {
+			lit[b] = code{reverse(uint32(0x190+b-144), 9), 9}
+		}
+	}
+	symCode := func(sym int) code {
+		if sym < 280 {
+			return code{reverse(uint32(sym-256), 7), 7}
+		}
+		return code{reverse(uint32(0xc0+sym-280), 8), 8}
+	}
+	base := [...]int{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227}
+	for i, b := range base {
+		extra := 0
+		if i >= 8 {
+			extra = (i - 4) / 4
+		}
+		c := symCode(257 + i)
+		for e := range 1 << extra {
+			if l := b + e; l < maxMatch {
+				length[l] = code{c.code | uint32(e)<<c.n, c.n + uint8(extra)}
+			}
+		}
+	}
+	length[maxMatch] = symCode(285)
+	return lit, length
+}
+
+func reverse(c uint32, n int) uint32 { return bits.Reverse32(c) >> (32 - n) }
