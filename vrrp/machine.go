@@ -28,6 +28,7 @@ type Machine struct {
 	preemptAt time.Time // Backup: end of the running preempt delay, or zero
 	yieldEnd  time.Time // Backup after Resigning: no takeover before this
 	lastHeal  time.Time // Master: last answer to a lower-priority master
+	zeroHeard bool      // Backup: the master resigned, Skew_Time is running
 }
 
 // Status is a snapshot of a Machine for operators, safe to hand to another
@@ -127,6 +128,9 @@ func (m *Machine) Timeout(now time.Time) []Action {
 			return nil
 		}
 		// §6.4.2: Master_Down_Timer fired.
+		if m.zeroHeard {
+			return m.becomeMaster(now, "master down: it sent priority 0, Skew_Time passed")
+		}
 		return m.becomeMaster(now, "master down interval expired")
 	case Master:
 		if now.Before(m.deadline) {
@@ -156,6 +160,7 @@ func (m *Machine) backupReceive(now time.Time, a Advert) []Action {
 		// since nobody else may be left to take the addresses.
 		m.yieldEnd = time.Time{}
 		m.deadline = now.Add(m.skew())
+		m.zeroHeard = true
 		return nil
 	}
 	if !m.defers(now, a.Priority) {
@@ -163,6 +168,7 @@ func (m *Machine) backupReceive(now time.Time, a Advert) []Action {
 	}
 	m.learn(a)
 	m.deadline = now.Add(m.masterDown())
+	m.zeroHeard = false
 	return nil
 }
 

@@ -192,7 +192,7 @@ func TestMachineRFC5798(t *testing.T) {
 		{name: "§6.4.2 priority 0: Master_Down_Timer = Skew_Time", steps: []step{
 			{0, start(), []Action{Became{Backup, ""}}, Backup, md100, 0},
 			{time.Second, recv(0, higher), nil, Backup, time.Second + skew100, 0},
-			{time.Second + skew100, timeout(), []Action{SendAdvert{100}, AcquireVIPs{}, Became{Master, "master down"}},
+			{time.Second + skew100, timeout(), []Action{SendAdvert{100}, AcquireVIPs{}, Became{Master, "master down: it sent priority 0"}},
 				Master, 2*time.Second + skew100, 0},
 		}},
 		{name: "§6.4.2 higher priority: reset Master_Down_Timer", steps: []step{

@@ -55,6 +55,7 @@ func (m *Machine) reset(s State) {
 	m.preemptAt = time.Time{}
 	m.yieldEnd = time.Time{}
 	m.lastHeal = time.Time{}
+	m.zeroHeard = false
 }
 
 // owner reports whether the effective priority is that of the address
