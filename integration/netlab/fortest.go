@@ -215,6 +215,12 @@ func (l *T) DropVRRP(ns string) { l.TB.Helper(); l.Must(l.Lab.DropVRRP(ns)) }
 // AllowVRRP undoes DropVRRP; see Lab.AllowVRRP.
 func (l *T) AllowVRRP(ns string) { l.TB.Helper(); l.Must(l.Lab.AllowVRRP(ns)) }
 
+// DropVRRPOn drops VRRP on one interface; see Lab.DropVRRPOn.
+func (l *T) DropVRRPOn(ns, ifc string) { l.TB.Helper(); l.Must(l.Lab.DropVRRPOn(ns, ifc)) }
+
+// AllowVRRPOn undoes DropVRRPOn; see Lab.AllowVRRPOn.
+func (l *T) AllowVRRPOn(ns, ifc string) { l.TB.Helper(); l.Must(l.Lab.AllowVRRPOn(ns, ifc)) }
+
 // SetLink sets ifc in ns up or down; see Lab.SetLink.
 func (l *T) SetLink(ns, ifc string, up bool) { l.TB.Helper(); l.Must(l.Lab.SetLink(ns, ifc, up)) }
 

@@ -266,3 +266,21 @@ func (l *Lab) AllowVRRP(ns string) error {
 	_, err := l.In(ns, "nft", "delete", "table", "inet", vrrpTable)
 	return err
 }
+
+// DropVRRPOn drops VRRP in namespace ns on interface ifc only, both ways,
+// until AllowVRRPOn: one heartbeat path fails while the others work.
+func (l *Lab) DropVRRPOn(ns, ifc string) error {
+	t := vrrpTable + "_" + ifc
+	_, err := l.In(ns, "nft", "add table inet "+t+"; "+
+		"add chain inet "+t+" in { type filter hook input priority 0; }; "+
+		"add chain inet "+t+" out { type filter hook output priority 0; }; "+
+		"add rule inet "+t+" in iifname \""+ifc+"\" meta l4proto 112 drop; "+
+		"add rule inet "+t+" out oifname \""+ifc+"\" meta l4proto 112 drop")
+	return err
+}
+
+// AllowVRRPOn removes what DropVRRPOn did for ifc.
+func (l *Lab) AllowVRRPOn(ns, ifc string) error {
+	_, err := l.In(ns, "nft", "delete", "table", "inet", vrrpTable+"_"+ifc)
+	return err
+}
