@@ -49,6 +49,8 @@ type Node struct {
 	paths     []*hbPath // paths[0] is the LAN (path.go)
 	pathSince time.Time // when the paths started listening
 	pathNext  time.Time
+	lanLast   time.Time // when the LAN last handed the Machine an advert
+	lanPrio   uint8     // and of which priority
 	exp       Expect
 	vips      []netip.Addr
 	base      uint8 // configured priority, or the last SetPriority
@@ -259,7 +261,9 @@ func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-
 			now := n.clock.Now()
 			n.st.heard(now, pa.a.From)
 			n.heardOn(pa.path, now)
-			n.do(n.m.Receive(now, pa.a))
+			if !n.duplicate(pa.path, now, pa.a) {
+				n.do(n.m.Receive(now, pa.a))
+			}
 		case s := <-sightings:
 			n.onSighting(s)
 		case f := <-n.events:

@@ -167,6 +167,23 @@ func (n *Node) readLoop(i int, p *hbPath, done <-chan struct{}, out chan<- pathA
 	}
 }
 
+// duplicate reports whether an advert heard on path i is the copy of one
+// the LAN path handed over just before: the same priority within half an
+// advert interval, as the sender writes every path in one go. The
+// Machine then sees the LAN's copy only, so that while the LAN works the
+// master it follows, its status and the election's tie-break on equal
+// priority (RFC 5798 §6.4.3) use the LAN addresses, whatever the
+// addresses on the other paths. Adverts on the other paths still count
+// for the path's status, and reach the Machine once the LAN is silent.
+func (n *Node) duplicate(i int, now time.Time, a Advert) bool {
+	if i == 0 {
+		n.lanLast, n.lanPrio = now, a.Priority
+		return false
+	}
+	return !n.lanLast.IsZero() && a.Priority == n.lanPrio &&
+		now.Sub(n.lanLast) <= max(n.cfg.AdvertInterval, n.m.Status().MasterAdverInterval)/2
+}
+
 // heardOn records an advert from another router on path i.
 func (n *Node) heardOn(i int, now time.Time) {
 	n.paths[i].heard = now

@@ -43,6 +43,11 @@ func TestPathKeepsBackupWhileAnyPathHears(t *testing.T) {
 	if c := h.n.Status().Counters.PathSilences; c != 0 {
 		t.Fatalf("%d path silences with both paths hearing", c)
 	}
+	// The Machine follows the master by its LAN address: hb0's copies of
+	// the LAN's adverts do not reach it.
+	if m := h.n.Status().Master; m != peerHigh {
+		t.Errorf("master %v with both paths hearing, want the LAN address %v", m, peerHigh)
+	}
 	// Then on hb0 only: that too resets Master_Down_Timer (RFC 5798
 	// §6.4.2), for much longer than Master_Down_Interval.
 	for range 20 {
@@ -51,6 +56,9 @@ func TestPathKeepsBackupWhileAnyPathHears(t *testing.T) {
 	}
 	if s := h.state(); s != Backup {
 		t.Fatalf("state %v with the master heard on hb0, want BACKUP", s)
+	}
+	if m := h.n.Status().Master; m != hbPeer {
+		t.Errorf("master %v heard on hb0 only, want its hb0 address %v", m, hbPeer)
 	}
 	st := h.n.Status()
 	if len(st.Paths) != 2 || st.Paths[0].Interface != "eth0" || st.Paths[1].Interface != "hb0" {
