@@ -19,7 +19,7 @@ import (
 // The namespace layer's invariants, checked while the faults run:
 //
 //   - two-holders: both directors hold the VIP (address on an up link)
-//     for longer than one advert interval after the last fault that can
+//     for longer than two advert intervals after the last fault that can
 //     split the pair (a kill, a stop, a link down or flapping, a
 //     partition, lan loss) ended;
 //   - no-holder: nobody holds it for longer than Master_Down_Interval +
@@ -39,11 +39,13 @@ import (
 //     switchover, a reload, a drain or a realserver's death explains
 //     nothing.
 //
-// soakMeasure is what the two-holders bound allows beyond one advert
-// interval: a master that steps down keeps the VIPs one advert interval
-// by design (vrrp/node_guard.go), counted from when the winner's advert
-// arrives, which the watcher sees only through its 10 ms polls of
-// netlink and a woken daemon's first advert.
+// The two-holders bound is two advert intervals and soakMeasure, not
+// the one interval: the winner's first advert after a heal comes
+// up to one interval after it, and the master that steps down then keeps
+// the VIPs one more interval by design (vrrp/node_guard.go). With one
+// interval, a 400-fault run (seed 7) saw 6 violations of 150-160 ms,
+// all within that design. soakMeasure covers the watcher's 10 ms
+// netlink polls and a woken daemon's first advert.
 //
 // Long-held connections are kept and their breaks counted, but in this
 // layer the VIP's holder answers from its own stack, with no IPVS or
@@ -135,7 +137,7 @@ func (w *soakWatch) holders() func() {
 				dualSince, dualReported = now, false
 			}
 			ref := latest(dualSince, s.log.lastEnd(func(f fault) bool { return splitKinds[f.Kind] }))
-			if !dualReported && now.Sub(ref) > soakAdvert+soakMeasure {
+			if !dualReported && now.Sub(ref) > 2*soakAdvert+soakMeasure {
 				dualReported = true
 				s.log.violate("two-holders", now, fmt.Sprintf("a and b both hold %s for %v past the last split", soakVIP, now.Sub(ref).Round(time.Millisecond)))
 			}
