@@ -21,6 +21,7 @@ type Metrics struct {
 	sent, received, toMaster, fromMaster, announces   *prometheus.Desc
 	drops, errors                                     *prometheus.Desc
 	conflict, conflicts, claims, heals, probes, proxy *prometheus.Desc
+	pathAge, pathSilent, pathSilences                 *prometheus.Desc
 }
 
 // NewMetrics returns a collector over the nodes that nodes returns at
@@ -32,23 +33,26 @@ func NewMetrics(nodes func() []*Node) *Metrics {
 	}
 	return &Metrics{
 		nodes: nodes, now: time.Now,
-		state:      d("state", "VRRP state as the keepalived exporters number it: 0 INIT, 1 BACKUP, 2 MASTER (also while resigning, VIPs still held), 3 FAULT."),
-		priority:   d("priority", "Effective priority, after tracking and switchover."),
-		since:      d("state_since_timestamp_seconds", "When the current state began, as a Unix time."),
-		advertAge:  d("master_advert_age_seconds", "Seconds since the last advertisement from the current master: received from the peer on a backup, sent by this node on the master. Absent while no master is known."),
-		sent:       d("adverts_sent_total", "Advertisements sent, one per destination."),
-		received:   d("adverts_received_total", "Advertisements received that passed validation."),
-		toMaster:   d("transitions_to_master_total", "Transitions into MASTER."),
-		fromMaster: d("transitions_from_master_total", "Transitions out of MASTER."),
-		announces:  d("gratuitous_announces_sent_total", "Gratuitous ARP and unsolicited neighbour advertisement packets sent."),
-		drops:      d("adverts_dropped_total", "Received packets dropped, by reason.", "reason"),
-		errors:     d("errors_total", "Failed operations, by operation: send (advert), addr (VIP add or remove), announce (ARP/NA, probes), read.", "op"),
-		conflict:   d("address_conflict", "1 while another host claims a virtual address of this master (a split brain, or a misconfigured host), else 0."),
-		conflicts:  d("address_conflicts_total", "Address conflicts seen as master."),
-		claims:     d("address_claims_total", "Claims on a virtual address by another host seen as master, by kind: announce (gratuitous ARP, unsolicited NA), reply (ARP reply, solicited NA), other (ARP sent from the address).", "kind"),
-		heals:      d("address_conflict_heals_total", "Conflicts that ended with the other holder gone and this master announcing again."),
-		probes:     d("probes_sent_total", "ARP probes and neighbour solicitations sent: for a conflict, and to learn a new master's MAC."),
-		proxy:      d("proxy_announces_sent_total", "Gratuitous ARP and NA packets sent at a new master's MAC after stepping down to it."),
+		state:        d("state", "VRRP state as the keepalived exporters number it: 0 INIT, 1 BACKUP, 2 MASTER (also while resigning, VIPs still held), 3 FAULT."),
+		priority:     d("priority", "Effective priority, after tracking and switchover."),
+		since:        d("state_since_timestamp_seconds", "When the current state began, as a Unix time."),
+		advertAge:    d("master_advert_age_seconds", "Seconds since the last advertisement from the current master: received from the peer on a backup, sent by this node on the master. Absent while no master is known."),
+		sent:         d("adverts_sent_total", "Advertisements sent, one per destination."),
+		received:     d("adverts_received_total", "Advertisements received that passed validation."),
+		toMaster:     d("transitions_to_master_total", "Transitions into MASTER."),
+		fromMaster:   d("transitions_from_master_total", "Transitions out of MASTER."),
+		announces:    d("gratuitous_announces_sent_total", "Gratuitous ARP and unsolicited neighbour advertisement packets sent."),
+		drops:        d("adverts_dropped_total", "Received packets dropped, by reason.", "reason"),
+		errors:       d("errors_total", "Failed operations, by operation: send (advert), addr (VIP add or remove), announce (ARP/NA, probes), read.", "op"),
+		conflict:     d("address_conflict", "1 while another host claims a virtual address of this master (a split brain, or a misconfigured host), else 0."),
+		conflicts:    d("address_conflicts_total", "Address conflicts seen as master."),
+		claims:       d("address_claims_total", "Claims on a virtual address by another host seen as master, by kind: announce (gratuitous ARP, unsolicited NA), reply (ARP reply, solicited NA), other (ARP sent from the address).", "kind"),
+		heals:        d("address_conflict_heals_total", "Conflicts that ended with the other holder gone and this master announcing again."),
+		probes:       d("probes_sent_total", "ARP probes and neighbour solicitations sent: for a conflict, and to learn a new master's MAC."),
+		proxy:        d("proxy_announces_sent_total", "Gratuitous ARP and NA packets sent at a new master's MAC after stepping down to it."),
+		pathAge:      d("path_advert_age_seconds", "Seconds since an advert from another router arrived on this heartbeat path; only for instances with paths, absent before any.", "path"),
+		pathSilent:   d("path_silent", "1 while this heartbeat path hears nothing but another path hears the peer (the heartbeat lost its redundancy), else 0.", "path"),
+		pathSilences: d("path_silences_total", "Times this heartbeat path went silent while another heard the peer.", "path"),
 	}
 }
 
@@ -56,7 +60,8 @@ func NewMetrics(nodes func() []*Node) *Metrics {
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.state, m.priority, m.since, m.advertAge, m.sent, m.received,
 		m.toMaster, m.fromMaster, m.announces, m.drops, m.errors,
-		m.conflict, m.conflicts, m.claims, m.heals, m.probes, m.proxy} {
+		m.conflict, m.conflicts, m.claims, m.heals, m.probes, m.proxy,
+		m.pathAge, m.pathSilent, m.pathSilences} {
 		ch <- d
 	}
 }
@@ -108,6 +113,27 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(m.heals, c.Heals)
 		counter(m.probes, c.Probes)
 		counter(m.proxy, c.ProxyAnnounces)
+		m.collectPaths(s, now, gauge, counter)
+	}
+}
+
+// collectPaths sends the heartbeat paths' figures, for an instance with
+// more than its own interface (path.go).
+func (m *Metrics) collectPaths(s NodeStatus, now time.Time, gauge func(*prometheus.Desc, float64, ...string),
+	counter func(*prometheus.Desc, uint64, ...string)) {
+	if len(s.Paths) < 2 {
+		return
+	}
+	for _, p := range s.Paths {
+		if !p.LastAdvert.IsZero() {
+			gauge(m.pathAge, max(0, now.Sub(p.LastAdvert).Seconds()), p.Interface)
+		}
+		silent := 0.0
+		if p.Silent {
+			silent = 1
+		}
+		gauge(m.pathSilent, silent, p.Interface)
+		counter(m.pathSilences, p.Silences, p.Interface)
 	}
 }
 

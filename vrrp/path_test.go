@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var (
@@ -132,5 +134,37 @@ func TestPathMasterFaultSendsZeroOnEveryPath(t *testing.T) {
 	}
 	if n := len(hb.sent); n == 0 || hb.sent[n-1].Priority != 0 {
 		t.Errorf("hb0 sent %+v, want the last advert of priority 0", hb.sent)
+	}
+}
+
+func TestPathMetrics(t *testing.T) {
+	h, hb := pathHarness(t)
+	m := NewMetrics(func() []*Node { return []*Node{h.n} })
+	m.now = h.clk.Now
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	get := func(name, path string) (float64, bool) {
+		t.Helper()
+		return sample(t, reg, "lvsd_vrrp_"+name, "vrrp_instance", "web", "path", path)
+	}
+	h.run()
+	for range 10 {
+		h.recvOn(hb, 200, hbPeer, hbSelf)
+		h.advance(100 * time.Millisecond)
+	}
+	if v, ok := get("path_advert_age_seconds", "hb0"); !ok || v < 0.099 || v > 0.101 {
+		t.Errorf("hb0 advert age %v (%v), want 0.1", v, ok)
+	}
+	if _, ok := get("path_advert_age_seconds", "eth0"); ok {
+		t.Error("eth0 advert age exported before any advert on it")
+	}
+	if v, _ := get("path_silent", "eth0"); v != 1 {
+		t.Errorf("eth0 silent %v, want 1", v)
+	}
+	if v, _ := get("path_silences_total", "eth0"); v != 1 {
+		t.Errorf("eth0 silences %v, want 1", v)
+	}
+	if v, ok := get("path_silent", "hb0"); !ok || v != 0 {
+		t.Errorf("hb0 silent %v (%v), want 0", v, ok)
 	}
 }
