@@ -27,16 +27,8 @@ type counterCache struct {
 	at   time.Time // of the last read; zero: none
 	raw  map[ipvs.ServiceKey]ipvs.Counters
 	err  error
-	rows *counterRows // raw's, laid out for rowsOf
+	rows *ipvs.CounterRows // raw's, laid out for of
 	of   *labelSet
-}
-
-// counterRows are the counters of the services and destinations of a
-// configuration, in its order; destinations the files do not list (a
-// sorry server added by hand) follow their service's.
-type counterRows struct {
-	svcs  []ipvs.ServiceRow
-	dests []ipvs.DestRow
 }
 
 // get returns the counters read at most countersTTL before now (real
@@ -59,7 +51,7 @@ func (c *counterCache) getLocked(ctx context.Context, now time.Time, read func(c
 
 // rowsFor returns the counters as rows of l, laid out once per read and
 // configuration; nil when the table has no counters.
-func (c *counterCache) rowsFor(ctx context.Context, now time.Time, l *labelSet, read func(context.Context) (map[ipvs.ServiceKey]ipvs.Counters, error)) (*counterRows, error) {
+func (c *counterCache) rowsFor(ctx context.Context, now time.Time, l *labelSet, read func(context.Context) (map[ipvs.ServiceKey]ipvs.Counters, error)) (*ipvs.CounterRows, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.of != l {
@@ -75,19 +67,22 @@ func (c *counterCache) rowsFor(ctx context.Context, now time.Time, l *labelSet, 
 	return c.rows, err
 }
 
-func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *counterRows {
-	out := &counterRows{svcs: make([]ipvs.ServiceRow, 0, len(l.svcs)), dests: make([]ipvs.DestRow, 0, len(l.reals))}
+// layOut aligns raw with l's rows; destinations the files do not list
+// follow, sorted.
+func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *ipvs.CounterRows {
+	out := &ipvs.CounterRows{ServiceLabels: l.svcLabels, Services: make([]ipvs.ServiceRow, len(l.svcs)),
+		DestLabels: l.realLabels, Dests: make([]ipvs.DestRow, len(l.reals))}
 	for i := range l.svcs {
 		s := &l.svcs[i]
 		c, ok := raw[s.key]
 		if !ok {
 			continue // not in the kernel (yet)
 		}
-		out.svcs = append(out.svcs, ipvs.NewServiceRow(s.labels, c))
+		out.Services[i] = ipvs.NewServiceRow(c)
 		seen := 0
-		for _, r := range s.reals {
+		for j, r := range s.reals {
 			if dc, ok := c.Dests[r.addr]; ok {
-				out.dests = append(out.dests, ipvs.DestRow{Labels: r.labels, C: dc})
+				out.Dests[s.first+j] = ipvs.DestRow{OK: true, C: dc}
 				seen++
 			}
 		}
@@ -96,7 +91,7 @@ func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *counterRows {
 		}
 		for _, a := range slices.SortedFunc(maps.Keys(c.Dests), netip.AddrPort.Compare) {
 			if !slices.ContainsFunc(s.reals, func(r realRow) bool { return r.addr == a }) {
-				out.dests = append(out.dests, ipvs.DestRow{Labels: l.destLabels(s, a), C: c.Dests[a]})
+				out.Extra = append(out.Extra, ipvs.ExtraDest{Labels: l.destLabels(s, a), C: c.Dests[a]})
 			}
 		}
 	}

@@ -25,8 +25,10 @@ type labelSet struct {
 	svcs  []svcRow
 	reals []realRow                   // grouped by service, in svcs' order
 	pos   map[realKey]int             // index in reals
-	byKey map[ipvs.ServiceKey]int     // index in svcs
 	hist  []healthcheck.ServiceSeries // the services' histogram labels
+	// The label sets alone, in the same orders: the slices every family
+	// of a kind passes to Column, unchanged for the configuration's life.
+	svcLabels, realLabels []string
 
 	mu    sync.Mutex
 	extra map[realKey]string // destinations not in the files (sorry servers)
@@ -74,11 +76,10 @@ func newLabelSet(cur *Loaded) *labelSet {
 		n += len(s.Reals)
 	}
 	l := &labelSet{of: cur, svcs: make([]svcRow, 0, len(cfg.Services)), reals: make([]realRow, 0, n),
-		pos: make(map[realKey]int, n), byKey: make(map[ipvs.ServiceKey]int, len(cfg.Services)),
+		pos:  make(map[realKey]int, n),
 		hist: make([]healthcheck.ServiceSeries, 0, len(cfg.Services)), extra: map[realKey]string{}}
 	for _, s := range cfg.Services {
 		v := web.Labels(virtualLabels(s)...)
-		l.byKey[ipvs.KeyOf(s)] = len(l.svcs)
 		l.svcs = append(l.svcs, svcRow{name: s.Name, labels: v, key: ipvs.KeyOf(s), first: len(l.reals)})
 		l.hist = append(l.hist, healthcheck.ServiceSeries{Name: s.Name, Labels: v})
 		for _, r := range s.Reals {
@@ -90,6 +91,10 @@ func newLabelSet(cur *Loaded) *labelSet {
 	for i := range l.svcs {
 		s := &l.svcs[i]
 		s.reals = l.reals[s.first : s.first+len(cfg.Services[i].Reals)]
+		l.svcLabels = append(l.svcLabels, s.labels)
+	}
+	for _, r := range l.reals {
+		l.realLabels = append(l.realLabels, r.labels)
 	}
 	return l
 }

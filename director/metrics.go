@@ -151,13 +151,7 @@ func (d *Director) writeBulk(t *web.Text) {
 			health[p] = &snap[i]
 		}
 	}
-	series := make([]healthcheck.Series, 0, len(snap))
-	for i, h := range health {
-		if h != nil {
-			series = append(series, healthcheck.Series{Labels: l.reals[i].labels, Health: h})
-		}
-	}
-	d.metrics.health.Write(t, series, l.hist)
+	d.metrics.health.Write(t, l.realLabels, health, l.hist)
 	d.writeWeights(t, l, health, d.drains.snapshot())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -166,7 +160,7 @@ func (d *Director) writeBulk(t *web.Text) {
 		d.log.WithError(err).Warn("metrics: ipvs counters not read")
 	}
 	if rows != nil {
-		ipvs.WriteCounters(t, rows.svcs, rows.dests)
+		ipvs.WriteCounters(t, rows)
 	}
 }
 
@@ -175,28 +169,30 @@ func (d *Director) writeBulk(t *web.Text) {
 // kernel (as ipvs.Want decides: 0 when drained or down; before the
 // health runner tracks it, its check's initial state decides).
 func (d *Director) writeWeights(t *web.Text, l *labelSet, health []*healthcheck.RealHealth, drained map[realKey]bool) {
-	isDrained := func(r *realRow) bool { return len(drained) > 0 && drained[realKey{r.service, r.addr}] }
-	t.Family("lvsd_real_drained", "1 while the operator has drained the realserver (lvsd drain), else 0.", "gauge")
-	for i := range l.reals {
-		t.Sample("lvsd_real_drained", l.reals[i].labels, "", b2f(isDrained(&l.reals[i])))
-	}
-	t.Family("lvsd_real_weight", "The realserver's configured weight.", "gauge")
-	for i := range l.reals {
-		t.Sample("lvsd_real_weight", l.reals[i].labels, "", float64(l.reals[i].weight))
-	}
-	t.Family("lvsd_real_effective_weight", "The weight lvsd gives the realserver in the kernel: the configured one, 0 while drained or down.", "gauge")
-	for i := range l.reals {
-		r := &l.reals[i]
-		up := r.initialUp
-		if health[i] != nil {
-			up = health[i].Up
+	values := make([]float64, len(l.reals))
+	column := func(name, help string, v func(r *realRow, h *healthcheck.RealHealth, drained bool) int) {
+		t.Family(name, help, "gauge")
+		for i := range l.reals {
+			r := &l.reals[i]
+			values[i] = float64(v(r, health[i], len(drained) > 0 && drained[realKey{r.service, r.addr}]))
 		}
-		eff := r.weight
-		if !up || isDrained(r) {
-			eff = 0
-		}
-		t.Sample("lvsd_real_effective_weight", r.labels, "", float64(eff))
+		t.Column(name, l.realLabels, values)
 	}
+	column("lvsd_real_drained", "1 while the operator has drained the realserver (lvsd drain), else 0.",
+		func(_ *realRow, _ *healthcheck.RealHealth, drained bool) int { return int(b2f(drained)) })
+	column("lvsd_real_weight", "The realserver's configured weight.",
+		func(r *realRow, _ *healthcheck.RealHealth, _ bool) int { return r.weight })
+	column("lvsd_real_effective_weight", "The weight lvsd gives the realserver in the kernel: the configured one, 0 while drained or down.",
+		func(r *realRow, h *healthcheck.RealHealth, drained bool) int {
+			up := r.initialUp
+			if h != nil {
+				up = h.Up
+			}
+			if !up || drained {
+				return 0
+			}
+			return r.weight
+		})
 }
 
 // snapshot copies the drained realservers, once per scrape rather than a

@@ -93,11 +93,12 @@ func BenchmarkScrape(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(cpu.Nanoseconds()), "cpu-ns/op")
 	b.ReportMetric(float64(w.n), "wire-bytes/op")
+	wire := w.n
 	var ms runtimeAllocs
 	ms.measure(func() { h.ServeHTTP(w, req) })
 	fmt.Printf("BENCH|/metrics scrape as Prometheus asks (gzip), %d services x %d reals|%.1f ms CPU (%.1f ms wall), %d allocs, %.1f MB allocated|< %.0f ms CPU|%d lines, %.1f MB of text sent as %.2f MB; machine shared, see the median of runs\n",
 		benchServices, benchReals, ms2(cpu), ms2(wall), ms.allocs, float64(ms.bytes)/1e6, budgetShare*1000,
-		strings.Count(plain, "\n"), float64(len(plain))/1e6, float64(w.n)/1e6)
+		strings.Count(plain, "\n"), float64(len(plain))/1e6, float64(wire)/1e6)
 	fmt.Printf("BENCH|CPU share at 1 scrape/s implied by the scrape's CPU time, %d x %d|%.2f%% of a core|< %.0f%%|-\n",
 		benchServices, benchReals, 100*cpu.Seconds(), 100*budgetShare)
 }

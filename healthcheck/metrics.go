@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -17,6 +18,10 @@ type Exposition interface {
 	// Sample writes one series: labels rendered without braces, and one
 	// more rendered label (extra) or "".
 	Sample(name, labels, extra string, v float64)
+	// Column writes a series per label set, values[i] for labels[i]; a
+	// NaN leaves the series out. labels is the same slice from family to
+	// family and scrape to scrape, never modified.
+	Column(name string, labels []string, values []float64)
 }
 
 // durationBuckets bound lvsd_check_duration_seconds: a loopback connect
@@ -127,49 +132,55 @@ func (m *Metrics) LastDuration(service string, real netip.AddrPort) time.Duratio
 	return time.Duration(rm.last.Load())
 }
 
-// Series is one realserver's health (from the Runner's Snapshot or
-// Unsorted) with its rendered label set.
-type Series struct {
-	Labels string
-	Health *RealHealth
-}
-
 // ServiceSeries is a service's name and rendered label set.
 type ServiceSeries struct {
 	Name, Labels string
 }
 
-// Write writes the health families of reals and the duration histograms
-// of services to e, each in the order given: the engine gives its
-// configuration's, in which consecutive lines differ least.
-func (m *Metrics) Write(e Exposition, reals []Series, services []ServiceSeries) {
-	rms := make([]*realMetrics, len(reals))
+// Write writes the health families of the realservers whose rendered
+// label sets are labels, health[i] being labels[i]'s (nil: not tracked,
+// left out), and the duration histograms of services; each in the order
+// given: the engine gives its configuration's, in which consecutive
+// lines differ least.
+func (m *Metrics) Write(e Exposition, labels []string, health []*RealHealth, services []ServiceSeries) {
+	rms := make([]*realMetrics, len(health))
 	m.mu.RLock()
-	for i, r := range reals {
-		rms[i] = m.reals[key{r.Health.Service, r.Health.Real}]
+	for i, h := range health {
+		if h != nil {
+			rms[i] = m.reals[key{h.Service, h.Real}]
+		}
 	}
 	m.mu.RUnlock()
 
-	e.Family("lvsd_real_up", "1 when the realserver's checks say it is up (rise and fall applied), else 0.", "gauge")
-	for _, r := range reals {
-		e.Sample("lvsd_real_up", r.Labels, "", b2f(r.Health.Up))
-	}
-	e.Family("lvsd_real_last_change_timestamp_seconds", "When the realserver last went up or down, as a Unix time; absent before its first change.", "gauge")
-	for _, r := range reals {
-		if !r.Health.Since.IsZero() {
-			e.Sample("lvsd_real_last_change_timestamp_seconds", r.Labels, "", unixSeconds(r.Health.Since))
+	values := make([]float64, len(labels))
+	column := func(name, help, kind string, v func(h *RealHealth, rm *realMetrics) float64) {
+		e.Family(name, help, kind)
+		for i, h := range health {
+			values[i] = math.NaN()
+			if h != nil {
+				values[i] = v(h, rms[i])
+			}
 		}
+		e.Column(name, labels, values)
 	}
-	e.Family("lvsd_real_checks_total", "Check results recorded for the realserver (restarts at 0 when its check changes).", "counter")
-	for _, r := range reals {
-		e.Sample("lvsd_real_checks_total", r.Labels, "", float64(r.Health.Checks))
-	}
-	e.Family("lvsd_real_check_latency_seconds", "How long the realserver's last check took, from when it was due to its result.", "gauge")
-	for i, rm := range rms {
-		if rm != nil {
-			e.Sample("lvsd_real_check_latency_seconds", reals[i].Labels, "", float64(rm.last.Load())/1e9)
-		}
-	}
+	column("lvsd_real_up", "1 when the realserver's checks say it is up (rise and fall applied), else 0.", "gauge",
+		func(h *RealHealth, _ *realMetrics) float64 { return b2f(h.Up) })
+	column("lvsd_real_last_change_timestamp_seconds", "When the realserver last went up or down, as a Unix time; absent before its first change.", "gauge",
+		func(h *RealHealth, _ *realMetrics) float64 {
+			if h.Since.IsZero() {
+				return math.NaN()
+			}
+			return unixSeconds(h.Since)
+		})
+	column("lvsd_real_checks_total", "Check results recorded for the realserver (restarts at 0 when its check changes).", "counter",
+		func(h *RealHealth, _ *realMetrics) float64 { return float64(h.Checks) })
+	column("lvsd_real_check_latency_seconds", "How long the realserver's last check took, from when it was due to its result.", "gauge",
+		func(_ *RealHealth, rm *realMetrics) float64 {
+			if rm == nil {
+				return math.NaN()
+			}
+			return float64(rm.last.Load()) / 1e9
+		})
 	e.Family("lvsd_real_check_failures_total", "Failed checks of the realserver, by reason; a reason appears with its first failure.", "counter")
 	for i, rm := range rms {
 		if rm == nil {
@@ -177,7 +188,7 @@ func (m *Metrics) Write(e Exposition, reals []Series, services []ServiceSeries) 
 		}
 		for j := range rm.failures {
 			if n := rm.failures[j].Load(); n > 0 {
-				e.Sample("lvsd_real_check_failures_total", reals[i].Labels, reasonLabels[j], float64(n))
+				e.Sample("lvsd_real_check_failures_total", labels[i], reasonLabels[j], float64(n))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -24,14 +25,27 @@ func (r *recorder) Sample(name, labels, extra string, v float64) {
 	r.lines[name+"{"+l+"}"] = v
 }
 
-// series labels the realservers of snap and the service "web" ("gone"
-// is not in the configuration any more).
-func series(snap []RealHealth) ([]Series, []ServiceSeries) {
-	var reals []Series
-	for i, h := range snap {
-		reals = append(reals, Series{Labels: fmt.Sprintf(`service=%q,real=%q`, h.Service, h.Real), Health: &snap[i]})
+func (r *recorder) Column(name string, labels []string, values []float64) {
+	for i, v := range values {
+		if !math.IsNaN(v) {
+			r.Sample(name, labels[i], "", v)
+		}
 	}
-	return reals, []ServiceSeries{{Name: "web", Labels: `service="web"`}}
+}
+
+// series labels the realservers of snap, and one more that the runner
+// does not track, and the service "web" ("gone" is not in the
+// configuration any more).
+func series(snap []RealHealth) ([]string, []*RealHealth, []ServiceSeries) {
+	var labels []string
+	var health []*RealHealth
+	for i, h := range snap {
+		labels = append(labels, fmt.Sprintf(`service=%q,real=%q`, h.Service, h.Real))
+		health = append(health, &snap[i])
+	}
+	labels = append(labels, `service="web",real="untracked"`)
+	health = append(health, nil)
+	return labels, health, []ServiceSeries{{Name: "web", Labels: `service="web"`}}
 }
 
 func TestMetricsCountResults(t *testing.T) {
@@ -52,8 +66,8 @@ func TestMetricsCountResults(t *testing.T) {
 		{Service: "web", Real: netip.MustParseAddrPort("192.0.2.2:80"), Up: false, Checks: 0},
 	}
 	r := &recorder{lines: map[string]float64{}}
-	reals, services := series(snap)
-	m.Write(r, reals, services)
+	labels, health, services := series(snap)
+	m.Write(r, labels, health, services)
 	want := map[string]float64{
 		`lvsd_real_up{service="web",real="192.0.2.1:80"}`:                                    1,
 		`lvsd_real_up{service="web",real="192.0.2.2:80"}`:                                    0,
@@ -81,6 +95,7 @@ func TestMetricsCountResults(t *testing.T) {
 		`lvsd_real_check_latency_seconds{service="web",real="192.0.2.2:80"}`,
 		`lvsd_real_check_failures_total{service="web",real="192.0.2.1:80",reason="refused"}`,
 		`lvsd_check_duration_seconds_count{service="gone"}`,
+		`lvsd_real_up{service="web",real="untracked"}`,
 	} {
 		if _, ok := r.lines[k]; ok {
 			t.Errorf("%s written, want absent", k)

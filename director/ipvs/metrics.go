@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,18 +103,36 @@ func (m *Metrics) observe(res Result, periodic, decided bool, took time.Duration
 type Exposition interface {
 	Family(name, help, kind string)
 	Sample(name, labels, extra string, v float64)
+	// Column writes a series per label set, values[i] for labels[i]; a
+	// NaN leaves the series out. labels is the same slice from family to
+	// family and scrape to scrape, never modified.
+	Column(name string, labels []string, values []float64)
 }
 
-// ServiceRow is one service's counters with its rendered label set.
+// CounterRows are the kernel's counters laid out in the exposition's
+// order, beside the rendered label sets of the services and
+// destinations (realservers) they belong to. The engine gives its
+// configuration's order, and leaves out the services that are not
+// lvsd's (node_exporter has those).
+type CounterRows struct {
+	ServiceLabels []string
+	Services      []ServiceRow // Services[i] is ServiceLabels[i]'s
+	DestLabels    []string
+	Dests         []DestRow   // Dests[i] is DestLabels[i]'s
+	Extra         []ExtraDest // destinations the configuration does not list (a sorry server added by hand)
+}
+
+// ServiceRow is one service's counters; OK is false for a service not in
+// the kernel (yet).
 type ServiceRow struct {
-	Labels           string
+	OK               bool
 	C                Counters
 	Active, Inactive uint64 // its destinations' connections, summed
 }
 
 // NewServiceRow sums the destinations' connections of c.
-func NewServiceRow(labels string, c Counters) ServiceRow {
-	r := ServiceRow{Labels: labels, C: c}
+func NewServiceRow(c Counters) ServiceRow {
+	r := ServiceRow{OK: true, C: c}
 	for _, d := range c.Dests {
 		r.Active += uint64(d.Active)
 		r.Inactive += uint64(d.Inactive)
@@ -121,57 +140,70 @@ func NewServiceRow(labels string, c Counters) ServiceRow {
 	return r
 }
 
-// DestRow is one destination's counters with its rendered label set.
+// DestRow is one destination's counters; OK is false for one not in the
+// kernel.
 type DestRow struct {
+	OK bool
+	C  DestCounters
+}
+
+// ExtraDest is a destination's counters with its rendered label set.
+type ExtraDest struct {
 	Labels string
 	C      DestCounters
 }
 
 // WriteCounters writes the kernel's counters per service and per
-// destination (realserver), in the order given: the engine gives its
-// configuration's, and leaves out the services that are not lvsd's
-// (node_exporter has those). The per-destination active and inactive
+// destination (realserver). The per-destination active and inactive
 // connections and weight are node_exporter's node_ipvs_backend_* series,
 // with the same label names, and are not repeated here.
-func WriteCounters(e Exposition, svcs []ServiceRow, dests []DestRow) {
-	family := func(name, help, kind string, v func(s *ServiceRow) float64) {
+func WriteCounters(e Exposition, r *CounterRows) {
+	values := make([]float64, max(len(r.Services), len(r.Dests)))
+	svc := func(name, help, kind string, v func(s *ServiceRow) uint64) {
 		e.Family(name, help, kind)
-		for i := range svcs {
-			e.Sample(name, svcs[i].Labels, "", v(&svcs[i]))
+		for i := range r.Services {
+			values[i] = math.NaN()
+			if r.Services[i].OK {
+				values[i] = float64(v(&r.Services[i]))
+			}
 		}
+		e.Column(name, r.ServiceLabels, values[:len(r.Services)])
 	}
-	family("lvsd_ipvs_service_connections_active", "Active connections of the service's realservers (the kernel's).", "gauge",
-		func(s *ServiceRow) float64 { return float64(s.Active) })
-	family("lvsd_ipvs_service_connections_inactive", "Inactive connections of the service's realservers (the kernel's).", "gauge",
-		func(s *ServiceRow) float64 { return float64(s.Inactive) })
-	family("lvsd_ipvs_service_connections_total", "Connections the service received (the kernel's counter).", "counter",
-		func(s *ServiceRow) float64 { return float64(s.C.Connections) })
-	family("lvsd_ipvs_service_packets_in_total", "Packets in to the service.", "counter",
-		func(s *ServiceRow) float64 { return float64(s.C.InPackets) })
-	family("lvsd_ipvs_service_packets_out_total", "Packets out of the service.", "counter",
-		func(s *ServiceRow) float64 { return float64(s.C.OutPackets) })
-	family("lvsd_ipvs_service_bytes_in_total", "Bytes in to the service.", "counter",
-		func(s *ServiceRow) float64 { return float64(s.C.InBytes) })
-	family("lvsd_ipvs_service_bytes_out_total", "Bytes out of the service.", "counter",
-		func(s *ServiceRow) float64 { return float64(s.C.OutBytes) })
-	writeDests(e, dests)
-}
-
-func writeDests(e Exposition, ds []DestRow) {
-	family := func(name, help string, v func(d *DestCounters) float64) {
+	svc("lvsd_ipvs_service_connections_active", "Active connections of the service's realservers (the kernel's).", "gauge",
+		func(s *ServiceRow) uint64 { return s.Active })
+	svc("lvsd_ipvs_service_connections_inactive", "Inactive connections of the service's realservers (the kernel's).", "gauge",
+		func(s *ServiceRow) uint64 { return s.Inactive })
+	svc("lvsd_ipvs_service_connections_total", "Connections the service received (the kernel's counter).", "counter",
+		func(s *ServiceRow) uint64 { return uint64(s.C.Connections) })
+	svc("lvsd_ipvs_service_packets_in_total", "Packets in to the service.", "counter",
+		func(s *ServiceRow) uint64 { return uint64(s.C.InPackets) })
+	svc("lvsd_ipvs_service_packets_out_total", "Packets out of the service.", "counter",
+		func(s *ServiceRow) uint64 { return uint64(s.C.OutPackets) })
+	svc("lvsd_ipvs_service_bytes_in_total", "Bytes in to the service.", "counter",
+		func(s *ServiceRow) uint64 { return s.C.InBytes })
+	svc("lvsd_ipvs_service_bytes_out_total", "Bytes out of the service.", "counter",
+		func(s *ServiceRow) uint64 { return s.C.OutBytes })
+	dst := func(name, help string, v func(d *DestCounters) uint64) {
 		e.Family(name, help, "counter")
-		for i := range ds {
-			e.Sample(name, ds[i].Labels, "", v(&ds[i].C))
+		for i := range r.Dests {
+			values[i] = math.NaN()
+			if r.Dests[i].OK {
+				values[i] = float64(v(&r.Dests[i].C))
+			}
+		}
+		e.Column(name, r.DestLabels, values[:len(r.Dests)])
+		for i := range r.Extra {
+			e.Sample(name, r.Extra[i].Labels, "", float64(v(&r.Extra[i].C)))
 		}
 	}
-	family("lvsd_ipvs_real_connections_total", "Connections the kernel gave the realserver since it was added.",
-		func(d *DestCounters) float64 { return float64(d.Total) })
-	family("lvsd_ipvs_real_packets_in_total", "Packets in to the realserver.",
-		func(d *DestCounters) float64 { return float64(d.InPackets) })
-	family("lvsd_ipvs_real_packets_out_total", "Packets out of the realserver.",
-		func(d *DestCounters) float64 { return float64(d.OutPackets) })
-	family("lvsd_ipvs_real_bytes_in_total", "Bytes in to the realserver.",
-		func(d *DestCounters) float64 { return float64(d.InBytes) })
-	family("lvsd_ipvs_real_bytes_out_total", "Bytes out of the realserver.",
-		func(d *DestCounters) float64 { return float64(d.OutBytes) })
+	dst("lvsd_ipvs_real_connections_total", "Connections the kernel gave the realserver since it was added.",
+		func(d *DestCounters) uint64 { return uint64(d.Total) })
+	dst("lvsd_ipvs_real_packets_in_total", "Packets in to the realserver.",
+		func(d *DestCounters) uint64 { return uint64(d.InPackets) })
+	dst("lvsd_ipvs_real_packets_out_total", "Packets out of the realserver.",
+		func(d *DestCounters) uint64 { return uint64(d.OutPackets) })
+	dst("lvsd_ipvs_real_bytes_in_total", "Bytes in to the realserver.",
+		func(d *DestCounters) uint64 { return d.InBytes })
+	dst("lvsd_ipvs_real_bytes_out_total", "Bytes out of the realserver.",
+		func(d *DestCounters) uint64 { return d.OutBytes })
 }

@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -80,6 +81,13 @@ func (l lines) Family(string, string, string) {}
 func (l lines) Sample(name, labels, extra string, v float64) {
 	l[name+"{"+labels+extra+"}"] = v
 }
+func (l lines) Column(name string, labels []string, values []float64) {
+	for i, v := range values {
+		if !math.IsNaN(v) {
+			l.Sample(name, labels[i], "", v)
+		}
+	}
+}
 
 func TestWriteCounters(t *testing.T) {
 	rs := web.Reals[0].Addr
@@ -91,7 +99,11 @@ func TestWriteCounters(t *testing.T) {
 	svc := fmt.Sprintf("vs=%q", KeyOf(web))
 	dst := fmt.Sprintf("vs=%q,rs=%q", KeyOf(web), rs)
 	l := lines{}
-	WriteCounters(l, []ServiceRow{NewServiceRow(svc, c)}, []DestRow{{Labels: dst, C: c.Dests[rs]}})
+	WriteCounters(l, &CounterRows{
+		ServiceLabels: []string{svc, "vs=absent"}, Services: []ServiceRow{NewServiceRow(c), {}},
+		DestLabels: []string{dst, "rs=absent"}, Dests: []DestRow{{OK: true, C: c.Dests[rs]}, {}},
+		Extra: []ExtraDest{{Labels: "rs=extra", C: DestCounters{Total: 9}}},
+	})
 	want := map[string]float64{
 		"lvsd_ipvs_service_connections_active{" + svc + "}":   3,
 		"lvsd_ipvs_service_connections_inactive{" + svc + "}": 3,
@@ -100,13 +112,14 @@ func TestWriteCounters(t *testing.T) {
 		"lvsd_ipvs_real_connections_total{" + dst + "}":       5,
 		"lvsd_ipvs_real_packets_in_total{" + dst + "}":        50,
 		"lvsd_ipvs_real_bytes_out_total{" + dst + "}":         6000,
+		"lvsd_ipvs_real_connections_total{rs=extra}":          9,
 	}
 	for k, v := range want {
 		if g, ok := l[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
 	}
-	if len(l) != 7+5 {
-		t.Errorf("%d series, want 12: %v", len(l), l)
+	if len(l) != 7+5+5 {
+		t.Errorf("%d series, want 17 (none absent): %v", len(l), l)
 	}
 }

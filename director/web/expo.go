@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"io"
 	"math"
 	"strconv"
@@ -26,6 +27,14 @@ type Text struct {
 	buf []byte
 	out io.Writer
 	err error // the first write error: the client went away
+
+	// With gzip: the compressor, the bytes of buf it has coded (the rest
+	// it codes at the next Flush or Column line), the value of the last
+	// Column line, and the server's chains.
+	z      *gzipLines
+	enc    int
+	pv     []byte
+	chains *chains
 }
 
 // chunk is how much text Text holds before handing it on: big enough to
@@ -86,10 +95,30 @@ func (t *Text) lineDone() {
 // Flush hands the text held on; it returns the first write error.
 func (t *Text) Flush() error {
 	if len(t.buf) > 0 && t.err == nil {
-		_, t.err = t.out.Write(t.buf)
+		if t.z != nil {
+			t.encodePending(len(t.buf))
+			t.z.sum(t.buf)
+			t.z.keepLast(t.buf)
+			t.err = t.z.flush()
+		} else {
+			_, t.err = t.out.Write(t.buf)
+		}
 	}
-	t.buf = t.buf[:0]
+	t.buf, t.enc = t.buf[:0], 0
 	return t.err
+}
+
+// encodePending codes buf[enc:upto] with the compressor's own search.
+func (t *Text) encodePending(upto int) {
+	if t.enc >= upto {
+		return
+	}
+	prev := t.z.prev
+	if t.enc > 0 {
+		prev = t.buf[bytes.LastIndexByte(t.buf[:t.enc-1], '\n')+1 : t.enc]
+	}
+	t.z.encode(t.buf[t.enc:upto], prev)
+	t.enc = upto
 }
 
 // appendValue formats v as the text format wants it: integers without an

@@ -54,9 +54,21 @@ func (z *gzipLines) Write(p []byte) (int, error) {
 	if z.err != nil {
 		return 0, z.err
 	}
+	z.sum(p)
+	z.encode(p, z.prev)
+	z.keepLast(p)
+	return len(p), z.flush()
+}
+
+// sum counts p into the trailer's CRC and length; every byte of the
+// input goes through it once, in order, whatever codes it.
+func (z *gzipLines) sum(p []byte) {
 	z.crc = crc32.Update(z.crc, crc32.IEEETable, p)
 	z.size += uint32(len(p))
-	prev := z.prev
+}
+
+// encode codes p, which follows prev directly in the input, line by line.
+func (z *gzipLines) encode(p, prev []byte) {
 	for rest := p; len(rest) > 0; {
 		n := len(rest)
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
@@ -65,11 +77,47 @@ func (z *gzipLines) Write(p []byte) (int, error) {
 		z.line(rest[:n], prev)
 		prev, rest = rest[:n], rest[n:]
 	}
-	if len(prev) > window {
-		prev = prev[len(prev)-window:]
+}
+
+// keepLast keeps p's last line (at most a window of it) for the next
+// encode: the bytes before the next input.
+func (z *gzipLines) keepLast(p []byte) {
+	if len(p) == 0 {
+		return
 	}
-	z.prev = append(z.prev[:0], prev...)
-	return len(p), z.flush()
+	start := bytes.LastIndexByte(p[:len(p)-1], '\n') + 1
+	if len(p)-start > window {
+		start = len(p) - window
+	}
+	if start == 0 && len(p) < window && len(z.prev) > 0 && z.prev[len(z.prev)-1] != '\n' {
+		// The line began before p: keep what is kept of it too.
+		keep := max(0, min(len(z.prev), window-len(p)))
+		z.prev = append(z.prev[:0], z.prev[len(z.prev)-keep:]...)
+		z.prev = append(z.prev, p...)
+		return
+	}
+	z.prev = append(z.prev[:0], p[start:]...)
+}
+
+// copyBack codes n >= 3 bytes as copies of those dist back, in matches of
+// at most maxMatch.
+func (z *gzipLines) copyBack(n, dist int) {
+	for n > 0 {
+		m := min(n, maxMatch)
+		if r := n - m; r > 0 && r < 3 {
+			m -= 3 - r // leave at least 3 for the last match
+		}
+		z.bits(matchCode(m, dist))
+		n -= m
+	}
+}
+
+// literals codes p byte by byte.
+func (z *gzipLines) literals(p []byte) {
+	for _, b := range p {
+		c := litCodes[b]
+		z.bits(uint64(c.code), uint(c.n))
+	}
 }
 
 // Close ends the block (code 256) and writes the trailer: CRC-32 and
@@ -161,7 +209,7 @@ func matchCode(length, dist int) (uint64, uint) {
 		dcode = 2*hb + (x>>(hb-1))&1
 		dextra = x & (1<<dn - 1)
 	}
-	d := uint64(reverse(dcode, 5)) | uint64(dextra)<<5
+	d := uint64(distCodes[dcode]) | uint64(dextra)<<5
 	return uint64(l.code) | d<<l.n, uint(l.n) + 5 + uint(dn)
 }
 
@@ -198,6 +246,14 @@ type code struct {
 }
 
 var litCodes, lenCodes = fixedCodes()
+
+// distCodes are the fixed 5-bit distance codes, bit-reversed.
+var distCodes = func() (out [30]uint8) {
+	for i := range out {
+		out[i] = uint8(reverse(uint32(i), 5))
+	}
+	return out
+}()
 
 // fixedCodes builds the fixed literal codes and, per match length 3..258,
 // the length symbol's code with its extra bits (RFC 1951 3.2.5, 3.2.6).

@@ -29,16 +29,16 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Vary", "Accept-Encoding")
 	sc := scratchPool.Get().(*scratch)
 	defer func() {
-		sc.t.out, sc.z.w = nil, nil // keep no reference to the response
+		sc.t.out, sc.t.z, sc.z.w = nil, nil, nil // keep no reference to the response
 		scratchPool.Put(sc)
 	}()
 	t := &sc.t
-	t.buf, t.out, t.err = t.buf[:0], w, nil
+	t.buf, t.out, t.err, t.enc, t.z, t.chains = t.buf[:0], w, nil, 0, nil, s.chains
 	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	if gz {
 		w.Header().Set("Content-Encoding", "gzip")
 		sc.z.reset(w)
-		t.out = &sc.z
+		t.z = &sc.z
 	}
 	mfs, err := s.opts.Gatherer.Gather()
 	if err != nil {

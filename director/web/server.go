@@ -41,6 +41,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	handler http.Handler
+	chains  *chains // of the bulk writers' label sets, for the compressor
 
 	mu sync.Mutex
 	ls map[string]*listener // by the address as configured
@@ -62,7 +63,7 @@ func New(o Options) *Server {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: o, ls: map[string]*listener{}}
+	s := &Server{opts: o, ls: map[string]*listener{}, chains: &chains{}}
 	s.handler = s.routes()
 	return s
 }
