@@ -154,34 +154,46 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return le
 func (c *countingWriter) WriteHeader(int)             {}
 
 // BenchmarkStatusPage measures rendering the status page of the same
-// director from its snapshot, and taking the snapshot.
+// director from its snapshot, as / shows it (the realservers in service
+// counted per service, the others listed) and as ?reals=all does, and
+// taking the snapshot.
 func BenchmarkStatusPage(b *testing.B) {
 	d, _ := runFarm(b, farm(b, benchServices, benchReals, freeAddr(b)))
 	ctx := context.Background()
 	st := d.Status(ctx)
 	var buf bytes.Buffer
-	if err := web.Render(&buf, st, time.Now()); err != nil {
-		b.Fatal(err)
+	page := func(all bool) (time.Duration, int) {
+		const runs = 5
+		start := time.Now()
+		for range runs {
+			buf.Reset()
+			if err := web.Render(&buf, st, time.Now(), all); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / runs, buf.Len()
 	}
-	size := buf.Len()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		buf.Reset()
-		if err := web.Render(&buf, st, time.Now()); err != nil {
+		if err := web.Render(&buf, st, time.Now(), false); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	render := b.Elapsed() / time.Duration(b.N)
+	render, size := page(false)
+	renderAll, sizeAll := page(true)
 	start := time.Now()
 	const snaps = 5
 	for range snaps {
 		d.Status(ctx)
 	}
 	snap := time.Since(start) / snaps
-	fmt.Printf("BENCH|status page, %d services x %d reals|render %.1f ms (+ snapshot %.1f ms)|-|%.1f MB of HTML\n",
-		benchServices, benchReals, float64(render)/1e6, float64(snap)/1e6, float64(size)/1e6)
+	fmt.Printf("BENCH|status page /, %d services x %d reals|render %.1f ms (+ snapshot %.1f ms)|-|%.2f MB of HTML; every service, realservers in service counted\n",
+		benchServices, benchReals, ms2(render), ms2(snap), float64(size)/1e6)
+	fmt.Printf("BENCH|status page /?reals=all, %d services x %d reals|render %.1f ms (+ snapshot %.1f ms)|-|%.1f MB of HTML\n",
+		benchServices, benchReals, ms2(renderAll), ms2(snap), float64(sizeAll)/1e6)
 }
 
 // BenchmarkDaemonCPU runs a director of 1,000 services x 10 realservers

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -180,6 +181,53 @@ func TestPageShowsThePairAndEveryRealserver(t *testing.T) {
 		if strings.Contains(body, bad) {
 			t.Errorf("page contains %q", bad)
 		}
+	}
+}
+
+// TestPageSumsUpALargeFarm checks that above collapseAbove realservers
+// the page lists every service and the realservers not in service, and
+// counts the others; ?reals=all lists them all.
+func TestPageSumsUpALargeFarm(t *testing.T) {
+	st := sampleStatus()
+	base := st.Health[0]
+	for i := range collapseAbove {
+		r := base
+		r.Service = fmt.Sprintf("big%03d", i/10)
+		r.Real = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 101, byte(i % 10)}), uint16(8000+i/10))
+		st.Health = append(st.Health, r)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, st, t0, false); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{
+		`id="collapsed"`, `data-service="big000"`, `data-service="big019"`, `data-service="web"`,
+		`data-real="198.51.100.12:80" data-state="down"`, `data-real="198.51.100.13:80" data-state="drained"`,
+		`data-service="web" data-hidden="1"`, `data-service="big007" data-hidden="10"`, "10/10 up", `href="?reals=all`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("collapsed page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `data-real="198.51.100.11:80"`) || strings.Contains(page, `data-real="198.51.101.3:8003"`) {
+		t.Error("collapsed page lists a realserver in service")
+	}
+	buf.Reset()
+	if err := Render(&buf, st, t0, true); err != nil {
+		t.Fatal(err)
+	}
+	all := buf.String()
+	for _, want := range []string{`data-real="198.51.100.11:80" data-state="up"`, `data-real="198.51.101.3:8003"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("?reals=all page lacks %q", want)
+		}
+	}
+	if strings.Contains(all, `id="collapsed"`) || strings.Contains(all, "data-hidden") {
+		t.Error("?reals=all page sums up")
+	}
+	if rec := get(t, newTestServer(t).Handler(), "GET", "/?reals=all"); rec.Code != 200 {
+		t.Errorf("GET /?reals=all: %d", rec.Code)
 	}
 }
 
