@@ -10,13 +10,28 @@ import (
 )
 
 // scratch is what one scrape reuses from the last: the text buffer and
-// the compressor's. Concurrent scrapes take one each.
+// the compressor's. The server owns one, kept across scrapes: a
+// sync.Pool is emptied by the collections between two scrapes a second
+// apart, and would hand each one new buffers to grow. A scrape that
+// finds it taken (another scrape running) uses one of its own.
 type scratch struct {
-	t Text
-	z gzipLines
+	mu sync.Mutex
+	t  Text
+	z  gzipLines
 }
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{t: Text{buf: make([]byte, 0, chunk+16<<10)}} }}
+func newScratch() *scratch { return &scratch{t: Text{buf: make([]byte, 0, chunk+16<<10)}} }
+
+// takeScratch returns the server's scratch, locked, or a new one when
+// another scrape holds it.
+func (s *Server) takeScratch() *scratch {
+	if s.scratch.mu.TryLock() {
+		return s.scratch
+	}
+	sc := newScratch()
+	sc.mu.Lock()
+	return sc
+}
 
 // metrics serves the text exposition format (0.0.4), which every
 // Prometheus reads: the Gatherer's families, then the bulk writers'.
@@ -27,10 +42,10 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	w.Header().Set("Content-Type", string(format))
 	w.Header().Set("Vary", "Accept-Encoding")
-	sc := scratchPool.Get().(*scratch)
+	sc := s.takeScratch()
 	defer func() {
 		sc.t.out, sc.t.z, sc.z.w = nil, nil, nil // keep no reference to the response
-		scratchPool.Put(sc)
+		sc.mu.Unlock()
 	}()
 	t := &sc.t
 	t.buf, t.out, t.err, t.enc, t.z, t.chains = t.buf[:0], w, nil, 0, nil, s.chains

@@ -41,7 +41,8 @@ type Options struct {
 type Server struct {
 	opts    Options
 	handler http.Handler
-	chains  *chains // of the bulk writers' label sets, for the compressor
+	chains  *chains  // of the bulk writers' label sets, for the compressor
+	scratch *scratch // the scrapes' buffers, kept from one to the next
 
 	mu sync.Mutex
 	ls map[string]*listener // by the address as configured
@@ -63,7 +64,7 @@ func New(o Options) *Server {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: o, ls: map[string]*listener{}, chains: &chains{}}
+	s := &Server{opts: o, ls: map[string]*listener{}, chains: &chains{}, scratch: newScratch()}
 	s.handler = s.routes()
 	return s
 }
