@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"net/netip"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,26 @@ type metrics struct {
 
 	labels   atomic.Pointer[labelSet]
 	counters counterCache // the kernel's IPVS counters, shared by scrapes and status
+	bulk     bulkScratch  // the scrapes' per-realserver health, kept from one to the next
+}
+
+// bulkScratch holds a scrape's view of the realservers' health in the
+// configuration's order, reused from scrape to scrape rather than
+// allocated (and collected) each second. A scrape that finds it taken
+// uses one of its own.
+type bulkScratch struct {
+	mu     sync.Mutex
+	health []healthcheck.RealHealth
+	ptrs   []*healthcheck.RealHealth // health[i], or nil when not tracked
+}
+
+func (m *metrics) takeBulk() *bulkScratch {
+	if m.bulk.mu.TryLock() {
+		return &m.bulk
+	}
+	b := &bulkScratch{}
+	b.mu.Lock()
+	return b
 }
 
 func newMetrics(d *Director) *metrics {
@@ -144,13 +166,21 @@ func (d *Director) writeBulk(t *web.Text) {
 		return
 	}
 	l := d.metrics.labelsFor(d.Current())
-	snap := d.health.Unsorted()
-	health := make([]*healthcheck.RealHealth, len(l.reals))
-	for i := range snap {
-		if p, ok := l.pos[realKey{snap[i].Service, snap[i].Real}]; ok {
-			health[p] = &snap[i]
-		}
+	b := d.metrics.takeBulk()
+	defer b.mu.Unlock()
+	n := len(l.reals)
+	if cap(b.health) < n {
+		b.health, b.ptrs = make([]healthcheck.RealHealth, n), make([]*healthcheck.RealHealth, n)
 	}
+	b.health, b.ptrs = b.health[:n], b.ptrs[:n]
+	clear(b.ptrs)
+	d.health.EachHealth(func(service string, real netip.AddrPort, up bool, checks uint64, since time.Time) {
+		if p, ok := l.pos[realKey{service, real}]; ok {
+			b.health[p] = healthcheck.RealHealth{Service: service, Real: real, Up: up, Checks: checks, Since: since}
+			b.ptrs[p] = &b.health[p]
+		}
+	})
+	health := b.ptrs
 	d.metrics.health.Write(t, l.realLabels, health, l.hist)
 	d.writeWeights(t, l, health, d.drains.snapshot())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
