@@ -32,9 +32,13 @@ func newDRPair(t *testing.T) *drPair {
 		proc: map[string]*netlab.Proc{}, stopEcho: map[string]func(){}, configFile: map[string]string{}}
 	p.ns = p.Segment("e0", map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24",
 		"rs1": "192.0.2.11/24", "rs2": "192.0.2.12/24"})
+	// The realservers are prepared for direct routing the way an
+	// operator would: lvsd realserver up (VIP on lo, arp_ignore and
+	// arp_announce on all and e0), checked by lvsd realserver check.
 	for _, rs := range []string{"rs1", "rs2"} {
-		p.In(p.ns[rs], "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
-		p.In(p.ns[rs], "ip", "addr", "add", "192.0.2.10/32", "dev", "lo")
+		state := p.Dir + "/" + rs + "-realserver.json"
+		p.In(p.ns[rs], p.bin, "realserver", "up", "--state", state, "--vip", "192.0.2.10", "--interface", "e0")
+		p.In(p.ns[rs], p.bin, "realserver", "check", "--state", state, "--vip", "192.0.2.10", "--interface", "e0")
 		p.stopEcho[rs] = p.Echo(p.ns[rs], ":7000")
 	}
 	p.service = "name: echo\nvirtual: 192.0.2.10:7000\nscheduler: rr\nforward: dr\n" +
