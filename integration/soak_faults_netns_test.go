@@ -16,7 +16,7 @@ func (s *soakLab) inject(f fault) error {
 	d := f.Target
 	switch f.Kind {
 	case "sigkill":
-		s.sampleAll(false) // this process's last figures
+		s.sampleAll() // this process's last figures
 		s.set(s.running, d, false)
 		if err := s.signal(d, syscall.SIGKILL); err != nil {
 			return err
@@ -34,7 +34,7 @@ func (s *soakLab) inject(f fault) error {
 		s.set(s.stopped, d, false)
 		return err
 	case "sigterm":
-		s.sampleAll(false)
+		s.sampleAll()
 		s.set(s.running, d, false)
 		if err := s.procOf(d).Stop(10 * time.Second); err != nil {
 			return err

@@ -70,7 +70,7 @@ func (s *soakLab) watch() *soakWatch {
 	w := &soakWatch{s: s, done: make(chan struct{})}
 	w.every(10*time.Millisecond, w.holders())
 	w.every(100*time.Millisecond, w.tables())
-	w.every(5*time.Second, func() { s.sampleAll(false) })
+	w.every(5*time.Second, func() { s.sampleAll() })
 	for i := range 4 {
 		w.wg.Add(1)
 		go func() {
