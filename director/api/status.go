@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -220,4 +221,21 @@ func (s Status) Masters() int {
 		}
 	}
 	return n
+}
+
+// Progress tells how far a realserver is along rise or fall, the same on
+// the status page and in lvsd status: "2/3 ok" while a down one passes,
+// "1/2 failed" while an up one fails.
+func (r Real) Progress() string {
+	switch {
+	case r.State == HealthUnchecked:
+		return "-"
+	case r.Up && r.Failures > 0:
+		return fmt.Sprintf("%d/%d failed", r.Failures, r.Fall)
+	case !r.Up && r.Successes > 0:
+		return fmt.Sprintf("%d/%d ok", r.Successes, r.Rise)
+	case r.Up:
+		return fmt.Sprintf("%d ok", r.Successes)
+	}
+	return fmt.Sprintf("%d failed", r.Failures)
 }

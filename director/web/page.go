@@ -16,7 +16,7 @@ import (
 var pageFS embed.FS
 
 var pageTmpl = template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
-	"age": age, "clock": clock, "latency": latency, "vrrpClass": vrrpClass, "progress": progress,
+	"age": age, "clock": clock, "latency": latency, "vrrpClass": vrrpClass, "progress": api.Real.Progress,
 }).ParseFS(pageFS, "page.html.tmpl"))
 
 // pageData is what the template shows: the snapshot, its realservers
@@ -152,20 +152,4 @@ func vrrpClass(s api.VRRPState) string {
 		return "fault"
 	}
 	return "init"
-}
-
-// progress tells how far a realserver is along rise or fall: "2/3 ok"
-// while a down one passes, "1/2 failed" while an up one fails.
-func progress(r api.Real) string {
-	switch {
-	case r.State == api.HealthUnchecked:
-		return "-"
-	case r.Up && r.Failures > 0:
-		return fmt.Sprintf("%d/%d failed", r.Failures, r.Fall)
-	case !r.Up && r.Successes > 0:
-		return fmt.Sprintf("%d/%d ok", r.Successes, r.Rise)
-	case r.Up:
-		return fmt.Sprintf("%d ok", r.Successes)
-	}
-	return fmt.Sprintf("%d failed", r.Failures)
 }

@@ -63,7 +63,7 @@ func writeStatus(w io.Writer, s api.Status, now time.Time) {
 				since = ago(now, h.Since)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\n", h.Real, h.State, since, lastCheck(now, h),
-				latency(h.LastLatency), progress(h), h.Weight, eff, active, inactive, cps)
+				latency(h.LastLatency), h.Progress(), h.Weight, eff, active, inactive, cps)
 		}
 	}
 	tw.Flush()
@@ -119,19 +119,4 @@ func latency(d time.Duration) string {
 		return "-"
 	}
 	return d.Round(10 * time.Microsecond).String()
-}
-
-// progress tells how far a realserver is along rise or fall.
-func progress(r api.Real) string {
-	switch {
-	case r.State == api.HealthUnchecked:
-		return "-"
-	case r.Up && r.Failures > 0:
-		return fmt.Sprintf("%d/%d failed", r.Failures, r.Fall)
-	case !r.Up && r.Successes > 0:
-		return fmt.Sprintf("%d/%d ok", r.Successes, r.Rise)
-	case r.Up:
-		return fmt.Sprintf("%d ok", r.Successes)
-	}
-	return fmt.Sprintf("%d failed", r.Failures)
 }
