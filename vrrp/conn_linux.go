@@ -27,6 +27,10 @@ import (
 // Reads use recvmsg directly rather than golang.org/x/net's ReadFrom,
 // whose IPv6 source parsing looks the zone up by interface index in the
 // calling thread's network namespace, which need not be the node's.
+//
+// Writes use sendmsg directly too, with everything but the message and
+// the destination built once (write): an advert is sent every interval,
+// down to 10 ms, and the send path allocates nothing.
 type rawConn struct {
 	src     netip.Addr
 	v4      bool
@@ -35,6 +39,21 @@ type rawConn struct {
 	send4   *ipv4.PacketConn
 	send6   *ipv6.PacketConn
 	closers []io.Closer
+	w       rawWrite
+}
+
+// rawWrite is what WriteTo hands the sending socket's RawConn.Write:
+// its function, made once, reads the message and destination from here.
+// Only the Node's loop writes, so one is enough.
+type rawWrite struct {
+	rc  syscall.RawConn // of the sending socket
+	fn  func(fd uintptr) bool
+	oob []byte // IP_PKTINFO / IPV6_PKTINFO naming src, and the hop limit
+	b   []byte
+	to  unix.Sockaddr
+	sa4 unix.SockaddrInet4
+	sa6 unix.SockaddrInet6
+	err error
 }
 
 const (
@@ -71,7 +90,34 @@ func newRawConn(base, out *net.Interface, src netip.Addr, multicast bool) (c *ra
 	} else {
 		err = c.setup6(recv, send, base, out, multicast)
 	}
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	return c, c.setupWrite(send)
+}
+
+// setupWrite prepares WriteTo: the control message that sets the source
+// address (and, for IPv6, the hop limit of 255 RFC 5798 §5.1.2.3 asks)
+// as golang.org/x/net built it for every write before.
+func (c *rawConn) setupWrite(send *net.IPConn) (err error) {
+	if c.w.rc, err = send.SyscallConn(); err != nil {
+		return err
+	}
+	if c.v4 {
+		c.w.oob = (&ipv4.ControlMessage{Src: c.src.AsSlice()}).Marshal()
+	} else {
+		c.w.oob = (&ipv6.ControlMessage{Src: c.src.AsSlice(), HopLimit: 255}).Marshal()
+	}
+	w := &c.w
+	w.fn = func(fd uintptr) bool {
+		for {
+			_, w.err = unix.SendmsgN(int(fd), w.b, w.oob, w.to, 0)
+			if w.err != unix.EINTR {
+				return w.err != unix.EAGAIN
+			}
+		}
+	}
+	return nil
 }
 
 // dropAll is a socket filter that accepts nothing, for send-only sockets.
@@ -203,14 +249,27 @@ func ipAddr(ip net.IP) netip.Addr {
 }
 
 // WriteTo implements Conn; TTL and hop limit are 255 by socket option.
+// It allocates nothing but on errors (see rawWrite).
 func (c *rawConn) WriteTo(b []byte, dst netip.Addr) error {
-	var err error
-	if c.v4 {
-		_, err = c.send4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice()}, &net.IPAddr{IP: dst.AsSlice()})
-	} else {
-		_, err = c.send6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), HopLimit: 255}, &net.IPAddr{IP: dst.AsSlice()})
+	w := &c.w
+	if dst = dst.Unmap(); dst.Is4() != c.v4 {
+		return fmt.Errorf("write to %v from %v: %w", dst, c.src, ErrFamily)
 	}
-	return err
+	if c.v4 {
+		w.sa4.Addr, w.to = dst.As4(), &w.sa4
+	} else {
+		w.sa6.Addr, w.to = dst.As16(), &w.sa6
+	}
+	w.b, w.err = b, nil
+	err := w.rc.Write(w.fn)
+	w.b = nil
+	if err != nil {
+		return fmt.Errorf("write to %v: %w", dst, err) // net.ErrClosed after Close
+	}
+	if w.err != nil {
+		return fmt.Errorf("sendmsg to %v: %w", dst, w.err)
+	}
+	return nil
 }
 
 // Source implements Conn.

@@ -149,6 +149,11 @@ type Deps struct {
 	// no address, announces nothing and makes no virtual MAC (see
 	// listen.go). `lvsd run --dry-run` sets it.
 	ListenOnly bool
+	// RTPriority, 1-99, runs the Node's loop and its readers on OS threads
+	// of their own at that SCHED_RR priority (keepalived's
+	// vrrp_rt_priority); 0 runs them on locked threads at normal priority.
+	// Where realtime is not permitted, Run logs why and runs without it.
+	RTPriority int
 }
 
 // VirtualMAC returns the virtual router MAC of RFC 5798 §7.3:

@@ -137,8 +137,8 @@ func (m *Machine) Timeout(now time.Time) []Action {
 			return nil
 		}
 		// §6.4.3: Adver_Timer fired.
-		m.deadline = now.Add(m.cfg.AdvertInterval)
-		return []Action{SendAdvert{m.prio}}
+		m.deadline = nextTick(m.deadline, now, m.cfg.AdvertInterval)
+		return advertActs[m.prio]
 	case Resigning:
 		if !now.Before(m.resignEnd) {
 			return m.leaveResigning(now, "resign timeout passed without hearing a new master")
@@ -146,10 +146,36 @@ func (m *Machine) Timeout(now time.Time) []Action {
 		if now.Before(m.deadline) {
 			return nil
 		}
-		m.deadline = now.Add(m.cfg.AdvertInterval)
-		return []Action{SendAdvert{0}}
+		m.deadline = nextTick(m.deadline, now, m.cfg.AdvertInterval)
+		return advertActs[0]
 	}
 	return nil
+}
+
+// advertActs holds, for each priority, the actions of a timed advert,
+// shared and never written: the master's Adver_Timer, which fires every
+// interval, then allocates nothing (the shell's advert path, node_do.go).
+// Their capacity is their length, so a caller that appends copies.
+var advertActs = func() (a [256][]Action) {
+	for p := range a {
+		a[p] = []Action{SendAdvert{uint8(p)}}
+	}
+	return a
+}()
+
+// nextTick returns the Adver_Timer deadline after one that fired at now:
+// one interval after the deadline, not after now, so that a shell that
+// wakes late does not push every later advert back by as much (RFC 5798
+// §6.4.3 resets the timer to Advertisement_Interval; against the
+// deadline, the adverts keep their rate whatever the wake-up latency).
+// A shell that missed whole intervals sends one advert, not a burst, and
+// keeps the phase: the next deadline is the first one still ahead.
+func nextTick(deadline, now time.Time, interval time.Duration) time.Time {
+	next := deadline.Add(interval)
+	if next.After(now) {
+		return next
+	}
+	return deadline.Add((now.Sub(deadline)/interval + 1) * interval)
 }
 
 // backupReceive is RFC 5798 §6.4.2, "If an ADVERTISEMENT is received".

@@ -201,14 +201,21 @@ func TestMachineSplitBrainHeal(t *testing.T) {
 }
 
 // TestMachineLateShell checks what FuzzMachine's first crasher taught its
-// harness: a shell that calls Timeout late gets timers re-armed from the
-// time it passes, and a backlog is worked off one deadline at a time.
+// harness: a shell that calls Timeout late gets a takeover's first
+// Adver_Timer armed from the time it passes, and a backlog is worked off
+// one deadline at a time. A late Adver_Timer is re-armed against its
+// deadline (nextTick): one interval after it, or, when whole intervals
+// were missed, the first deadline still ahead, so that the adverts keep
+// their phase and no burst follows a stall.
 func TestMachineLateShell(t *testing.T) {
 	runMachineCases(t, []machineCase{
-		{name: "late Timeout re-arms from the time given", steps: []step{
+		{name: "late Timeout re-arms against the deadline", steps: []step{
 			{0, start(), []Action{Became{Backup, ""}}, Backup, md100, 0},
 			{md100 + 1500*ms, timeout(), []Action{SendAdvert{100}, AcquireVIPs{}, Became{Master, ""}}, Master, md100 + 2500*ms, 0},
-			{md100 + 4*time.Second, timeout(), []Action{SendAdvert{100}}, Master, md100 + 5*time.Second, 0},
+			// 300ms late: the next advert is still due 1s after the last deadline.
+			{md100 + 2800*ms, timeout(), []Action{SendAdvert{100}}, Master, md100 + 3500*ms, 0},
+			// 1.5s late, a deadline missed: one advert, then back in phase.
+			{md100 + 5*time.Second, timeout(), []Action{SendAdvert{100}}, Master, md100 + 5500*ms, 0},
 		}},
 	})
 }

@@ -22,6 +22,7 @@ type Metrics struct {
 	drops, errors                                     *prometheus.Desc
 	conflict, conflicts, claims, heals, probes, proxy *prometheus.Desc
 	pathAge, pathSilent, pathSilences                 *prometheus.Desc
+	lateness                                          *prometheus.Desc
 }
 
 // NewMetrics returns a collector over the nodes that nodes returns at
@@ -53,6 +54,7 @@ func NewMetrics(nodes func() []*Node) *Metrics {
 		pathAge:      d("path_advert_age_seconds", "Seconds since an advert from another router arrived on this heartbeat path; only for instances with paths, absent before any.", "path"),
 		pathSilent:   d("path_silent", "1 while this heartbeat path hears nothing but another path hears the peer (the heartbeat lost its redundancy), else 0.", "path"),
 		pathSilences: d("path_silences_total", "Times this heartbeat path went silent while another heard the peer.", "path"),
+		lateness:     d("advert_lateness_seconds", "How late each timed advertisement went out against its deadline (Adver_Timer, or the Master_Down_Timer of a takeover)."),
 	}
 }
 
@@ -61,7 +63,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.state, m.priority, m.since, m.advertAge, m.sent, m.received,
 		m.toMaster, m.fromMaster, m.announces, m.drops, m.errors,
 		m.conflict, m.conflicts, m.claims, m.heals, m.probes, m.proxy,
-		m.pathAge, m.pathSilent, m.pathSilences} {
+		m.pathAge, m.pathSilent, m.pathSilences, m.lateness} {
 		ch <- d
 	}
 }
@@ -114,7 +116,20 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(m.probes, c.Probes)
 		counter(m.proxy, c.ProxyAnnounces)
 		m.collectPaths(s, now, gauge, counter)
+		ch <- m.latenessHistogram(s.AdvertLateness, l)
 	}
+}
+
+// latenessHistogram converts a node's Lateness (non-cumulative buckets)
+// into a Prometheus histogram (cumulative, in seconds).
+func (m *Metrics) latenessHistogram(lt Lateness, labels []string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(LatenessBounds))
+	var sum uint64
+	for i, b := range LatenessBounds {
+		sum += lt.Buckets[i]
+		buckets[b.Seconds()] = sum
+	}
+	return prometheus.MustNewConstHistogram(m.lateness, lt.Count, lt.Sum.Seconds(), buckets, labels...)
 }
 
 // collectPaths sends the heartbeat paths' figures, for an instance with

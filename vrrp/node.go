@@ -72,6 +72,8 @@ type Node struct {
 	stopAt    time.Time
 	waiters   []chan error
 	warned    map[string]time.Time // warn's memory
+	due       time.Time            // the deadline of the Machine's Timeout under way, for send
+	wbuf      []byte               // send's encoding buffer, kept between adverts
 }
 
 // Errors of Run, Switchover and SetPriority.
@@ -175,7 +177,14 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	adverts, readErr := make(chan pathAdvert), make(chan error, 1)
 	for _, loop := range n.startReaders(bg, adverts, readErr) {
-		wg.Go(loop)
+		wg.Go(func() {
+			// Each reader on a thread of its own, realtime like the loop,
+			// so that an advert is read when it arrives, not when a busy
+			// process gets round to it. Its error is the loop's to log.
+			unpin, _ := pinThread(n.deps.RTPriority)
+			defer unpin()
+			loop()
+		})
 	}
 	sightings := make(chan Sighting)
 	if n.watch != nil {
@@ -185,8 +194,15 @@ func (n *Node) Run(ctx context.Context) error {
 		stopBg()
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
+	// The loop keeps one OS thread, realtime when configured: the adverts'
+	// timing must survive a saturated machine (see pinThread).
+	unpin, rtErr := pinThread(n.deps.RTPriority)
+	if rtErr != nil {
+		n.log.WithError(rtErr).Warn("vrrp loop runs at normal priority")
+	}
 	n.begin()
 	err = n.loop(ctx, adverts, sightings, readErr)
+	unpin()
 	stopBg()
 	return err
 }
@@ -208,6 +224,7 @@ func (n *Node) setup() error {
 		n.exp.AuthType = AuthPassword
 	}
 	n.setupPaths()
+	n.wbuf = make([]byte, 0, 1500) // send's: an advert fits an Ethernet frame
 	return nil
 }
 
@@ -238,6 +255,8 @@ func (n *Node) begin() {
 // loop is the event loop: the only goroutine that touches the Machine.
 func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-chan Sighting, readErr <-chan error) error {
 	stop := ctx.Done()
+	wait := newWaiter(n.clock)
+	defer wait.stop()
 	for {
 		now := n.clock.Now()
 		if n.stopping && (n.m.State() != Resigning || !now.Before(n.stopAt)) && !now.Before(n.holdUntil) {
@@ -248,7 +267,7 @@ func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-
 		var timer <-chan time.Time
 		next := n.nextDeadline()
 		if !next.IsZero() {
-			timer = n.clock.After(next.Sub(n.clock.Now()))
+			timer = wait.after(next.Sub(n.clock.Now()))
 		}
 		if n.idle != nil {
 			n.idle(next)
@@ -301,7 +320,9 @@ func (n *Node) nextDeadline() time.Time {
 func (n *Node) onTimer() {
 	now := n.clock.Now()
 	if d := n.m.Deadline(); !d.IsZero() && !now.Before(d) {
+		n.due = d // an advert this sends was due at d (Lateness)
 		n.do(n.m.Timeout(now))
+		n.due = time.Time{}
 	}
 	if !n.annNext.IsZero() && !now.Before(n.annNext) {
 		n.announceRound()

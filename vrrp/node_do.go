@@ -40,30 +40,40 @@ func (n *Node) do(acts []Action) {
 }
 
 // send writes one advertisement to each destination of every heartbeat
-// path (path.go), from our address on that path.
+// path (path.go), from our address on that path. It is the advert path of
+// the loop and allocates nothing but on errors: the message is encoded
+// into a buffer the Node keeps, and the status is updated once. A timed
+// advert (onTimer set n.due) records how late it went out.
 func (n *Node) send(prio uint8) {
+	now := n.clock.Now()
+	late := time.Duration(-1)
+	if !n.due.IsZero() {
+		late, n.due = now.Sub(n.due), time.Time{}
+	}
 	adv := Advert{Version: n.cfg.Version, Type: TypeAdvertisement, VRID: n.cfg.VRID,
 		Priority: prio, Interval: n.cfg.AdvertInterval, Addrs: n.vips}
 	if n.cfg.AuthPass != "" {
 		adv.AuthType, adv.AuthData = AuthPassword, Password(n.cfg.AuthPass)
 	}
+	ok, failed := 0, 0
 	for _, p := range n.paths {
 		for _, dst := range p.dsts {
-			b, err := adv.Marshal(p.self, dst, n.cfg.ChecksumMode)
+			b, err := adv.AppendMarshal(n.wbuf[:0], p.self, dst, n.cfg.ChecksumMode)
 			if err == nil {
+				n.wbuf = b
 				err = p.conn.WriteTo(b, dst)
 			}
 			if err != nil {
-				n.st.count(cSendErr, 1)
+				failed++
 				n.warn(err, "send advert on "+p.name, "dst", dst)
 				continue
 			}
-			n.st.count(cSent, 1)
-			n.st.update(func(s *NodeStatus) { s.LastSent = n.clock.Now() })
+			ok++
 		}
 	}
+	n.st.sent(now, ok, failed, late)
 	if prio > 0 && n.m.State() == Master {
-		n.g.advertised(n.clock.Now())
+		n.g.advertised(now)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -81,6 +82,13 @@ func Password(s string) [8]byte {
 // field is written as it is. Use Marshal to send a packet; MarshalBinary is
 // the inverse of UnmarshalBinary.
 func (a Advert) MarshalBinary() ([]byte, error) {
+	return a.appendBinary(nil)
+}
+
+// appendBinary appends the message to b, as MarshalBinary returns it.
+// With room in b it allocates nothing, so that a Node can encode its
+// adverts into one buffer (Node.send).
+func (a Advert) appendBinary(b []byte) ([]byte, error) {
 	if a.Version != 2 && a.Version != 3 {
 		return nil, fmt.Errorf("marshal advert: version %d: %w", a.Version, ErrVersion)
 	}
@@ -104,13 +112,21 @@ func (a Advert) MarshalBinary() ([]byte, error) {
 	} else if a.AuthType != AuthNone {
 		return nil, fmt.Errorf("marshal advert: version 3 has no authentication: %w", ErrAuth)
 	}
-	b := make([]byte, headerLen, n)
-	b[0] = byte(a.Version)<<4 | a.Type
-	b[1], b[2], b[3] = a.VRID, a.Priority, byte(len(a.Addrs))
-	binary.BigEndian.PutUint16(b[4:], field)
-	binary.BigEndian.PutUint16(b[6:], a.Checksum)
+	b = slices.Grow(b, n)
+	var h [headerLen]byte
+	h[0] = byte(a.Version)<<4 | a.Type
+	h[1], h[2], h[3] = a.VRID, a.Priority, byte(len(a.Addrs))
+	binary.BigEndian.PutUint16(h[4:], field)
+	binary.BigEndian.PutUint16(h[6:], a.Checksum)
+	b = append(b, h[:]...)
 	for _, ip := range a.Addrs {
-		b = append(b, ip.AsSlice()...)
+		if size == 4 {
+			ip4 := ip.As4()
+			b = append(b, ip4[:]...)
+		} else {
+			ip16 := ip.As16()
+			b = append(b, ip16[:]...)
+		}
 	}
 	if a.Version == 2 {
 		b = append(b, a.AuthData[:]...)

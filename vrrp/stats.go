@@ -90,6 +90,9 @@ type NodeStatus struct {
 	// Paths are the heartbeat paths, the instance's own interface first;
 	// nil before Run opens them.
 	Paths []PathStatus
+	// AdvertLateness is how late the timed advertisements went out
+	// against their deadlines (lateness.go).
+	AdvertLateness Lateness
 }
 
 // stats holds a Node's status and counters. The Node's goroutine and its
@@ -158,6 +161,24 @@ func (st *stats) transition(t Transition) {
 		}
 		s.Transitions = append(s.Transitions, t)
 	})
+}
+
+// sent records one advertisement written to ok destinations and failed
+// on failed; late is how late a timed one went out, negative for an
+// advert that had no deadline. One lock for the whole advert: this runs
+// on the loop's advert path and allocates nothing.
+func (st *stats) sent(at time.Time, ok, failed int, late time.Duration) {
+	st.mu.Lock()
+	c := &st.s.Counters
+	c.AdvertsSent += uint64(ok)
+	c.SendErrors += uint64(failed)
+	if ok > 0 {
+		st.s.LastSent = at
+	}
+	if late >= 0 {
+		st.s.AdvertLateness.record(late)
+	}
+	st.mu.Unlock()
 }
 
 // heard records an advertisement from another router.

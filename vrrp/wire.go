@@ -15,16 +15,25 @@ import (
 // Version 2 covers only the VRRP message (RFC 3768 §5.3.8), but src must
 // still be IPv4.
 func (a Advert) Marshal(src, dst netip.Addr, mode ChecksumMode) ([]byte, error) {
+	return a.AppendMarshal(nil, src, dst, mode)
+}
+
+// AppendMarshal appends the message that Marshal returns to b and returns
+// the extended buffer. With room in b it allocates nothing: a Node encodes
+// every advert into one buffer it keeps.
+func (a Advert) AppendMarshal(b []byte, src, dst netip.Addr, mode ChecksumMode) ([]byte, error) {
 	src, dst = src.Unmap(), dst.Unmap()
 	if err := a.checkFamily(src, dst); err != nil {
 		return nil, fmt.Errorf("marshal advert: %w", err)
 	}
 	a.Checksum = 0
-	b, err := a.MarshalBinary()
+	start := len(b)
+	b, err := a.appendBinary(b)
 	if err != nil {
 		return nil, err
 	}
-	binary.BigEndian.PutUint16(b[6:], checksum(b, a.Version, src, dst, mode))
+	msg := b[start:]
+	binary.BigEndian.PutUint16(msg[6:], checksum(msg, a.Version, src, dst, mode))
 	return b, nil
 }
 
