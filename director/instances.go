@@ -70,7 +70,7 @@ func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed ch
 		}
 		var err error
 		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition,
-			ListenOnly: d.mode == ModeDryRun})
+			ListenOnly: d.mode == ModeDryRun, RTPriority: cfg.RTPriority})
 		if err != nil {
 			return nil, err
 		}

@@ -76,6 +76,30 @@ type Instance struct {
 	// Paths are the heartbeat paths, the instance's interface first; only
 	// when the instance has more than one.
 	Paths []HeartbeatPath `json:"paths,omitempty"`
+	// AdvertLateness is how late the instance sent its timed adverts;
+	// nil before it sent any.
+	AdvertLateness *AdvertLateness `json:"advert_lateness,omitempty"`
+}
+
+// AdvertLateness is the distribution of how late an instance sent its
+// timed advertisements against their deadlines (the master's
+// Adver_Timer, a takeover's Master_Down_Timer): fixed buckets, each
+// counting the adverts later than the bound before it and at most as
+// late as its own; the last bucket's LE is 0, for "later than every
+// bound".
+type AdvertLateness struct {
+	Count   uint64          `json:"count"`
+	Sum     time.Duration   `json:"sum_ns"`
+	Max     time.Duration   `json:"max_ns"`
+	P50     time.Duration   `json:"p50_ns"` // the bound of the bucket holding the median
+	P99     time.Duration   `json:"p99_ns"`
+	Buckets []LatenessCount `json:"buckets"`
+}
+
+// LatenessCount is one bucket of AdvertLateness.
+type LatenessCount struct {
+	LE    time.Duration `json:"le_ns"`
+	Count uint64        `json:"count"`
 }
 
 // HeartbeatPath is one link an instance sends and hears adverts on.

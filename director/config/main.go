@@ -57,6 +57,9 @@ func loadMain(path string, host Host, errs, warns *Errors) (*Config, bool) {
 	}
 	cfg.Instances = resolveInstances(raw.VRRP.Instances, host, r)
 	cfg.Groups = resolveGroups(raw.VRRP.Groups, cfg.Instances, r)
+	if p := raw.VRRP.RTPriority; p != nil && inRange(r, "vrrp.rt_priority", *p, 0, 99) {
+		cfg.RTPriority = *p // sched_setattr(2)'s SCHED_RR range
+	}
 	cfg.Sync = resolveSync(raw.Sync, r)
 	cfg.Notify = resolveNotify(raw.Notify, r)
 	cfg.Director = resolveDirector(raw.Director, r)

@@ -17,6 +17,7 @@ type Config struct {
 	ServicesDir   string
 	Instances     []Instance
 	Groups        []Group
+	RTPriority    int   // vrrp.rt_priority: SCHED_RR priority (1-99) of the VRRP threads, 0 for none
 	Sync          *Sync // nil when connection sync is off
 	Notify        Notify
 	Director      Director

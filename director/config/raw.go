@@ -38,8 +38,9 @@ type rawHTTP struct {
 }
 
 type rawVRRP struct {
-	Instances []rawInstance `yaml:"instances"`
-	Groups    []rawGroup    `yaml:"groups"`
+	Instances  []rawInstance `yaml:"instances"`
+	Groups     []rawGroup    `yaml:"groups"`
+	RTPriority *int          `yaml:"rt_priority"`
 }
 
 type rawInstance struct {

@@ -43,6 +43,7 @@ func writeStatus(w io.Writer, s api.Status, now time.Time) {
 			fmt.Fprintf(tw, "vrrp %s\t%s/%d\t%s\t%s\t%d\t%s\t%s\n", v.Name, v.Interface, v.VRID, v.State,
 				ago(now, v.Since), v.Priority, master, peer)
 			printPaths(tw, now, v.Paths)
+			printLateness(tw, v.AdvertLateness)
 		}
 	}
 	for _, f := range s.Farm() {
