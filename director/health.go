@@ -2,6 +2,7 @@ package director
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
@@ -9,12 +10,25 @@ import (
 	"github.com/lvsd/lvsd/healthcheck"
 )
 
-// targets lists one health check per realserver of every service.
+// targets lists one health check per realserver of every service. The
+// realservers that share a configured check (a service's, which those
+// without overrides point at) share one converted Spec too: the runner
+// keeps it for as long as it checks them.
 func targets(cfg *config.Config) []healthcheck.Target {
-	var out []healthcheck.Target
+	n := 0
+	for _, s := range cfg.Services {
+		n += len(s.Reals)
+	}
+	out := make([]healthcheck.Target, 0, n)
+	specs := map[*config.Check]*healthcheck.Spec{}
 	for _, s := range cfg.Services {
 		for _, r := range s.Reals {
-			out = append(out, healthcheck.Target{Service: s.Name, Real: r.Addr, Check: checkSpec(r.Check)})
+			spec := specs[r.Check]
+			if spec == nil {
+				spec = new(checkSpec(*r.Check))
+				specs[r.Check] = spec
+			}
+			out = append(out, healthcheck.Target{Service: s.Name, Real: r.Addr, Check: spec})
 		}
 	}
 	return out
@@ -51,22 +65,29 @@ func (d *Director) onHealth(ev healthcheck.Event) {
 // stateFunc returns the director's view of the realservers of cfg: the
 // health runner's verdict (before the runner tracks a realserver, its
 // check's initial state) and the operator's drain. It is built once per
-// configuration, not per event.
+// configuration, not per event. The index of initial states is built at
+// the first realserver the runner does not track (`lvsd diff` of a
+// configuration not yet applied), not with the function: once a
+// configuration is applied the runner tracks every realserver of it, and
+// the index of 100,000 would only take memory.
 func (d *Director) stateFunc(cfg *config.Config) ipvs.StateFunc {
 	type key struct {
 		service string
 		real    netip.AddrPort
 	}
-	initial := map[key]bool{}
-	for _, s := range cfg.Services {
-		for _, r := range s.Reals {
-			initial[key{s.Name, r.Addr}] = r.Check.Initial != "down"
+	initial := sync.OnceValue(func() map[key]bool {
+		m := map[key]bool{}
+		for _, s := range cfg.Services {
+			for _, r := range s.Reals {
+				m[key{s.Name, r.Addr}] = r.Check.Initial != "down"
+			}
 		}
-	}
+		return m
+	})
 	return func(service string, real netip.AddrPort) ipvs.RealState {
 		up, known := d.health.State(service, real)
 		if !known {
-			up = initial[key{service, real}]
+			up = initial()[key{service, real}]
 		}
 		return ipvs.RealState{Up: up, Drained: d.drains.has(service, real)}
 	}

@@ -67,23 +67,30 @@ func TestCheckSpec(t *testing.T) {
 }
 
 // TestTargets: one health check per realserver of every service, each
-// with its own check (a realserver may override the service's).
+// with its own check (a realserver may override the service's), converted
+// once per configured check.
 func TestTargets(t *testing.T) {
 	tcp := config.Check{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 3}
 	http := config.Check{Type: "http", Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Path: "/up"}
 	a, b, c := netip.MustParseAddrPort("198.51.100.1:80"), netip.MustParseAddrPort("198.51.100.2:80"),
 		netip.MustParseAddrPort("198.51.100.3:53")
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "web", Reals: []config.Real{{Addr: a, Check: http}, {Addr: b, Check: tcp}}},
-		{Name: "dns", Reals: []config.Real{{Addr: c, Check: config.Check{Type: "none"}}}},
+		{Name: "web", Reals: []config.Real{{Addr: a, Check: &http}, {Addr: b, Check: &tcp}, {Addr: c, Check: &tcp}}},
+		{Name: "dns", Reals: []config.Real{{Addr: c, Check: new(config.Check{Type: "none"})}}},
 		{Name: "empty"},
 	}}
 	want := []healthcheck.Target{
-		{Service: "web", Real: a, Check: healthcheck.Spec{Type: "http", Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Path: "/up"}},
-		{Service: "web", Real: b, Check: healthcheck.Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 3}},
-		{Service: "dns", Real: c, Check: healthcheck.Spec{Type: "none"}},
+		{Service: "web", Real: a, Check: new(healthcheck.Spec{Type: "http", Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Path: "/up"})},
+		{Service: "web", Real: b, Check: new(healthcheck.Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 3})},
+		{Service: "web", Real: c, Check: new(healthcheck.Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 3})},
+		{Service: "dns", Real: c, Check: new(healthcheck.Spec{Type: "none"})},
 	}
-	if got := targets(cfg); !reflect.DeepEqual(got, want) {
+	got := targets(cfg)
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("targets:\n%+v\nwant\n%+v", got, want)
+	}
+	// Realservers that share a configured check share its Spec.
+	if len(got) == len(want) && (got[1].Check != got[2].Check || got[0].Check == got[1].Check) {
+		t.Error("the Specs of realservers sharing a check are not shared, or those of different checks are")
 	}
 }

@@ -131,25 +131,24 @@ func realsStatus(cfg *config.Config, hs []healthcheck.RealHealth, dr *drains) []
 		real    netip.AddrPort
 	}
 	type conf struct {
-		check   config.Check
-		weight  int
-		virtual string
+		rise, fall int
+		weight     int
+		virtual    string
 	}
 	checks := map[key]conf{}
 	for _, s := range cfg.Services {
 		virtual := ipvs.KeyOf(s).String()
 		for _, r := range s.Reals {
-			checks[key{s.Name, r.Addr}] = conf{r.Check, r.Weight, virtual}
+			checks[key{s.Name, r.Addr}] = conf{r.Check.Rise, r.Check.Fall, r.Weight, virtual}
 		}
 	}
 	out := make([]api.Real, 0, len(hs))
 	for _, h := range hs {
 		cf := checks[key{h.Service, h.Real}]
-		c := cf.check
 		r := api.Real{
 			Service: h.Service, Real: h.Real, Virtual: cf.virtual, Weight: cf.weight,
 			Target: h.Target, Type: h.Type, Up: h.Up,
-			Successes: h.Successes, Failures: h.Failures, Rise: c.Rise, Fall: c.Fall, Checks: h.Checks,
+			Successes: h.Successes, Failures: h.Failures, Rise: cf.rise, Fall: cf.fall, Checks: h.Checks,
 			LastCheck: h.LastCheck, LastReason: string(h.LastReason), LastDetail: h.LastDetail, Since: h.Since,
 		}
 		r.Drained = dr.has(h.Service, h.Real)

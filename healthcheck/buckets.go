@@ -168,8 +168,8 @@ func (r *Runner) fire(ctx context.Context, b *bucket) {
 		}
 		e.due = due
 		e.isRetry.Store(false)
-		if e.spec != nil {
-			fast = append(fast, connReq{e.spec, e})
+		if e.connect {
+			fast = append(fast, connReq{e.dial(), e})
 		} else {
 			slow = append(slow, e)
 		}

@@ -51,7 +51,7 @@ func okFactory(runs *atomic.Int64) Factory {
 func manyTargets(n int, c Spec) []Target {
 	ts := make([]Target, n)
 	for i := range ts {
-		ts[i] = Target{"svc", netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i / 250)}), uint16(1+i%250)), c}
+		ts[i] = Target{"svc", netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i / 250)}), uint16(1+i%250)), &c}
 	}
 	return ts
 }
@@ -69,7 +69,7 @@ func TestRunnerBatchesIntoBoundedJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	set(append(manyTargets(1000, second), Target{"other", netip.MustParseAddrPort("192.0.2.250:1"), half}))
+	set(append(manyTargets(1000, second), Target{"other", netip.MustParseAddrPort("192.0.2.250:1"), &half}))
 	if n := len(r.sched.Jobs()); n > maxBuckets+1 || n < maxBuckets/2 {
 		t.Errorf("%d gocron jobs for 1,000 checks of one interval and 1 of another, want at most %d", n, maxBuckets+1)
 	}
@@ -149,7 +149,7 @@ func TestRunnerSkipsOverlap(t *testing.T) {
 	}
 	h := newHarness(t, nil, WithFactory(slow))
 	c := Spec{Type: "tcp", Interval: 40 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1}
-	if _, err := h.setOnly(Target{"svc", netip.MustParseAddrPort("192.0.2.1:80"), c}); err != nil {
+	if _, err := h.setOnly(Target{"svc", netip.MustParseAddrPort("192.0.2.1:80"), &c}); err != nil {
 		t.Fatal(err)
 	}
 	for k := range h.batches() {
@@ -198,12 +198,12 @@ func TestRunnerConnectEngine(t *testing.T) {
 	sendExpect := c
 	sendExpect.Send = "x"
 	other := closedPort(t, "tcp", "127.0.0.1")
-	targets := []Target{{"web", srv.addr, c}, {"web", other, sendExpect}}
+	targets := []Target{{"web", srv.addr, &c}, {"web", other, &sendExpect}}
 	if err := h.set(targets...); err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
-	onEngine, onPool := r.jobs[key{"web", srv.addr}].spec != nil, r.jobs[key{"web", other}].spec != nil
+	onEngine, onPool := r.jobs[key{"web", srv.addr}].connect, r.jobs[key{"web", other}].connect
 	r.mu.Unlock()
 	if !onEngine || onPool {
 		t.Fatalf("connect-only check on the engine: %v; send/expect check on the engine: %v", onEngine, onPool)

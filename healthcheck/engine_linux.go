@@ -46,11 +46,12 @@ type connEngine struct {
 	timers   opHeap            // in-flight ops by deadline
 	seq      uint32
 	free     []*connOp
+	sa       sockaddrs // the addresses of the connect being begun
 }
 
 // connReq is a connect to make: what and for whom.
 type connReq struct {
-	spec *dialSpec
+	spec dialSpec
 	tag  any
 }
 
@@ -61,7 +62,7 @@ type connOp struct {
 	index    int    // in timers
 	deadline int64  // ns since base
 	start    time.Time
-	spec     *dialSpec
+	spec     dialSpec
 	tag      any
 }
 
@@ -166,19 +167,20 @@ func (g *connEngine) run() {
 // at once.
 func (g *connEngine) begin(r connReq) {
 	now, s := time.Now(), r.spec
-	fd, err := unix.Socket(s.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	family, target, source := s.fill(&g.sa)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		g.report(r.tag, s.failure(now, "socket", err))
 		return
 	}
-	if s.source != nil {
-		if err := unix.Bind(fd, s.source); err != nil {
+	if source != nil {
+		if err := unix.Bind(fd, source); err != nil {
 			unix.Close(fd)
 			g.report(r.tag, s.failure(now, "bind", err))
 			return
 		}
 	}
-	switch err := unix.Connect(fd, s.target); err {
+	switch err := unix.Connect(fd, target); err {
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 	case nil, unix.EISCONN:
 		g.report(r.tag, closeConnected(fd))
@@ -271,7 +273,7 @@ func (g *connEngine) alloc() *connOp {
 }
 
 func (g *connEngine) recycle(op *connOp) {
-	op.spec, op.tag = nil, nil
+	op.spec, op.tag = dialSpec{}, nil
 	g.free = append(g.free, op)
 }
 

@@ -161,7 +161,7 @@ func TestConnEngineMany(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); g.wait() }()
-	specs := map[bool]*dialSpec{}
+	specs := map[bool]dialSpec{}
 	for _, ok := range []bool{true, false} {
 		target := map[bool]netip.AddrPort{true: open, false: closed}[ok]
 		if specs[ok], err = newDialSpec(target, netip.Addr{}, time.Second); err != nil {
@@ -236,7 +236,8 @@ func TestDialSpec(t *testing.T) {
 		t.Error("a scoped address was accepted: it is left to net.Dial")
 	}
 	s, err := newDialSpec(netip.MustParseAddrPort("[::ffff:192.0.2.1]:80"), netip.Addr{}, time.Second)
-	if err != nil || s.family != unix.AF_INET || s.sa.v4.Addr != [4]byte{192, 0, 2, 1} {
+	var sa sockaddrs
+	if family, target, _ := s.fill(&sa); err != nil || family != unix.AF_INET || target != &sa.v4 || sa.v4.Addr != [4]byte{192, 0, 2, 1} {
 		t.Errorf("mapped address: %+v, %v; want IPv4 192.0.2.1:80", s, err)
 	}
 	// Each errno the kernel gives a connect reads as net.Dial's does.
@@ -309,7 +310,7 @@ func TestRunnerShutdownWithConnectsInFlight(t *testing.T) {
 		// A minute on the fake clock, and as a connect timeout in real
 		// time: no connect can end before Shutdown.
 		c := Spec{Type: "tcp", Port: int(full.Port()), Interval: time.Minute, Timeout: time.Minute, Rise: 1, Fall: 1}
-		ts = append(ts, Target{fmt.Sprint("s", i), full, c})
+		ts = append(ts, Target{fmt.Sprint("s", i), full, &c})
 	}
 	if _, err := h.setOnly(ts...); err != nil {
 		t.Fatal(err)

@@ -16,17 +16,20 @@ type connEngine struct{}
 // dialSpec exists only on Linux.
 type dialSpec struct{}
 
+// dial is never called: no entry is a connect entry without an engine.
+func (e *entry) dial() dialSpec { return dialSpec{} }
+
 func newConnEngine(context.Context, func(any, error)) (*connEngine, error) {
 	return nil, errors.New("connect engine: Linux only")
 }
 
-func newDialSpec(netip.AddrPort, netip.Addr, time.Duration) (*dialSpec, error) {
-	return nil, errors.New("connect engine: Linux only")
+func newDialSpec(netip.AddrPort, netip.Addr, time.Duration) (dialSpec, error) {
+	return dialSpec{}, errors.New("connect engine: Linux only")
 }
 
 // connReq is a connect to make.
 type connReq struct {
-	spec *dialSpec
+	spec dialSpec
 	tag  any
 }
 

@@ -17,42 +17,58 @@ type key struct {
 	real    netip.AddrPort
 }
 
-// entry is one check as the Runner runs it. The fields a run touches come
-// first, to share a cache line or two: a Runner visits thousands of
-// entries a second, each once.
+// entry is one check as the Runner runs it: a Runner of 100,000
+// realservers holds 100,000 of them, so it is a small fixed struct. What
+// follows from the check alone (its Spec, shared by the targets of a
+// service) is read through check rather than copied; a check run on the
+// pool keeps its Checker and context apart, in onPool, and connect-only
+// TCP checks (the bulk of a large farm) need neither. The fields a run
+// touches come first, to share a cache line or two: a Runner visits
+// thousands of entries a second, each once.
 type entry struct {
 	key
-	running atomic.Bool        // a run started and its result is not recorded yet
-	isRetry atomic.Bool        // the run under way is a retry (retry.go); owned by the run
-	gone    atomic.Bool        // removed or replaced by Set (set under Runner.mu): no more runs or results
-	due     time.Time          // when the current run's batch was due; owned by the run
-	spec    *dialSpec          // set: a connect-only TCP check, made by the connect engine
-	tracker *Tracker           // guarded by Runner.mu
-	checker Checker            // run on the pool when spec is nil
-	target  netip.AddrPort     // what the checker probes
-	timeout time.Duration      // of one run: the check's, at most its interval
-	ctx     context.Context    // of checker runs; cancelled when the entry goes
-	cancel  context.CancelFunc // nil for entries without a context
-
-	check  Spec
-	static bool          // no runs: the state is fixed (none, on, off, or broken)
-	broken bool          // the checker could not be built; rebuilt at every Set
-	phase  time.Duration // offset of its runs in the interval
-	bucket bucketKey
-
-	retryIv time.Duration // 0: no retries (retry.go)
+	running atomic.Bool    // a run started and its result is not recorded yet
+	isRetry atomic.Bool    // the run under way is a retry (retry.go); owned by the run
+	gone    atomic.Bool    // removed or replaced by Set (set under Runner.mu): no more runs or results
+	connect bool           // a connect-only TCP check, made by the connect engine
+	static  bool           // no runs: the state is fixed (none, on, off, or broken)
+	broken  bool           // the checker could not be built; rebuilt at every Set
+	due     time.Time      // when the current run's batch was due; owned by the run
+	check   *Spec          // never modified: the Runner keeps the Spec given to Set
+	target  netip.AddrPort // what the check probes
+	pool    *poolCheck     // the Checker run on the pool; nil for static and connect entries
+	phase   time.Duration  // offset of its runs in the interval
+	bucket  bucketKey
 	retry   *pendingRetry // nil: none pending; guarded by Runner.mu
+	tracker Tracker       // guarded by Runner.mu
+}
+
+// poolCheck is what a check run on the worker pool needs beyond its
+// entry: its Checker, and a context that ends its runs when the entry
+// goes.
+type poolCheck struct {
+	checker Checker
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 // scheduled reports whether the entry has runs to schedule.
 func (e *entry) scheduled() bool { return !e.static && e.check.Interval > 0 }
 
+// timeout bounds one run: the check's timeout, at most its interval.
+func (e *entry) timeout() time.Duration {
+	if t, iv := e.check.Timeout, e.check.Interval; t > 0 && t <= iv {
+		return t
+	}
+	return e.check.Interval
+}
+
 // retire cancels a run of e on the pool, once swap has marked e gone (no
 // run starts any more). A connect in flight ends by its timeout; its
 // result is dropped.
 func (e *entry) retire() {
-	if e.cancel != nil {
-		e.cancel()
+	if e.pool != nil {
+		e.pool.cancel()
 	}
 }
 
@@ -71,7 +87,7 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 			continue
 		}
 		old := r.jobs[k]
-		if old != nil && !old.broken && reflect.DeepEqual(old.check, t.Check) {
+		if old != nil && !old.broken && (old.check == t.Check || reflect.DeepEqual(*old.check, *t.Check)) {
 			next[k] = old
 			continue
 		}
@@ -99,19 +115,18 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 
 // newEntry builds the entry for a new or changed check. A check that
 // cannot be built becomes a static entry that is down with the reason.
-func (r *Runner) newEntry(now time.Time, k key, c Spec, old *entry) (*entry, error) {
+func (r *Runner) newEntry(now time.Time, k key, c *Spec, old *entry) (*entry, error) {
 	e := &entry{key: k, check: c}
-	ch, target, err := r.factory(c, k.real)
-	e.checker, e.target = ch, target
+	ch, target, err := r.factory(*c, k.real)
+	e.target = target
 	if err != nil {
-		e.checker = Static{Up: false}
 		cause := &Error{Reason: ReasonLocal, Detail: err.Error(), Err: err}
-		e.static, e.broken, e.tracker = true, true, NewTracker(1, 1, false)
+		e.static, e.broken, e.tracker = true, true, *NewTracker(1, 1, false)
 		e.tracker.Observe(now, cause)
 		return e, fmt.Errorf("healthcheck %s %s: %w", k.service, k.real, err)
 	}
 	if s, ok := ch.(Static); ok {
-		e.static, e.tracker = true, NewTracker(1, 1, s.Up)
+		e.static, e.tracker = true, *NewTracker(1, 1, s.Up)
 		e.tracker.Observe(now, s.Check(context.Background(), target))
 		return e, nil
 	}
@@ -119,23 +134,20 @@ func (r *Runner) newEntry(now time.Time, k key, c Spec, old *entry) (*entry, err
 	if old != nil {
 		up = old.tracker.State() == Up
 	}
-	e.tracker = NewTracker(c.Rise, c.Fall, up)
+	e.tracker = *NewTracker(c.Rise, c.Fall, up)
 	iv := c.Interval
 	if iv <= 0 {
 		return e, fmt.Errorf("healthcheck %s %s: interval %v: not positive", k.service, k.real, iv)
 	}
-	e.timeout = c.Timeout
-	if e.timeout <= 0 || e.timeout > iv {
-		e.timeout = iv
-	}
-	e.retryIv = retryInterval(c)
 	e.phase = spread(k, iv)
 	e.bucket = bucketOf(iv, e.phase)
 	if t, ok := ch.(*TCP); ok && t.connectOnly() && r.engine != nil {
-		e.spec, _ = newDialSpec(target, t.source, e.timeout) // nil (scoped address): the pool
+		_, err := newDialSpec(target, t.source, e.timeout())
+		e.connect = err == nil // not (a scoped address): the pool
 	}
-	if e.spec == nil {
-		e.ctx, e.cancel = context.WithCancel(r.ctx)
+	if !e.connect {
+		e.pool = &poolCheck{checker: ch}
+		e.pool.ctx, e.pool.cancel = context.WithCancel(r.ctx)
 	}
 	return e, nil
 }
@@ -156,10 +168,10 @@ func (e *entry) event(now time.Time) Event {
 // check's timeout. A run cut short because e was removed or the Runner
 // shut down says nothing about the realserver and is dropped.
 func (r *Runner) runChecker(e *entry) {
-	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
-	err := e.checker.Check(ctx, e.target)
+	ctx, cancel := context.WithTimeout(e.pool.ctx, e.timeout())
+	err := e.pool.checker.Check(ctx, e.target)
 	cancel()
-	if e.ctx.Err() != nil {
+	if e.pool.ctx.Err() != nil {
 		e.isRetry.Store(false)
 		e.running.Store(false)
 		return

@@ -33,12 +33,13 @@ func retryInterval(c Spec) time.Duration {
 // armRetry runs under r.mu after e's tracker recorded a result: a failure
 // that left e up arms a retry, replacing one pending.
 func (r *Runner) armRetry(e *entry, failed bool) {
-	if !failed || e.retryIv == 0 || e.tracker.State() != Up || r.retriesStopped {
+	iv := retryInterval(*e.check)
+	if !failed || iv == 0 || e.tracker.State() != Up || r.retriesStopped {
 		return
 	}
 	e.stopRetry()
 	p := &pendingRetry{}
-	p.timer = r.clock.AfterFunc(e.retryIv, func() { r.retryRun(e, p) }) // p is set: retryRun takes mu first
+	p.timer = r.clock.AfterFunc(iv, func() { r.retryRun(e, p) }) // p is set: retryRun takes mu first
 	e.retry = p
 }
 
@@ -71,8 +72,8 @@ func (r *Runner) retryRun(e *entry, p *pendingRetry) {
 	defer r.retrying.Done()
 	e.due = r.clock.Now()
 	e.isRetry.Store(true)
-	if e.spec != nil {
-		r.engine.start(connReq{e.spec, e})
+	if e.connect {
+		r.engine.start(connReq{e.dial(), e})
 		return
 	}
 	if !r.pool.run(func() { r.runChecker(e) }) {

@@ -50,7 +50,7 @@ func TestRetryTakesDeadRealOut(t *testing.T) {
 	srv := newFlipListener(t)
 	h := newHarness(t, nil)
 	const fall, retry = 3, 100 * time.Millisecond
-	tg := Target{"web", srv.addr, retryCheck(2, fall, retry)}
+	tg := Target{"web", srv.addr, new(retryCheck(2, fall, retry))}
 	if err := h.set(tg); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestRetrySuccessResets(t *testing.T) {
 	srv := newFlipListener(t)
 	h := newHarness(t, nil)
 	const fall, retry = 2, 50 * time.Millisecond
-	tg := Target{"web", srv.addr, retryCheck(1, fall, retry)}
+	tg := Target{"web", srv.addr, new(retryCheck(1, fall, retry))}
 	if err := h.set(tg); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRetryOff(t *testing.T) {
 	for _, iv := range []time.Duration{0, tcpCheck(1, 1).Interval, 2 * tcpCheck(1, 1).Interval} {
 		srv := newFlipListener(t)
 		h := newHarness(t, nil)
-		tg := Target{"web", srv.addr, retryCheck(1, 2, iv)}
+		tg := Target{"web", srv.addr, new(retryCheck(1, 2, iv))}
 		if err := h.set(tg); err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestRetryOff(t *testing.T) {
 func TestRetryStopsWithTarget(t *testing.T) {
 	srv := newFlipListener(t)
 	h := newHarness(t, nil)
-	tg := Target{"web", srv.addr, retryCheck(1, 3, 100*time.Millisecond)}
+	tg := Target{"web", srv.addr, new(retryCheck(1, 3, 100*time.Millisecond))}
 	if err := h.set(tg); err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +167,9 @@ func TestRetryStopsWithTarget(t *testing.T) {
 	if !h.retryPending(tg) {
 		t.Fatal("no retry after a failure")
 	}
-	changed := tg
-	changed.Check.Timeout = time.Second
+	c := *tg.Check // a new Spec, not an edit: the Runner keeps the one it was given
+	c.Timeout = time.Second
+	changed := Target{tg.Service, tg.Real, &c}
 	if err := h.set(changed); err != nil {
 		t.Fatal(err)
 	}

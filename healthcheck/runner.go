@@ -19,11 +19,14 @@ import (
 var ErrClosed = errors.New("healthcheck runner: shut down")
 
 // Target is one health check to run: a realserver of a named service and
-// the check resolved for it.
+// the check resolved for it. The targets of a service usually share one
+// Spec, which the Runner keeps while it checks them, rather than a copy
+// each: a Spec given to Set must not be modified (a changed check is a
+// new Spec).
 type Target struct {
 	Service string
 	Real    netip.AddrPort
-	Check   Spec
+	Check   *Spec
 }
 
 // Event reports that a realserver went up or down.

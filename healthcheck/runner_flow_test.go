@@ -14,7 +14,7 @@ func TestRunnerFallAndRise(t *testing.T) {
 	srv := newFlipListener(t)
 	h := newHarness(t, nil)
 	const rise, fall = 2, 3
-	if err := h.set(Target{"web", srv.addr, tcpCheck(rise, fall)}); err != nil {
+	if err := h.set(Target{"web", srv.addr, new(tcpCheck(rise, fall))}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -68,7 +68,7 @@ func TestRunnerSetKeepsState(t *testing.T) {
 	h := newHarness(t, nil)
 	set := func(c Spec) {
 		t.Helper()
-		if err := h.set(Target{"web", srv.addr, c}); err != nil {
+		if err := h.set(Target{"web", srv.addr, &c}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,7 +129,7 @@ func TestRunnerSetKeepsState(t *testing.T) {
 	h.clock.Advance(10 * changed.Interval)
 	// A new check runs, as the removed one would have by then.
 	other := newFlipListener(t)
-	if err := h.set(Target{"web", other.addr, tcpCheck(1, 1)}); err != nil {
+	if err := h.set(Target{"web", other.addr, new(tcpCheck(1, 1))}); err != nil {
 		t.Fatal(err)
 	}
 	h.round()
@@ -162,7 +162,7 @@ func TestRunnerInitialAndStatic(t *testing.T) {
 			h.round()
 		}
 	}
-	set(Target{"web", a, down}, Target{"web", b, Spec{Type: "off"}}, Target{"web", c, Spec{Type: "on"}})
+	set(Target{"web", a, &down}, Target{"web", b, new(Spec{Type: "off"})}, Target{"web", c, new(Spec{Type: "on"})})
 	if h.r.Up("web", a) || h.r.Up("web", b) || !h.r.Up("web", c) {
 		t.Fatalf("initial states a=%v b=%v c=%v, want down, down, up", h.r.Up("web", a), h.r.Up("web", b), h.r.Up("web", c))
 	}
@@ -172,17 +172,17 @@ func TestRunnerInitialAndStatic(t *testing.T) {
 	}
 
 	// on → off flips at once, with the reason.
-	set(Target{"web", a, down}, Target{"web", b, Spec{Type: "off"}}, Target{"web", c, Spec{Type: "off"}})
+	set(Target{"web", a, &down}, Target{"web", b, new(Spec{Type: "off"})}, Target{"web", c, new(Spec{Type: "off"})})
 	ev := nextEvent(t, h.events)
 	if ev.Up || ev.Real != c || ev.Reason != ReasonForcedDown {
 		t.Fatalf("event %+v, want %v forced down", ev, c)
 	}
 	// off → a real check keeps "down" until rise successes.
-	set(Target{"web", a, Spec{Type: "off"}})
+	set(Target{"web", a, new(Spec{Type: "off"})})
 	if ev := nextEvent(t, h.events); ev.Up || ev.Real != a {
 		t.Fatalf("event %+v, want %v down", ev, a)
 	}
-	set(Target{"web", a, tcpCheck(rise, 2)})
+	set(Target{"web", a, new(tcpCheck(rise, 2))})
 	if h.r.Up("web", a) {
 		t.Fatal("forced-down state lost when a check replaced off")
 	}
@@ -196,7 +196,7 @@ func TestRunnerBadTargets(t *testing.T) {
 	h := newHarness(t, nil)
 	real := netip.MustParseAddrPort("192.0.2.9:80")
 	bad := Spec{Type: "http", BodyRegex: "(", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
-	err := h.set(Target{"web", real, bad}, Target{"dup", real, Spec{Type: "on"}}, Target{"dup", real, Spec{Type: "on"}})
+	err := h.set(Target{"web", real, &bad}, Target{"dup", real, new(Spec{Type: "on"})}, Target{"dup", real, new(Spec{Type: "on"})})
 	if err == nil {
 		t.Fatal("no error for a broken check and a duplicate")
 	}
@@ -207,7 +207,7 @@ func TestRunnerBadTargets(t *testing.T) {
 	if len(snap) != 2 || snap[1].Service != "web" || snap[1].LastReason != ReasonLocal || snap[1].LastDetail == "" {
 		t.Errorf("snapshot %+v", snap)
 	}
-	if err := h.set(Target{"web", real, bad}); err == nil {
+	if err := h.set(Target{"web", real, &bad}); err == nil {
 		t.Error("the same broken check was accepted the second time")
 	}
 }
@@ -219,7 +219,7 @@ func TestRunnerSnapshot(t *testing.T) {
 	c.Port = int(srv.addr.Port())
 	r1 := netip.AddrPortFrom(srv.addr.Addr(), 1) // checked on srv's port
 	r2 := netip.AddrPortFrom(srv.addr.Addr(), 2)
-	if err := h.set(Target{"web", r2, c}, Target{"mail", r1, c}, Target{"web", r1, c}); err != nil {
+	if err := h.set(Target{"web", r2, &c}, Target{"mail", r1, &c}, Target{"web", r1, &c}); err != nil {
 		t.Fatal(err)
 	}
 	h.round() // a result for each
@@ -261,8 +261,8 @@ func TestRunnerEventsOneAtATime(t *testing.T) {
 	t.Cleanup(release) // before the harness's Shutdown, which waits for the callback
 	var ts []Target
 	for i := range 30 {
-		ts = append(ts, Target{"svc", netip.AddrPortFrom(closed.Addr(), uint16(i+1)), Spec{
-			Type: "tcp", Port: int(closed.Port()), Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Initial: "up"}})
+		ts = append(ts, Target{"svc", netip.AddrPortFrom(closed.Addr(), uint16(i+1)), new(Spec{
+			Type: "tcp", Port: int(closed.Port()), Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Initial: "up"})})
 	}
 	if err := h.set(ts...); err != nil {
 		t.Fatal(err)
@@ -293,7 +293,7 @@ func TestRunnerShutdown(t *testing.T) {
 	}
 	h := newHarness(t, nil, WithFactory(hang))
 	c := Spec{Type: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
-	if _, err := h.setOnly(Target{"svc", netip.MustParseAddrPort("192.0.2.1:80"), c}); err != nil {
+	if _, err := h.setOnly(Target{"svc", netip.MustParseAddrPort("192.0.2.1:80"), &c}); err != nil {
 		t.Fatal(err)
 	}
 	h.tick() // the first run is due by now, whatever the check's phase

@@ -278,13 +278,14 @@ func (h *harness) collect(n int, at time.Time) {
 func (h *harness) quiet() {
 	h.t.Helper()
 	if h.marker == nil {
-		h.marker = &Target{"marker", netip.MustParseAddrPort("192.0.2.254:1"), Spec{Type: "on"}}
+		h.marker = &Target{"marker", netip.MustParseAddrPort("192.0.2.254:1"), new(Spec{Type: "on"})}
 		if err := h.set(h.targets...); err != nil { // a new realserver: no event
 			h.t.Fatal(err)
 		}
 	}
 	up := h.marker.Check.Type == "off"
-	h.marker.Check.Type = map[bool]string{true: "on", false: "off"}[up]
+	// A new Spec, not an edit: the Runner keeps the one it was given.
+	h.marker.Check = new(Spec{Type: map[bool]string{true: "on", false: "off"}[up]})
 	if err := h.set(h.targets...); err != nil {
 		h.t.Fatal(err)
 	}

@@ -127,11 +127,11 @@ func hcbCheck(p hcbPhase) (hcbResult, error) {
 	check := healthcheck.Spec{Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 2, Initial: "up"}
 	for i := range p.TCP {
 		check.Type = "tcp"
-		targets = append(targets, healthcheck.Target{Service: "tcp", Real: hcbTargetAddr(false, i), Check: check})
+		targets = append(targets, healthcheck.Target{Service: "tcp", Real: hcbTargetAddr(false, i), Check: new(check)})
 	}
 	for i := range p.HTTP {
 		check.Type = "http"
-		targets = append(targets, healthcheck.Target{Service: "http", Real: hcbTargetAddr(true, i), Check: check})
+		targets = append(targets, healthcheck.Target{Service: "http", Real: hcbTargetAddr(true, i), Check: new(check)})
 	}
 	if err := r.Set(targets); err != nil {
 		return hcbResult{}, err

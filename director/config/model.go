@@ -155,10 +155,13 @@ type Service struct {
 	Persistence    *Persistence
 	Quiescent      bool
 	Sorry          netip.AddrPort // invalid when there is none
-	Check          Check
-	Reals          []Real
+	// Check is the service's check. Its realservers without a check of
+	// their own point at this one: a configuration is never changed once
+	// loaded, and 100,000 realservers need not carry 100,000 copies.
+	Check *Check
+	Reals []Real
 
-	pos positions // for errors found across files
+	at crossPos // where the keys that the checks across files name are
 }
 
 // Persistence makes a client stick to one realserver (ipvsadm -p, -M).
@@ -174,7 +177,10 @@ type Real struct {
 	UpperThreshold int
 	LowerThreshold int
 	Forward        Forward
-	Check          Check // the service's check with this real's overrides
+	// Check is the service's check (the same pointer) or, when the real
+	// overrides some keys, its own; never nil in a loaded configuration,
+	// and never to be modified.
+	Check *Check
 }
 
 // Check is a health check of a realserver.

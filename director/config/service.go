@@ -27,7 +27,6 @@ func resolveService(raw rawService, p parsed) Service {
 	s := Service{
 		File: r.file, Line: 1, Name: raw.Name, Scheduler: orDefault(raw.Scheduler, "wlc"),
 		SchedulerFlags: raw.SchedulerFlags, Forward: Forward(raw.Forward), Quiescent: raw.Quiescent,
-		pos: r.pos,
 	}
 	if s.Name == "" {
 		r.at("name", "required: names the service in status, metrics and lvsd drain")
@@ -47,8 +46,10 @@ func resolveService(raw rawService, p parsed) Service {
 	if raw.Sorry != "" {
 		s.Sorry = resolveRealAddr("sorry", raw.Sorry, s, r)
 	}
-	s.Check = resolveCheck("check", defaultCheck(s), raw.Check, r)
+	c := resolveCheck("check", defaultCheck(s), raw.Check, r)
+	s.Check = &c
 	s.Reals = resolveReals(raw.Reals, s, r)
+	s.at = crossPosOf(s, r.pos)
 	return s
 }
 
@@ -155,7 +156,10 @@ func resolveRealAddr(path, s string, svc Service, r reporter) netip.AddrPort {
 }
 
 func resolveReals(raws []rawReal, s Service, r reporter) []Real {
-	var out []Real
+	var out []Real // nil for none, as before; else exactly as long as the list
+	if len(raws) > 0 {
+		out = make([]Real, 0, len(raws))
+	}
 	seen := map[netip.AddrPort]int{}
 	for i, raw := range raws {
 		rp := idx("reals", i)
@@ -183,7 +187,8 @@ func resolveReals(raws []rawReal, s Service, r reporter) []Real {
 		}
 		checkPortRewrite(rp, s, real, r)
 		if raw.Check != nil {
-			real.Check = resolveCheck(rp+".check", s.Check, raw.Check, r)
+			c := resolveCheck(rp+".check", *s.Check, raw.Check, r)
+			real.Check = &c
 		}
 		if real.Addr.IsValid() && real.Addr.Port() == 0 && real.Check.Port == 0 && needsPort(real.Check.Type) {
 			r.at(rp+".address", "a %s check needs a port: give the real a port or set check.port", real.Check.Type)
