@@ -61,10 +61,16 @@ func Diff(want, have Table, owned func(ServiceKey) bool) []Op {
 	var ops []Op
 	for k, w := range want {
 		h, ok := have[k]
+		// The operation carries the settings only: its own Dests would
+		// keep the whole wanted table alive for as long as the operation
+		// (the last Result, an adapter's log), and the destinations are
+		// operations of their own.
+		settings := w
+		settings.Dests = nil
 		if !ok {
-			ops = append(ops, Op{Kind: AddService, Key: k, Service: w})
+			ops = append(ops, Op{Kind: AddService, Key: k, Service: settings})
 		} else if !w.sameSettings(h) {
-			ops = append(ops, Op{Kind: UpdateService, Key: k, Service: w})
+			ops = append(ops, Op{Kind: UpdateService, Key: k, Service: settings})
 		}
 		ops = append(ops, diffDests(k, w.Dests, h.Dests)...)
 	}

@@ -13,11 +13,12 @@ import (
 // backs `lvsd run --dry-run`, and in tests it makes ordering and
 // validation bugs fail without a VM. It is safe for concurrent use.
 type Memory struct {
-	mu     sync.Mutex
-	t      Table
-	calls  []Op
-	tables int // calls to Table
-	reads  int // calls to Services
+	mu        sync.Mutex
+	t         Table
+	recording bool // since ResetCalls: calls lists the operations
+	calls     []Op
+	tables    int // calls to Table
+	reads     int // calls to Services
 }
 
 // NewMemory returns an empty in-memory table.
@@ -43,7 +44,9 @@ func (f *Memory) Table() (Table, error) {
 func (f *Memory) Apply(op Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, op)
+	if f.recording {
+		f.calls = append(f.calls, op)
+	}
 	s, exists := f.t[op.Key]
 	switch op.Kind {
 	case AddService, UpdateService:
@@ -129,17 +132,22 @@ func (f *Memory) Reads() (tables, services int) {
 	return f.tables, f.reads
 }
 
-// Calls returns the operations applied so far, refused ones included.
+// Calls returns the operations applied since the last ResetCalls,
+// refused ones included.
 func (f *Memory) Calls() []Op {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
 }
 
-// ResetCalls forgets the operations applied so far.
+// ResetCalls forgets the operations applied so far, and records those
+// applied from now on for Calls. A table never reset records none: the
+// one behind `lvsd run --ipvs=memory` lives as long as the daemon, and
+// would otherwise keep every operation it ever made (110,000 at the start
+// of a 10,000-service table).
 func (f *Memory) ResetCalls() {
 	f.mu.Lock()
-	f.calls = nil
+	f.calls, f.recording = nil, true
 	f.mu.Unlock()
 }
 
