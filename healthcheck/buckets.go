@@ -83,7 +83,7 @@ func (r *Runner) rebucket() []error {
 	r.mu.Lock()
 	for _, e := range r.jobs {
 		if e.scheduled() {
-			groups[e.bucket] = append(groups[e.bucket], e)
+			groups[e.bucket()] = append(groups[e.bucket()], e)
 		}
 	}
 	r.mu.Unlock()
@@ -152,11 +152,12 @@ func (r *Runner) fire(ctx context.Context, b *bucket) {
 	}
 	defer b.firing.Store(false)
 	due := b.due(r.clock.Now())
+	members := *b.members.Load()
 	var (
-		fast []connReq
+		fast = make([]connReq, 0, len(members)) // handed to the engine, which drops it once begun
 		slow []*entry
 	)
-	for _, e := range *b.members.Load() {
+	for _, e := range members {
 		if e.gone.Load() {
 			continue
 		}
@@ -166,7 +167,7 @@ func (r *Runner) fire(ctx context.Context, b *bucket) {
 			}
 			continue
 		}
-		e.due = due
+		e.due = due.Sub(r.base)
 		e.isRetry.Store(false)
 		if e.connect {
 			fast = append(fast, connReq{e.dial(), e})

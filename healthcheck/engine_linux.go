@@ -37,8 +37,13 @@ type connEngine struct {
 	base       time.Time                // origin of the deadlines' monotonic nanoseconds
 	exited     chan struct{}
 
-	mu      sync.Mutex
-	pending []connReq // handed over by start, not yet begun
+	mu sync.Mutex
+	// pending are the batches start handed over, not yet taken by the
+	// engine's goroutine. A batch is the caller's slice, not a copy, and
+	// the engine drops it once it has begun its connects: a backlog of
+	// 100,000 checks is held once, and no buffer keeps the size of the
+	// largest backlog ever seen.
+	pending [][]connReq
 	closed  bool
 
 	// Owned by the engine's goroutine.
@@ -105,7 +110,10 @@ func newConnEngine(ctx context.Context, report func(tag any, err error)) (*connE
 func (g *connEngine) wait() { <-g.exited }
 
 // start hands connects over to the engine, which reports each one's
-// result with its tag. After the engine stopped it does nothing.
+// result with its tag. The engine reads reqs until it has begun every
+// connect of it (it never writes to it): the caller must not change it
+// before then, and may reuse it once every result is reported. After the
+// engine stopped it does nothing.
 func (g *connEngine) start(reqs ...connReq) {
 	g.mu.Lock()
 	if g.closed {
@@ -113,7 +121,7 @@ func (g *connEngine) start(reqs ...connReq) {
 		return
 	}
 	idle := len(g.pending) == 0
-	g.pending = append(g.pending, reqs...)
+	g.pending = append(g.pending, reqs)
 	g.mu.Unlock()
 	if idle {
 		g.wake()
@@ -132,7 +140,7 @@ func (g *connEngine) wake() {
 func (g *connEngine) run() {
 	defer close(g.exited)
 	events := make([]unix.EpollEvent, 256)
-	var todo []connReq
+	var todo [][]connReq // batches taken from pending, the first maybe begun in part
 	for {
 		g.mu.Lock()
 		closed := g.closed
@@ -144,12 +152,7 @@ func (g *connEngine) run() {
 			g.shutdown()
 			return
 		}
-		n := min(len(todo), startChunk)
-		for i := range n {
-			g.begin(todo[i])
-			todo[i] = connReq{}
-		}
-		todo = todo[n:]
+		todo = g.beginChunk(todo)
 		ms := 0
 		if len(todo) == 0 {
 			ms = g.timeout()
@@ -161,6 +164,26 @@ func (g *connEngine) run() {
 		g.reap(events[:k])
 		g.expire()
 	}
+}
+
+// beginChunk begins up to startChunk connects from the front of todo and
+// returns what is left; a batch fully begun is dropped.
+func (g *connEngine) beginChunk(todo [][]connReq) [][]connReq {
+	for n := 0; n < startChunk && len(todo) > 0; {
+		b := todo[0]
+		k := min(len(b), startChunk-n)
+		for _, r := range b[:k] {
+			g.begin(r)
+		}
+		n += k
+		if k < len(b) {
+			todo[0] = b[k:]
+			continue
+		}
+		todo[0] = nil // the batch is no longer held
+		todo = todo[1:]
+	}
+	return todo
 }
 
 // begin creates the socket and starts the connect; a failure is reported

@@ -33,15 +33,17 @@ type entry struct {
 	connect bool           // a connect-only TCP check, made by the connect engine
 	static  bool           // no runs: the state is fixed (none, on, off, or broken)
 	broken  bool           // the checker could not be built; rebuilt at every Set
-	due     time.Time      // when the current run's batch was due; owned by the run
+	due     time.Duration  // when the current run's batch was due, after Runner.base; owned by the run
 	check   *Spec          // never modified: the Runner keeps the Spec given to Set
 	target  netip.AddrPort // what the check probes
 	pool    *poolCheck     // the Checker run on the pool; nil for static and connect entries
 	phase   time.Duration  // offset of its runs in the interval
-	bucket  bucketKey
-	retry   *pendingRetry // nil: none pending; guarded by Runner.mu
-	tracker Tracker       // guarded by Runner.mu
+	retry   *pendingRetry  // nil: none pending; guarded by Runner.mu
+	tracker Tracker        // guarded by Runner.mu
 }
+
+// bucket is the batch the entry's runs start in.
+func (e *entry) bucket() bucketKey { return bucketOf(e.check.Interval, e.phase) }
 
 // poolCheck is what a check run on the worker pool needs beyond its
 // entry: its Checker, and a context that ends its runs when the entry
@@ -140,7 +142,6 @@ func (r *Runner) newEntry(now time.Time, k key, c *Spec, old *entry) (*entry, er
 		return e, fmt.Errorf("healthcheck %s %s: interval %v: not positive", k.service, k.real, iv)
 	}
 	e.phase = spread(k, iv)
-	e.bucket = bucketOf(iv, e.phase)
 	if t, ok := ch.(*TCP); ok && t.connectOnly() && r.engine != nil {
 		_, err := newDialSpec(target, t.source, e.timeout())
 		e.connect = err == nil // not (a scoped address): the pool
@@ -186,7 +187,7 @@ func (r *Runner) engineDone(tag any, err error) { r.finish(tag.(*entry), err) }
 // the next run start, so results are recorded in order. The hook hears of
 // it last, so that a hook that has a result knows the run is over.
 func (r *Runner) finish(e *entry, err error) {
-	due, retry := e.due, e.isRetry.Swap(false) // the next run may set them once running is false
+	due, retry := r.base.Add(e.due), e.isRetry.Swap(false) // the next run may set them once running is false
 	recorded := r.record(e, err)
 	done := r.clock.Now()
 	e.running.Store(false)

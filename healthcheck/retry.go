@@ -70,7 +70,7 @@ func (r *Runner) retryRun(e *entry, p *pendingRetry) {
 	r.retrying.Add(1) // under mu, before stopRetries can wait: see there
 	r.mu.Unlock()
 	defer r.retrying.Done()
-	e.due = r.clock.Now()
+	e.due = r.clock.Since(r.base)
 	e.isRetry.Store(true)
 	if e.connect {
 		r.engine.start(connReq{e.dial(), e})

@@ -85,6 +85,7 @@ func WithResults(f func(Result)) Option { return func(r *Runner) { r.hook = f } 
 type Runner struct {
 	log     *logrus.Entry
 	clock   clockwork.Clock
+	base    time.Time // of the clock, when the Runner was made: entries keep times as durations after it
 	factory Factory
 	hook    func(Result) // nil: none
 	fired   func()       // tests: called as each run of a bucket's fire returns
@@ -127,6 +128,7 @@ func NewRunner(log *logrus.Entry, onEvent func(Event), opts ...Option) (*Runner,
 		return nil, fmt.Errorf("healthcheck scheduler: %w", err)
 	}
 	r.sched = s
+	r.base = r.clock.Now()
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.pool = newPool(r.ctx, maxWorkers)
 	if r.engine, err = newConnEngine(r.ctx, r.engineDone); err != nil {

@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -51,15 +52,18 @@ type Stats struct {
 // and no clock: the caller passes the time of each result. It is not safe
 // for concurrent use.
 type Tracker struct {
-	rise, fall int
+	rise, fall int32 // a Runner holds one per realserver: 100,000 at times
 	s          Stats
 }
 
 // NewTracker returns a Tracker in the initial state. Rise and fall below 1
 // count as 1.
 func NewTracker(rise, fall int, initialUp bool) *Tracker {
-	return &Tracker{rise: max(rise, 1), fall: max(fall, 1), s: Stats{State: State(initialUp)}}
+	return &Tracker{rise: count32(rise), fall: count32(fall), s: Stats{State: State(initialUp)}}
 }
+
+// count32 is n within 1..MaxInt32, as a Tracker keeps rise and fall.
+func count32(n int) int32 { return int32(min(max(n, 1), math.MaxInt32)) }
 
 // Observe records the result of one check made at now (err nil is a
 // success) and reports whether it changed the state, and how.
@@ -70,14 +74,14 @@ func (t *Tracker) Observe(now time.Time, err error) (changed bool, tr Transition
 	if err == nil {
 		s.Successes, s.Failures = s.Successes+1, 0
 		s.LastReason, s.LastDetail = "", ""
-		if s.State == Down && s.Successes >= t.rise {
+		if s.State == Down && s.Successes >= int(t.rise) {
 			return true, t.flip(now, "", successes(s.Successes))
 		}
 		return false, Transition{}
 	}
 	s.Successes, s.Failures = 0, s.Failures+1
 	s.LastReason, s.LastDetail = ReasonOf(err), err.Error()
-	if s.State == Up && s.Failures >= t.fall {
+	if s.State == Up && s.Failures >= int(t.fall) {
 		return true, t.flip(now, s.LastReason, s.LastDetail)
 	}
 	return false, Transition{}

@@ -234,7 +234,10 @@ func loadServices(cfg *Config, errs *Errors) []Service {
 		cfg.mainRep.at("services_dir", "cannot read %s: %s", cfg.ServicesDir, unwrapPathErr(err))
 		return nil
 	}
-	var out []Service
+	var out []Service // nil for none; else room for every file, not twice that
+	if len(files) > 0 {
+		out = make([]Service, 0, len(files))
+	}
 	for _, f := range files {
 		before := len(*errs)
 		var raw rawService

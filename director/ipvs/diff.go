@@ -72,7 +72,7 @@ func Diff(want, have Table, owned func(ServiceKey) bool) []Op {
 		} else if !w.sameSettings(h) {
 			ops = append(ops, Op{Kind: UpdateService, Key: k, Service: settings})
 		}
-		ops = append(ops, diffDests(k, w.Dests, h.Dests)...)
+		ops = appendDestOps(ops, k, w.Dests, h.Dests)
 	}
 	for k := range have {
 		if _, ok := want[k]; !ok && owned(k) {
@@ -83,8 +83,10 @@ func Diff(want, have Table, owned func(ServiceKey) bool) []Op {
 	return ops
 }
 
-func diffDests(k ServiceKey, want, have map[netip.AddrPort]Dest) []Op {
-	var ops []Op
+// appendDestOps appends the operations that turn the destinations have
+// into want to ops: into the one slice, rather than one per service to
+// copy (a first reconcile of 10,000 services makes 100,000 operations).
+func appendDestOps(ops []Op, k ServiceKey, want, have map[netip.AddrPort]Dest) []Op {
 	for a, w := range want {
 		h, ok := have[a]
 		switch {
