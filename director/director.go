@@ -170,6 +170,7 @@ func New(path string, o Options) (*Director, error) {
 	d.metrics = newMetrics(d)
 	d.metrics.loaded(cfg)
 	d.cur.Store(&Loaded{Config: cfg, Generation: 1, At: d.started, state: d.stateFunc(cfg)})
+	d.setMemoryLimit(cfg)
 	return d, nil
 }
 

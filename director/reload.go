@@ -3,6 +3,7 @@ package director
 import (
 	"context"
 	"reflect"
+	"runtime/debug"
 
 	"github.com/sirupsen/logrus"
 
@@ -44,6 +45,7 @@ func (d *Director) reload() api.ReloadResult {
 	d.mu.Unlock()
 	d.metrics.reloaded(res.At, res.OK)
 	if res.OK {
+		d.setMemoryLimit(cfg)
 		d.metrics.loaded(cfg)
 		d.notify.SetConfig(d.notifyConfig(cfg))
 		d.apply(cfg)
@@ -79,4 +81,22 @@ func errorLines(err error) []string {
 		return out
 	}
 	return []string{err.Error()}
+}
+
+// envMemoryLimit is the runtime's soft memory limit as the process
+// started: GOMEMLIMIT's, or none (math.MaxInt64).
+var envMemoryLimit = debug.SetMemoryLimit(-1)
+
+// setMemoryLimit applies director.memory_limit, or gives the limit back
+// to the environment's when the key is gone. The limit is soft: the
+// garbage collector runs more often to stay under it, and a table whose
+// live data outgrows it still gets the memory, at the cost of CPU.
+func (d *Director) setMemoryLimit(cfg *config.Config) {
+	limit := envMemoryLimit
+	if cfg.Director.MemoryLimit > 0 {
+		limit = cfg.Director.MemoryLimit
+	}
+	if prev := debug.SetMemoryLimit(limit); prev != limit {
+		d.log.WithField("bytes", limit).Info("memory limit set (director.memory_limit, else GOMEMLIMIT)")
+	}
 }

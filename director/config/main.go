@@ -130,6 +130,7 @@ func resolveDirector(raw rawDirector, r reporter) Director {
 		ReconcileInterval: durOr(raw.ReconcileInterval, 30*time.Second),
 		OnStop:            orDefault(raw.OnStop, "keep"),
 		LoadModule:        raw.LoadModule, SetSysctls: raw.SetSysctls,
+		MemoryLimit: resolveMemoryLimit(raw.MemoryLimit, r),
 	}
 	durRange(r, "director.reconcile_interval", d.ReconcileInterval, time.Second, 24*time.Hour)
 	if d.OnStop != "keep" && d.OnStop != "clear" {

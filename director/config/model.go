@@ -128,6 +128,10 @@ type Director struct {
 	OnStop            string // "keep" (default) or "clear"
 	LoadModule        bool
 	SetSysctls        bool
+	// MemoryLimit is the soft limit of the daemon's memory in bytes, as
+	// GOMEMLIMIT sets it (runtime/debug.SetMemoryLimit); 0: none, the
+	// runtime's default (GOMEMLIMIT from the environment, else none).
+	MemoryLimit int64
 }
 
 // Forward is an IPVS forwarding method.

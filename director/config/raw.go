@@ -122,6 +122,7 @@ type rawDirector struct {
 	OnStop            string    `yaml:"on_stop"`
 	LoadModule        bool      `yaml:"load_module"`
 	SetSysctls        bool      `yaml:"set_sysctls"`
+	MemoryLimit       string    `yaml:"memory_limit"`
 }
 
 type rawService struct {
