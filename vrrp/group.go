@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Group ties Nodes on one director together so that they hold their
@@ -206,7 +208,7 @@ func (n *Node) applyView(v groupView) {
 	case v.lead.state == Master && st == Backup:
 		n.do(n.m.Takeover(now, why))
 	case v.lead.state != Master && st == Master:
-		n.log.WithField("reason", why).Info("resigning to follow the group")
+		n.logq.do(func(l *logrus.Entry) { l.WithField("reason", why).Info("resigning to follow the group") })
 		n.do(n.m.Resign(now))
 	}
 }

@@ -185,3 +185,35 @@ func TestLatenessHistogram(t *testing.T) {
 		t.Errorf("%d buckets, want %d", len(h.GetBucket()), len(LatenessBounds))
 	}
 }
+
+// TestNodeLateLoopHandlesAdvertFirst wakes a backup's loop late, past
+// its Master_Down_Timer, with the live master's advert already waiting,
+// as a saturated machine does: the advert goes first, so the backup stays
+// backup. select alone would pick the timer half the time, and the backup
+// would take over and step down at once: 20 rounds leave it one chance
+// in a million to pass without drainAdverts.
+func TestNodeLateLoopHandlesAdvertFirst(t *testing.T) {
+	h := newHarness(t, nodeConfig())
+	h.run()
+	h.recvAdvert(200, peerHigh)
+	h.log.take()
+	for round := range 20 {
+		release := make(chan struct{})
+		h.n.events <- func() { <-release } // the loop is busy...
+		h.conn.in <- h.packet(Advert{Priority: 200}, peerHigh, MulticastIPv4)
+		for i := 0; len(h.n.advertCh) == 0; i++ { // ...while the advert arrives
+			if i == 10000 {
+				t.Fatal("the reader never queued the advert")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		h.clk.set(h.next.Add(time.Millisecond)) // ...and the deadline passes
+		close(release)
+		h.waitIdle() // after the busy event
+		h.waitIdle() // after the advert, or the timer
+		if s := h.n.Status(); s.State != Backup || s.Counters.Transitions != 1 {
+			t.Fatalf("round %d: %v after %d transitions, want BACKUP after 1 (startup)", round, s.State, s.Counters.Transitions)
+		}
+	}
+	h.expectOps()
+}

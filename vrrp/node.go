@@ -22,6 +22,7 @@ type Node struct {
 	cfg   InstanceConfig
 	deps  Deps
 	log   *logrus.Entry
+	logq  *logq // the loop's log calls (logq.go)
 	clock Clock
 	st    *stats
 	ns    *os.File // Linux: the network namespace NewNode ran in
@@ -74,6 +75,7 @@ type Node struct {
 	warned    map[string]time.Time // warn's memory
 	due       time.Time            // the deadline of the Machine's Timeout under way, for send
 	wbuf      []byte               // send's encoding buffer, kept between adverts
+	advertCh  chan pathAdvert      // the readers' adverts, for tests
 }
 
 // Errors of Run, Switchover and SetPriority.
@@ -104,9 +106,9 @@ func NewNode(cfg InstanceConfig, deps Deps) (*Node, error) {
 		l.SetOutput(io.Discard)
 		log = logrus.NewEntry(l)
 	}
+	log = log.WithFields(logrus.Fields{"instance": cfg.Name, "vrid": cfg.VRID})
 	n := &Node{
-		cfg: cfg, deps: deps, clock: deps.Clock, st: newStats(cfg),
-		log:  log.WithFields(logrus.Fields{"instance": cfg.Name, "vrid": cfg.VRID}),
+		cfg: cfg, deps: deps, clock: deps.Clock, st: newStats(cfg), log: log, logq: newLogq(log),
 		conn: deps.Conn, addrs: deps.Addrs, ann: deps.Announcer, watch: deps.Watcher, g: newGuard(cfg.AdvertInterval),
 		done: make(chan struct{}), events: make(chan func()), linkCh: make(chan linkState),
 		mbox: newMailbox(), base: cfg.Priority, tracks: newTracks(cfg), pathConns: make([]Conn, len(cfg.Paths)),
@@ -175,7 +177,10 @@ func (n *Node) Run(ctx context.Context) error {
 		close(bg)
 		wg.Wait()
 	}
-	adverts, readErr := make(chan pathAdvert), make(chan error, 1)
+	// Buffered, so that adverts that came while the loop was busy or woke
+	// late are there for drainAdverts to see.
+	adverts, readErr := make(chan pathAdvert, advertQueue), make(chan error, 1)
+	n.advertCh = adverts
 	for _, loop := range n.startReaders(bg, adverts, readErr) {
 		wg.Go(func() {
 			// Each reader on a thread of its own, realtime like the loop,
@@ -204,6 +209,7 @@ func (n *Node) Run(ctx context.Context) error {
 	err = n.loop(ctx, adverts, sightings, readErr)
 	unpin()
 	stopBg()
+	n.logq.flush()
 	return err
 }
 
@@ -277,12 +283,7 @@ func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-
 			stop = nil
 			n.beginStop()
 		case pa := <-adverts:
-			now := n.clock.Now()
-			n.st.heard(now, pa.a.From)
-			n.heardOn(pa.path, now)
-			if !n.duplicate(pa.path, now, pa.a) {
-				n.do(n.m.Receive(now, pa.a))
-			}
+			n.onAdvert(pa)
 		case s := <-sightings:
 			n.onSighting(s)
 		case f := <-n.events:
@@ -295,7 +296,41 @@ func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-
 			n.finish()
 			return fmt.Errorf("vrrp instance %q: read: %w", n.cfg.Name, err)
 		case <-timer:
+			n.drainAdverts(adverts)
 			n.onTimer()
+		}
+	}
+}
+
+// advertQueue is how many adverts the readers may hand the loop ahead.
+const advertQueue = 8
+
+// onAdvert hands the Machine an advert that a reader accepted.
+func (n *Node) onAdvert(pa pathAdvert) {
+	now := n.clock.Now()
+	n.st.heard(now, pa.a.From)
+	n.heardOn(pa.path, now)
+	if !n.duplicate(pa.path, now, pa.a) {
+		n.do(n.m.Receive(now, pa.a))
+	}
+}
+
+// drainAdverts handles the adverts already waiting when the timer fires,
+// before the timer. A loop that wakes late, on a saturated machine, finds
+// both the Master_Down_Timer past and the master's advert that came in
+// time waiting; select would pick either, and picking the timer makes a
+// backup take over from a live master only to step down at once, two
+// false transitions and a gratuitous ARP storm. Handling the advert first
+// is what the RFC's timeline says happened (the advert arrived before the
+// loop got to the timer). A master that is really gone sends nothing, so
+// this never delays a takeover.
+func (n *Node) drainAdverts(adverts <-chan pathAdvert) {
+	for range advertQueue {
+		select {
+		case pa := <-adverts:
+			n.onAdvert(pa)
+		default:
+			return
 		}
 	}
 }
@@ -360,7 +395,9 @@ func (n *Node) beginStop() {
 		n.do(n.m.Resign(now))
 		timeout := n.m.cfg.resignTimeout()
 		n.stopAt = now.Add(timeout + n.cfg.AdvertInterval)
-		n.log.WithField("timeout", timeout).Info("stopping: resigned, waiting for a new master")
+		n.logq.do(func(l *logrus.Entry) {
+			l.WithField("timeout", timeout).Info("stopping: resigned, waiting for a new master")
+		})
 	}
 }
 

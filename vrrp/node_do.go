@@ -208,8 +208,8 @@ func (n *Node) became(b Became) {
 	n.guardBecame(b.State)
 	n.st.transition(t)
 	n.publish()
-	n.log.WithFields(logrus.Fields{"state": b.State.String(), "from": t.From.String(), "reason": b.Reason}).
-		Info("vrrp state change")
+	fields := logrus.Fields{"state": b.State.String(), "from": t.From.String(), "reason": b.Reason}
+	n.logq.do(func(l *logrus.Entry) { l.WithFields(fields).Info("vrrp state change") })
 	if n.deps.OnTransition != nil {
 		n.deps.OnTransition(t)
 	}
@@ -264,5 +264,5 @@ func (n *Node) warn(err error, msg, key string, value any) {
 		clear(n.warned)
 	}
 	n.warned[id] = now
-	n.log.WithError(err).WithField(key, value).Warn(msg)
+	n.logq.do(func(l *logrus.Entry) { l.WithError(err).WithField(key, value).Warn(msg) })
 }

@@ -123,8 +123,10 @@ func (n *Node) conflictBegan(c ConflictBegan) {
 func (n *Node) conflictEnded(c ConflictEnded) {
 	n.st.count(cHeals, 1)
 	n.st.conflict(ConflictStatus{})
-	n.log.WithFields(logrus.Fields{"vip": c.Addr, "mac": c.MAC, "lasted": n.clock.Now().Sub(c.Since).Round(time.Millisecond)}).
-		Info("address conflict over: the other holder let go; announcing again")
+	fields := logrus.Fields{"vip": c.Addr, "mac": c.MAC, "lasted": n.clock.Now().Sub(c.Since).Round(time.Millisecond)}
+	n.logq.do(func(l *logrus.Entry) {
+		l.WithFields(fields).Info("address conflict over: the other holder let go; announcing again")
+	})
 }
 
 // speakFor starts the loser's proxy announcements for winner after a
@@ -159,8 +161,10 @@ func (n *Node) proxyRound() {
 			n.warn(err, "announce for the new master", "vip", p)
 		}
 	}
-	n.log.WithFields(logrus.Fields{"master": n.heir.addr, "mac": n.heir.mac}).
-		Info("announced the virtual addresses at the new master's MAC")
+	fields := logrus.Fields{"master": n.heir.addr, "mac": n.heir.mac}
+	n.logq.do(func(l *logrus.Entry) {
+		l.WithFields(fields).Info("announced the virtual addresses at the new master's MAC")
+	})
 }
 
 // heirDeadline is when the proxy announcements next need the loop.

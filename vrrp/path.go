@@ -152,7 +152,10 @@ func (n *Node) readLoop(i int, p *hbPath, done <-chan struct{}, out chan<- pathA
 		a, err := n.accept(p, buf[:r.Len], r)
 		if err != nil {
 			n.st.drop(Reason(err))
-			n.log.WithError(err).WithField("path", p.name).Debug("advert dropped")
+			if n.log.Logger.IsLevelEnabled(logrus.DebugLevel) { // off the reader: a flood of bad packets must not wait on the log
+				name := p.name
+				n.logq.do(func(l *logrus.Entry) { l.WithError(err).WithField("path", name).Debug("advert dropped") })
+			}
 			continue
 		}
 		if a.From == p.self || a.From == n.self {
@@ -230,11 +233,14 @@ func (n *Node) checkPaths(now time.Time) {
 		case !p.silent && anyFresh && quiet:
 			p.silent = true
 			n.st.count(cPathSilences, 1)
-			n.log.WithFields(logrus.Fields{"path": p.name, "last": p.heard}).
-				Warn("heartbeat path silent: adverts arrive on another path only, the redundancy is gone")
+			fields := logrus.Fields{"path": p.name, "last": p.heard}
+			n.logq.do(func(l *logrus.Entry) {
+				l.WithFields(fields).Warn("heartbeat path silent: adverts arrive on another path only, the redundancy is gone")
+			})
 		case p.silent && fresh(p):
 			p.silent = false
-			n.log.WithField("path", p.name).Info("heartbeat path heard again")
+			name := p.name
+			n.logq.do(func(l *logrus.Entry) { l.WithField("path", name).Info("heartbeat path heard again") })
 		default:
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // This file tracks interfaces and scripts and turns their state into a
@@ -202,7 +204,10 @@ func (n *Node) onScript(name string, err error) {
 		return
 	}
 	n.tracks.set("script:"+name, !it.rf.up)
-	n.log.WithField("script", name).WithField("ok", it.rf.up).WithError(err).Info("track script changed")
+	ok := it.rf.up
+	n.logq.do(func(l *logrus.Entry) {
+		l.WithField("script", name).WithField("ok", ok).WithError(err).Info("track script changed")
+	})
 	n.report(nil)
 }
 
@@ -211,6 +216,8 @@ func (n *Node) onLink(ls linkState) {
 	if !n.tracks.set("if:"+ls.name, !ls.up) {
 		return
 	}
-	n.log.WithField("interface", ls.name).WithField("up", ls.up).Info("tracked interface changed")
+	n.logq.do(func(l *logrus.Entry) {
+		l.WithField("interface", ls.name).WithField("up", ls.up).Info("tracked interface changed")
+	})
 	n.report(nil)
 }
