@@ -23,6 +23,8 @@ type Handover interface {
 	// Hold holds, for d, the resets from h.Resets (TCP VIP:port) and the
 	// untranslated NAT replies from h.Replies (realserver addr:port).
 	Hold(h rstguard.Holds, d time.Duration) error
+	// Relay passes, for d, the packets r names to the other director.
+	Relay(r rstguard.Relays, d time.Duration) error
 	// Held returns how many resets were held so far.
 	Held() (uint64, error)
 	Close() error
@@ -48,7 +50,9 @@ type follower struct {
 	mu     sync.Mutex
 	master bool
 	last   api.HandoverStatus // guarded by lastMu: flushes run outside mu
-	lastMu sync.Mutex
+	// relayReady is set once the relay's table was prepared (arm).
+	relayReady bool
+	lastMu     sync.Mutex
 }
 
 func (f *follower) status() api.HandoverStatus {
@@ -62,6 +66,14 @@ func (f *follower) status() api.HandoverStatus {
 func (f *follower) arm(cfg *config.Config) {
 	if err := f.d.handover.Hold(handover.HoldsOf(cfg), idleHold); err != nil {
 		f.d.log.WithError(err).Warn("reset hold not armed: a connection opened during a takeover may be reset")
+	}
+	if !f.relayReady && cfg.Sync != nil && cfg.Sync.HoldResets > 0 {
+		// Relays nothing, but has the relay's table in place before the
+		// first move (see handover.Kernel.Relay).
+		f.relayReady = true
+		if err := f.d.handover.Relay(rstguard.Relays{}, 0); err != nil {
+			f.d.log.WithError(err).Warn("relay to the other director not prepared: connections opened through it may retransmit at a move")
+		}
 	}
 }
 
@@ -96,6 +108,7 @@ func (f *follower) stepTo(holds, final bool) {
 		return
 	}
 	f.master = holds
+	f.relay(cfg, holds)
 	if holds {
 		if cfg.Sync != nil && cfg.Sync.HoldResets > 0 {
 			if err := f.d.handover.Hold(handover.HoldsOf(cfg), cfg.Sync.HoldResets); err != nil {
@@ -111,6 +124,33 @@ func (f *follower) stepTo(holds, final bool) {
 		f.d.clock.AfterFunc(stragglerDelay, func() { f.flush(f.d.Current().Config, "stragglers") })
 	}
 	f.arm(cfg)
+}
+
+// relay arms, for sync.hold_resets, the relay of a move (see
+// rstguard.Relays): on taking the VIPs, what IPVS does not know goes to
+// the director that had them; on releasing them, the VIP:ports stay local
+// here for what that director passes back, and the replies that still
+// come here go to it. The peers are the instances' last advert sources.
+func (f *follower) relay(cfg *config.Config, took bool) {
+	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 || f.d.vrrp == nil {
+		return
+	}
+	peers := handover.Peers{}
+	for _, n := range f.d.vrrp.nodes {
+		if st := n.Status(); st.Peer.IsValid() {
+			peers[st.Name] = st.Peer
+		}
+	}
+	r := handover.RelaysOf(cfg, peers, took)
+	if r.Empty() {
+		return
+	}
+	if err := f.d.handover.Relay(r, cfg.Sync.HoldResets); err != nil {
+		f.d.log.WithError(err).Warn("relay to the other director not armed: connections opened through it may retransmit")
+		return
+	}
+	f.d.log.WithFields(logrus.Fields{"took": took, "in": len(r.In), "replies": len(r.Replies), "local": len(r.Local),
+		"window": cfg.Sync.HoldResets}).Info("relay to the other director armed")
 }
 
 func (f *follower) switchSync(cfg *config.Config, on bool) {

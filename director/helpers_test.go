@@ -77,6 +77,7 @@ type fakeHandover struct {
 	mu      sync.Mutex
 	flushes []time.Time
 	holds   []holdCall
+	relays  []relayCall
 	closed  bool
 }
 
@@ -109,6 +110,18 @@ func (f *fakeHandover) Hold(h rstguard.Holds, d time.Duration) error {
 	f.mu.Unlock()
 	f.tell("hold")
 	return nil
+}
+
+func (f *fakeHandover) Relay(r rstguard.Relays, d time.Duration) error {
+	f.mu.Lock()
+	f.relays = append(f.relays, relayCall{r, d})
+	f.mu.Unlock()
+	return nil
+}
+
+type relayCall struct {
+	r rstguard.Relays
+	d time.Duration
 }
 
 func (f *fakeHandover) Held() (uint64, error) { return 0, nil }

@@ -46,7 +46,7 @@ func TestRSTGuardHoldsResets(t *testing.T) {
 	for _, want := range []string{"type ipv4_addr . inet_service", "type ipv6_addr . inet_service", "flags timeout",
 		"set replies4 {", "set replies6 {",
 		"hook output priority filter; policy accept", "ip saddr . tcp sport @held4", "ip6 saddr . tcp sport @held6",
-		"hook forward priority 101; policy accept", "ip saddr . tcp sport @replies4", "ip6 saddr . tcp sport @replies6"} {
+		"hook forward priority 102; policy accept", "ip saddr . tcp sport @replies4", "ip6 saddr . tcp sport @replies6"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("nft list table inet %s lacks %q:\n%s", table, want, out)
 		}

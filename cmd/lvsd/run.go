@@ -157,6 +157,14 @@ func (h dryRunHandover) Hold(held rstguard.Holds, d time.Duration) error {
 	return nil
 }
 
+func (h dryRunHandover) Relay(r rstguard.Relays, d time.Duration) error {
+	if !r.Empty() {
+		h.log.Debugf("dry run: would relay to the other director for %v: %d VIP:ports, %d realservers, %d kept local",
+			d, len(r.In), len(r.Replies), len(r.Local))
+	}
+	return nil
+}
+
 func (dryRunHandover) Held() (uint64, error) { return 0, nil }
 func (dryRunHandover) Close() error          { return nil }
 

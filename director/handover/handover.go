@@ -7,6 +7,8 @@
 package handover
 
 import (
+	"errors"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -20,9 +22,15 @@ import (
 type Kernel struct {
 	mu    sync.Mutex
 	guard *rstguard.Guard
+	relay *rstguard.Relay
 }
 
-const guardTable = "lvsd"
+// guardTable names the guard's table (family inet) and relayTable the
+// relay's (family ip).
+const (
+	guardTable = "lvsd"
+	relayTable = "lvsd_relay"
+)
 
 func (k *Kernel) Flush(cfg *config.Config) (int, error) {
 	if cfg.Sync == nil {
@@ -47,6 +55,24 @@ func (k *Kernel) Hold(h rstguard.Holds, d time.Duration) error {
 	return k.guard.Hold(h, d)
 }
 
+// Relay passes, for d, what r names to the other director (see
+// rstguard.Relays). The table is opened on first use, an empty r included:
+// the follower calls it so at start, and the first move does not pay for
+// creating the table and loading the kernel's dup module (half a second
+// under emulation, measured in the VM end-to-end test).
+func (k *Kernel) Relay(r rstguard.Relays, d time.Duration) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.relay == nil {
+		rl, err := rstguard.OpenRelay(relayTable)
+		if err != nil {
+			return err
+		}
+		k.relay = rl
+	}
+	return k.relay.Relay(r, d)
+}
+
 func (k *Kernel) Held() (uint64, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -59,12 +85,16 @@ func (k *Kernel) Held() (uint64, error) {
 func (k *Kernel) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.guard == nil {
-		return nil
+	var errs []error
+	if k.guard != nil {
+		errs = append(errs, k.guard.Close())
+		k.guard = nil
 	}
-	err := k.guard.Close()
-	k.guard = nil
-	return err
+	if k.relay != nil {
+		errs = append(errs, k.relay.Close())
+		k.relay = nil
+	}
+	return errors.Join(errs...)
 }
 
 // HoldsOf is what a new master holds: the TCP virtual services' VIP:port
@@ -92,4 +122,72 @@ func HoldsOf(cfg *config.Config) rstguard.Holds {
 		}
 	}
 	return h
+}
+
+// Peers are the other director's address on each VRRP instance (the
+// source of its last advert there), by instance name.
+type Peers map[string]netip.Addr
+
+// RelaysOf is what a director relays for a window after a move (see
+// rstguard.Relays). took says whether it took the VIPs (the new master)
+// or released them (the old one). A VIP:port goes to the peer of the
+// instance that carries the VIP; a NAT realserver's replies to the peer of
+// the instance whose VIP prefix holds the realserver (the gateway VIP of
+// its segment), else of the instance that carries the service's VIP.
+// Fwmark and non-TCP services are left out, as for HoldsOf.
+func RelaysOf(cfg *config.Config, peers Peers, took bool) rstguard.Relays {
+	var r rstguard.Relays
+	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
+		return r
+	}
+	carrier := func(a netip.Addr) (string, bool) {
+		for _, in := range cfg.Instances {
+			for _, p := range in.VIPs {
+				if p.Addr() == a.Unmap() {
+					return in.Name, true
+				}
+			}
+		}
+		return "", false
+	}
+	segment := func(a netip.Addr) (string, bool) {
+		for _, in := range cfg.Instances {
+			for _, p := range in.VIPs {
+				if p.Bits() < p.Addr().BitLen() && p.Contains(a.Unmap()) {
+					return in.Name, true
+				}
+			}
+		}
+		return "", false
+	}
+	r.In, r.Replies = map[netip.AddrPort]netip.Addr{}, map[netip.AddrPort]netip.Addr{}
+	for _, s := range cfg.Services {
+		if s.FWMark != 0 || s.Protocol != "tcp" || !s.Virtual.IsValid() {
+			continue
+		}
+		front, ok := carrier(s.Virtual.Addr())
+		if !ok {
+			continue
+		}
+		if took {
+			if p := peers[front]; p.IsValid() {
+				r.In[s.Virtual] = p
+			}
+		} else {
+			r.Local = append(r.Local, s.Virtual)
+		}
+		for _, real := range s.Reals {
+			if real.Forward != config.NAT || real.Addr.Port() == 0 {
+				continue
+			}
+			via, ok := segment(real.Addr.Addr())
+			if !ok {
+				via = front
+			}
+			if p := peers[via]; p.IsValid() {
+				r.Replies[real.Addr] = p
+			}
+		}
+	}
+	return r
 }

@@ -49,12 +49,17 @@ var (
 const (
 	tcpFlagsOff = 13
 	tcpRST      = 0x04
+	tcpSYN      = 0x02
 )
 
 // ipvsOutPriority is the forward hook priority at which IPVS translates
 // the replies of its NAT connections: ip_vs_out_hook's in ip_vs_ops4 and
 // ip_vs_ops6 (net/netfilter/ipvs/ip_vs_core.c).
 const ipvsOutPriority = 100
+
+// replyPriority is the Guard's forward chain's: after IPVS and after the
+// relay's forward chain (ipvsOutPriority + 1).
+const replyPriority = ipvsOutPriority + 2
 
 // newGuard describes table name and its objects; nothing touches the
 // kernel yet.
@@ -103,8 +108,10 @@ func newGuard(conn *nftables.Conn, name string) *Guard {
 			// come first and drop every reply, translated or not; at
 			// 100, the priority of IPVS itself, the order would be that
 			// of registration, and IPVS registers its hooks only when
-			// its first service is added.
-			Priority: nftables.ChainPriorityRef(ipvsOutPriority + 1),
+			// its first service is added. One after the relay's forward
+			// chain (relay_linux.go), which passes such a reply to the
+			// director that knows its connection, while both are armed.
+			Priority: nftables.ChainPriorityRef(replyPriority),
 			Policy:   &accept,
 		},
 	}

@@ -147,7 +147,7 @@ func TestNewGuardLayout(t *testing.T) {
 	}{
 		{g.output, "output", unix.NF_INET_LOCAL_OUT, 0},
 		// Right after IPVS's NAT reply hook (forward, 100), never at 0.
-		{g.forward, "forward", unix.NF_INET_FORWARD, 101},
+		{g.forward, "forward", unix.NF_INET_FORWARD, 102},
 	} {
 		ch := c.chain
 		if ch.Name != c.name || ch.Type != nftables.ChainTypeFilter || uint32(*ch.Hooknum) != c.hook || *ch.Priority != c.prio ||

@@ -1,0 +1,147 @@
+//go:build integration && ipvs
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Captures on every hop, for finding where a planned move's lost packet
+// goes: with LVSD_CAPTURE=1 the end-to-end test runs tcpdump on every
+// interface of the lab, and after each event that had a slow probe it
+// prints, for each client connection that took longer than slowMove, every
+// packet of it on every hop, with the ARP and VRRP packets of that moment.
+// The figures in the issue's note come from this (see integration/README.md).
+
+type capture struct {
+	name, file string
+}
+
+func (p *ipvsPair) startCaptures() {
+	if os.Getenv("LVSD_CAPTURE") == "" {
+		return
+	}
+	hops := [][2]string{{"client", "e0"}, {"a", "e0"}, {"b", "e0"}, {"rs1", "e0"}, {"rs2", "e0"}}
+	if p.mode == "nat" {
+		hops = [][2]string{{"client", "e0"}, {"a", "e0"}, {"b", "e0"}, {"a", "e1"}, {"b", "e1"}, {"rs1", "e1"}, {"rs2", "e1"}}
+	}
+	for _, h := range hops {
+		c := capture{name: h[0] + ":" + h[1], file: filepath.Join(p.Dir, h[0]+"-"+h[1]+".pcap")}
+		p.Start(p.ns[h[0]], "tcpdump-"+h[0]+"-"+h[1], "tcpdump", "-i", h[1], "-n", "-U", "-s", "128", "-w", c.file,
+			"tcp port 7000 or arp or ip proto 112 or udp port 8848")
+		p.captures = append(p.captures, c)
+	}
+	time.Sleep(500 * time.Millisecond) // tcpdump listening
+}
+
+var capLine = regexp.MustCompile(`^(\d+\.\d+) .*192\.0\.2\.100\.(\d+) [><] |^(\d+\.\d+) .* > 192\.0\.2\.100\.(\d+):`)
+
+// explainSlow prints every packet of the first client connections between
+// from and to that lasted longer than slowMove, on every hop, with the
+// VRRP, ARP and connection-sync packets of that moment, and what lvsd
+// logged then.
+func (p *ipvsPair) explainSlow(from, to time.Time) {
+	if len(p.captures) == 0 {
+		return
+	}
+	time.Sleep(200 * time.Millisecond)
+	read := func(c capture, filter string) []string {
+		out, _ := p.Try(p.ns["client"], "tcpdump", "-r", c.file, "-n", "-tt", "-e", filter)
+		return strings.Split(out, "\n")
+	}
+	// The client's SYNs and FINs: ports whose SYN and FIN are more than
+	// slowMove apart, or whose SYN was sent twice.
+	first, last, syns := map[string]float64{}, map[string]float64{}, map[string]int{}
+	lo, hi := float64(from.UnixNano())/1e9, float64(to.UnixNano())/1e9
+	for _, l := range read(p.captures[0], "src host 192.0.2.100 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0") {
+		m := capLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		ts, port := m[1]+m[3], m[2]+m[4]
+		t, _ := strconv.ParseFloat(ts, 64)
+		if t < lo || t > hi {
+			continue
+		}
+		if _, ok := first[port]; !ok {
+			first[port] = t
+		}
+		last[port] = t
+		if strings.Contains(l, "Flags [S]") {
+			syns[port]++
+		}
+	}
+	var slow []string
+	for port := range first {
+		if last[port]-first[port] > slowMove.Seconds() || syns[port] > 1 {
+			slow = append(slow, port)
+		}
+	}
+	sort.Strings(slow)
+	if len(slow) > 2 {
+		p.TB.Logf("%d slow connections: %v; the first two follow", len(slow), slow)
+		slow = slow[:2]
+	}
+	for _, port := range slow {
+		var b strings.Builder
+		fmt.Fprintf(&b, "connection from client port %s (first SYN %.3f, FIN %.3f, %d SYNs):\n", port, first[port], last[port], syns[port])
+		for i, c := range p.captures {
+			filter := "port " + port
+			if i == 0 {
+				filter += " or arp or ip proto 112"
+			}
+			if strings.HasSuffix(c.name, p.syncIfc()) && c.name[0] != 'r' && c.name[0] != 'c' {
+				filter += " or udp port 8848"
+			}
+			for _, l := range read(c, filter) {
+				f := strings.Fields(l)
+				if len(f) == 0 {
+					continue
+				}
+				t, _ := strconv.ParseFloat(f[0], 64)
+				if t >= first[port]-0.3 && t <= last[port]+0.05 {
+					fmt.Fprintf(&b, "  %-10s %s\n", c.name, l)
+				}
+			}
+		}
+		for _, d := range []string{"a", "b"} {
+			for i := 1; i <= p.runs; i++ {
+				for _, l := range strings.Split(p.LogOf(fmt.Sprintf("lvsd-%s-%d", d, i)), "\n") {
+					if ts, ok := logTime(l); ok && ts >= first[port]-0.5 && ts <= last[port]+0.3 {
+						fmt.Fprintf(&b, "  lvsd-%s    %s\n", d, l)
+					}
+				}
+			}
+		}
+		p.TB.Log(b.String())
+	}
+}
+
+func (p *ipvsPair) syncIfc() string {
+	if p.mode == "nat" {
+		return "e1"
+	}
+	return "e0"
+}
+
+var logTS = regexp.MustCompile(`time="([^"]+)"`)
+
+// logTime reads a logrus line's time as Unix seconds.
+func logTime(l string) (float64, bool) {
+	m := logTS.FindStringSubmatch(l)
+	if m == nil {
+		return 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		return 0, false
+	}
+	return float64(t.UnixNano()) / 1e9, true
+}
