@@ -30,7 +30,8 @@ func (d *Director) reload() api.ReloadResult {
 		if cfg.ControlSocket != old.Config.ControlSocket {
 			d.log.WithField("socket", cfg.ControlSocket).Warn("control.socket changes take effect at restart")
 		}
-		if !reflect.DeepEqual(cfg.Instances, old.Config.Instances) || !reflect.DeepEqual(cfg.Groups, old.Config.Groups) {
+		if !reflect.DeepEqual(cfg.Instances, old.Config.Instances) || !reflect.DeepEqual(cfg.Groups, old.Config.Groups) ||
+			cfg.RTPriority != old.Config.RTPriority {
 			d.log.Warn("vrrp instance changes take effect at restart (lvsd switchover first for no loss); services and checks are reloaded now")
 		}
 		res.OK, res.Generation = true, old.Generation+1
