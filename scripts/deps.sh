@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(qemu-system-x86 busybox-static cpio kmod iproute2 nftables iputils-ping
       ipvsadm keepalived ldirectord nginx xz-utils procps prometheus chromium
-      python3-aiosmtpd iputils-arping lintian systemd util-linux)
+      python3-aiosmtpd iputils-arping lintian systemd util-linux stress-ng)
 
 missing=()
 for p in "${PKGS[@]}"; do
