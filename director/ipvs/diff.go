@@ -57,8 +57,24 @@ func (o Op) String() string {
 // have that are not wanted are deleted only if owned says lvsd made them:
 // services that others put in the kernel are left alone. A wanted service
 // already in the kernel is adopted as it is, changed only where it differs.
+//
+// It counts the operations before it lists them, into a slice of exactly
+// that size: a first reconcile of 10,000 services makes 110,000 (17 MB),
+// and a slice grown by appending would take up to twice that, in copies.
 func Diff(want, have Table, owned func(ServiceKey) bool) []Op {
-	var ops []Op
+	n := 0
+	eachOp(want, have, owned, func(Op) { n++ })
+	if n == 0 {
+		return nil
+	}
+	ops := make([]Op, 0, n)
+	eachOp(want, have, owned, func(op Op) { ops = append(ops, op) })
+	sortOps(ops)
+	return ops
+}
+
+// eachOp calls emit with each operation of Diff, in no order.
+func eachOp(want, have Table, owned func(ServiceKey) bool, emit func(Op)) {
 	for k, w := range want {
 		h, ok := have[k]
 		// The operation carries the settings only: its own Dests would
@@ -68,40 +84,36 @@ func Diff(want, have Table, owned func(ServiceKey) bool) []Op {
 		settings := w
 		settings.Dests = nil
 		if !ok {
-			ops = append(ops, Op{Kind: AddService, Key: k, Service: settings})
+			emit(Op{Kind: AddService, Key: k, Service: settings})
 		} else if !w.sameSettings(h) {
-			ops = append(ops, Op{Kind: UpdateService, Key: k, Service: settings})
+			emit(Op{Kind: UpdateService, Key: k, Service: settings})
 		}
-		ops = appendDestOps(ops, k, w.Dests, h.Dests)
+		eachDestOp(k, w.Dests, h.Dests, emit)
 	}
 	for k := range have {
 		if _, ok := want[k]; !ok && owned(k) {
-			ops = append(ops, Op{Kind: DelService, Key: k}) // the kernel drops its dests
+			emit(Op{Kind: DelService, Key: k}) // the kernel drops its dests
 		}
 	}
-	sortOps(ops)
-	return ops
 }
 
-// appendDestOps appends the operations that turn the destinations have
-// into want to ops: into the one slice, rather than one per service to
-// copy (a first reconcile of 10,000 services makes 100,000 operations).
-func appendDestOps(ops []Op, k ServiceKey, want, have map[netip.AddrPort]Dest) []Op {
+// eachDestOp calls emit with each operation that turns the destinations
+// have of service k into want.
+func eachDestOp(k ServiceKey, want, have map[netip.AddrPort]Dest, emit func(Op)) {
 	for a, w := range want {
 		h, ok := have[a]
 		switch {
 		case !ok:
-			ops = append(ops, Op{Kind: AddDest, Key: k, Addr: a, Dest: w})
+			emit(Op{Kind: AddDest, Key: k, Addr: a, Dest: w})
 		case h != w:
-			ops = append(ops, Op{Kind: UpdateDest, Key: k, Addr: a, Dest: w})
+			emit(Op{Kind: UpdateDest, Key: k, Addr: a, Dest: w})
 		}
 	}
 	for a := range have {
 		if _, ok := want[a]; !ok {
-			ops = append(ops, Op{Kind: DelDest, Key: k, Addr: a})
+			emit(Op{Kind: DelDest, Key: k, Addr: a})
 		}
 	}
-	return ops
 }
 
 // sortOps orders by kind (the apply order), then by service and address,
