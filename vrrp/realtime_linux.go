@@ -25,7 +25,11 @@ func pinThread(prio int) (unpin func(), err error) {
 	if prio <= 0 {
 		return runtime.UnlockOSThread, nil
 	}
-	attr := unix.SchedAttr{Policy: unix.SCHED_RR, Priority: uint32(prio)}
+	// Reset on fork: a thread or process this thread creates starts at
+	// normal priority. Go makes new threads from whichever thread needs
+	// one, the realtime ones included, and they must not carry the
+	// health checks, nor a track script, at realtime priority.
+	attr := unix.SchedAttr{Policy: unix.SCHED_RR, Priority: uint32(prio), Flags: unix.SCHED_FLAG_RESET_ON_FORK}
 	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
 		return runtime.UnlockOSThread, fmt.Errorf("realtime priority %d (SCHED_RR): %w", prio, err)
 	}
