@@ -2,6 +2,7 @@ package director
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -50,9 +51,11 @@ type follower struct {
 	mu     sync.Mutex
 	master bool
 	last   api.HandoverStatus // guarded by lastMu: flushes run outside mu
-	// relayReady is set once the relay's table was prepared (arm).
-	relayReady bool
-	lastMu     sync.Mutex
+	// localUntil is when the window after a release ends (relayBackup),
+	// tookUntil the one after a takeover (relayMaster waits for it).
+	localUntil, tookUntil time.Time
+	peersSeen             handover.Peers // the peers the relay was last armed with
+	lastMu                sync.Mutex
 }
 
 func (f *follower) status() api.HandoverStatus {
@@ -67,26 +70,27 @@ func (f *follower) arm(cfg *config.Config) {
 	if err := f.d.handover.Hold(handover.HoldsOf(cfg), idleHold); err != nil {
 		f.d.log.WithError(err).Warn("reset hold not armed: a connection opened during a takeover may be reset")
 	}
-	if !f.relayReady && cfg.Sync != nil && cfg.Sync.HoldResets > 0 {
-		// Relays nothing, but has the relay's table in place before the
-		// first move (see handover.Kernel.Relay).
-		f.relayReady = true
-		if err := f.d.handover.Relay(rstguard.Relays{}, 0); err != nil {
-			f.d.log.WithError(err).Warn("relay to the other director not prepared: connections opened through it may retransmit at a move")
-		}
-	}
+	f.relay(cfg, relayBackup)
 }
 
 // run steps on every VRRP transition until ctx ends.
 func (f *follower) run(ctx context.Context, set *vrrpSet, changed <-chan struct{}) {
 	rearm := f.d.clock.NewTicker(time.Hour)
 	defer rearm.Stop()
+	// A backup learns its master's address from adverts, after the state
+	// change that armed its relay: look again every second.
+	peers := f.d.clock.NewTicker(time.Second)
+	defer peers.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
 		case <-rearm.Chan():
+		case <-peers.Chan():
+			if !f.peersChanged() {
+				continue
+			}
 		}
 		f.step(set.holdsVIPs())
 	}
@@ -104,11 +108,17 @@ func (f *follower) stepTo(holds, final bool) {
 	if holds == f.master {
 		if !holds {
 			f.arm(cfg)
+		} else if f.d.clock.Now().After(f.tookUntil) {
+			f.relay(cfg, relayMaster) // not within a takeover's window
 		}
 		return
 	}
 	f.master = holds
-	f.relay(cfg, holds)
+	if holds {
+		f.relay(cfg, relayTook)
+	} else {
+		f.relay(cfg, relayReleased)
+	}
 	if holds {
 		if cfg.Sync != nil && cfg.Sync.HoldResets > 0 {
 			if err := f.d.handover.Hold(handover.HoldsOf(cfg), cfg.Sync.HoldResets); err != nil {
@@ -126,31 +136,104 @@ func (f *follower) stepTo(holds, final bool) {
 	f.arm(cfg)
 }
 
-// relay arms, for sync.hold_resets, the relay of a move (see
-// rstguard.Relays): on taking the VIPs, what IPVS does not know goes to
-// the director that had them; on releasing them, the VIP:ports stay local
-// here for what that director passes back, and the replies that still
-// come here go to it. The peers are the instances' last advert sources.
-func (f *follower) relay(cfg *config.Config, took bool) {
+// The relay (see rstguard.Relays) by role, so that what a move needs is in
+// place before the VIPs move, not a few milliseconds after:
+//   - a backup passes to the master (its peer) the replies that still
+//     reach it and, in case it takes over, what its IPVS will not know
+//     (harmless meanwhile: without the VIPs nothing reaches that chain);
+//   - a master keeps its VIP:ports local for good, and on taking over
+//     passes to the old master, for sync.hold_resets, what it does not
+//     know yet;
+//   - a director that released the VIPs keeps them local and passes
+//     replies to the new master, for sync.hold_resets, and passes no
+//     segment on: the new master passes to it, and a segment neither
+//     knows must not go back and forth.
+type relayRole int
+
+const (
+	relayBackup relayRole = iota
+	relayTook
+	relayMaster
+	relayReleased
+)
+
+func (r relayRole) String() string {
+	return [...]string{"backup", "took the VIPs", "master", "released the VIPs"}[r]
+}
+
+// relay arms the relay for role (see relayRole).
+func (f *follower) relay(cfg *config.Config, role relayRole) {
+	peers := f.peers()
+	f.peersSeen = peers
 	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 || f.d.vrrp == nil {
 		return
 	}
+	all, window := handover.RelaysOf(cfg, peers), cfg.Sync.HoldResets
+	now := f.d.clock.Now()
+	switch role {
+	case relayTook:
+		f.tookUntil = now.Add(window)
+	case relayReleased:
+		f.localUntil = now.Add(window)
+		// The backup's standing relay once the window is over, whether
+		// or not VRRP changes meanwhile.
+		f.d.clock.AfterFunc(window, func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if !f.master {
+				f.relay(f.d.Current().Config, relayBackup)
+			}
+		})
+	}
+	r, d := composeRelay(role, all, window, f.localUntil.Sub(now))
+	if err := f.d.handover.Relay(r, d); err != nil {
+		f.d.log.WithError(err).Warn("relay to the other director not armed: connections opened through it may retransmit at a move")
+		return
+	}
+	if role == relayTook || role == relayReleased {
+		f.d.log.WithFields(logrus.Fields{"role": role.String(), "in": len(r.In), "replies": len(r.Replies), "local": len(r.Local),
+			"window": window}).Info("relay to the other director armed")
+	}
+}
+
+// peers are the instances' last advert sources.
+func (f *follower) peers() handover.Peers {
 	peers := handover.Peers{}
+	if f.d.vrrp == nil {
+		return peers
+	}
 	for _, n := range f.d.vrrp.nodes {
 		if st := n.Status(); st.Peer.IsValid() {
 			peers[st.Name] = st.Peer
 		}
 	}
-	r := handover.RelaysOf(cfg, peers, took)
-	if r.Empty() {
-		return
+	return peers
+}
+
+// peersChanged reports whether an instance heard a new peer since the
+// relay was last armed.
+func (f *follower) peersChanged() bool {
+	now := f.peers()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !maps.Equal(now, f.peersSeen)
+}
+
+// composeRelay is what role relays of all (see relayRole), and for how
+// long; localLeft is what remains of the window after a release.
+func composeRelay(role relayRole, all rstguard.Relays, window, localLeft time.Duration) (rstguard.Relays, time.Duration) {
+	switch role {
+	case relayTook:
+		return rstguard.Relays{In: all.In, Replies: all.Replies, Local: all.Local, LocalFor: idleHold}, window
+	case relayMaster:
+		return rstguard.Relays{Local: all.Local}, idleHold
+	case relayReleased:
+		return rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: window}, idleHold
 	}
-	if err := f.d.handover.Relay(r, cfg.Sync.HoldResets); err != nil {
-		f.d.log.WithError(err).Warn("relay to the other director not armed: connections opened through it may retransmit")
-		return
+	if localLeft > 0 { // a backup still in the window after a release
+		return rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: localLeft}, idleHold
 	}
-	f.d.log.WithFields(logrus.Fields{"took": took, "in": len(r.In), "replies": len(r.Replies), "local": len(r.Local),
-		"window": cfg.Sync.HoldResets}).Info("relay to the other director armed")
+	return rstguard.Relays{In: all.In, Replies: all.Replies}, idleHold
 }
 
 func (f *follower) switchSync(cfg *config.Config, on bool) {
@@ -213,7 +296,10 @@ func (f *follower) final() {
 func (f *follower) reloaded(cfg *config.Config) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.master {
+	switch {
+	case !f.master:
 		f.arm(cfg)
+	case f.d.clock.Now().After(f.tookUntil):
+		f.relay(cfg, relayMaster)
 	}
 }

@@ -128,14 +128,14 @@ func HoldsOf(cfg *config.Config) rstguard.Holds {
 // source of its last advert there), by instance name.
 type Peers map[string]netip.Addr
 
-// RelaysOf is what a director relays for a window after a move (see
-// rstguard.Relays). took says whether it took the VIPs (the new master)
-// or released them (the old one). A VIP:port goes to the peer of the
+// RelaysOf is everything a director may relay (see rstguard.Relays), for
+// the follower to compose by role: a VIP:port goes to the peer of the
 // instance that carries the VIP; a NAT realserver's replies to the peer of
 // the instance whose VIP prefix holds the realserver (the gateway VIP of
-// its segment), else of the instance that carries the service's VIP.
-// Fwmark and non-TCP services are left out, as for HoldsOf.
-func RelaysOf(cfg *config.Config, peers Peers, took bool) rstguard.Relays {
+// its segment), else of the instance that carries the service's VIP;
+// Local lists every VIP:port. Fwmark and non-TCP services are left out,
+// as for HoldsOf, and so is everything when sync.hold_resets is 0.
+func RelaysOf(cfg *config.Config, peers Peers) rstguard.Relays {
 	var r rstguard.Relays
 	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
 		return r
@@ -169,12 +169,9 @@ func RelaysOf(cfg *config.Config, peers Peers, took bool) rstguard.Relays {
 		if !ok {
 			continue
 		}
-		if took {
-			if p := peers[front]; p.IsValid() {
-				r.In[s.Virtual] = p
-			}
-		} else {
-			r.Local = append(r.Local, s.Virtual)
+		r.Local = append(r.Local, s.Virtual)
+		if p := peers[front]; p.IsValid() {
+			r.In[s.Virtual] = p
 		}
 		for _, real := range s.Reals {
 			if real.Forward != config.NAT || real.Addr.Port() == 0 {

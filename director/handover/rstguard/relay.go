@@ -37,6 +37,10 @@ type Relays struct {
 	// master passes to it reaches its IPVS; it answers no ARP for them,
 	// as they are not its addresses.
 	Local []netip.AddrPort
+	// LocalFor is how long Local lasts, when not the window given to
+	// Relay: a master keeps its VIP:ports local for good (it holds them
+	// anyway), so that they still are the instant it releases them.
+	LocalFor time.Duration
 }
 
 // Empty reports whether r relays nothing.
@@ -83,7 +87,18 @@ func (r Relays) keys() (k relayKeys, err error) {
 	return k, nil
 }
 
-// relayWindow is checkWindow for a Relay.
-func (k relayKeys) check(d time.Duration) error {
-	return checkWindow(len(k.in)+len(k.replies)+len(k.local), d)
+// check is checkWindow for a Relay: d for In and Replies, local for Local.
+func (k relayKeys) check(d, local time.Duration) error {
+	if err := checkWindow(len(k.in)+len(k.replies), d); err != nil {
+		return err
+	}
+	return checkWindow(len(k.local), local)
+}
+
+// localFor is how long Local lasts in a Relay for d.
+func (r Relays) localFor(d time.Duration) time.Duration {
+	if r.LocalFor > 0 {
+		return r.LocalFor
+	}
+	return d
 }

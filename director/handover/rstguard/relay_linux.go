@@ -214,13 +214,15 @@ func ignoreMissing(err error) error {
 	return err
 }
 
-// Relay replaces everything relayed with rel, each entry expiring in the
-// kernel after d, in one batch.
+// Relay replaces everything relayed with rel, In and Replies expiring in
+// the kernel after d and Local after rel.LocalFor (d when zero), in one
+// batch.
 func (r *Relay) Relay(rel Relays, d time.Duration) error {
 	fail := func(err error) error { return fmt.Errorf("rstguard: relay in table ip %s: %w", r.table.Name, err) }
 	k, err := rel.keys()
+	local := rel.localFor(d)
 	if err == nil {
-		err = k.check(d)
+		err = k.check(d, local)
 	}
 	if err != nil {
 		return fail(err)
@@ -244,7 +246,7 @@ func (r *Relay) Relay(rel Relays, d time.Duration) error {
 		set   *nftables.Set
 		elems []nftables.SetElement
 	}{{r.in, mapElems(k.in)}, {r.replies, mapElems(k.replies)}}
-	for _, chunk := range elements(k.local, d) {
+	for _, chunk := range elements(k.local, local) {
 		adds = append(adds, struct {
 			set   *nftables.Set
 			elems []nftables.SetElement
