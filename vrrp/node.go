@@ -261,7 +261,7 @@ func (n *Node) begin() {
 // loop is the event loop: the only goroutine that touches the Machine.
 func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-chan Sighting, readErr <-chan error) error {
 	stop := ctx.Done()
-	wait := newWaiter(n.clock, n.deps.RTPriority)
+	wait := newWaiter(n.clock)
 	defer wait.stop()
 	for {
 		now := n.clock.Now()

@@ -68,53 +68,38 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// waiter arms the loop's timer. On the real clock it re-arms one timer
-// for every wait, rather than making one per wait as time.After does: the
-// loop wakes up for every advert, and its advert path allocates nothing.
-// On Linux that timer is a kernelTimer, which wakes a realtime loop
-// without waiting for Go's own timer threads; elsewhere, or if no
-// timerfd can be had, a time.Timer (Go 1.23 timers: Reset drops a stale
-// expiry, so the channel never delivers an old deadline). Deadlines are
-// absolute times (the Machine's, see nextTick) and each wait is computed
-// from them afresh, so wake-up latency does not add up.
+// waiter arms the loop's timer. On the real clock it re-arms one
+// time.Timer for every wait, rather than making one per wait as
+// time.After does: the loop wakes up for every advert, and its advert
+// path allocates nothing (Go 1.23 timers: Reset drops a stale expiry, so
+// the channel never delivers an old deadline). Deadlines are absolute
+// times (the Machine's, see nextTick) and each wait is computed from them
+// afresh, so wake-up latency does not add up.
 type waiter struct {
 	clock Clock
-	kt    *kernelTimer
 	t     *time.Timer // nil on another Clock
 }
 
-func newWaiter(c Clock, prio int) *waiter {
+func newWaiter(c Clock) *waiter {
 	w := &waiter{clock: c}
-	if _, ok := c.(realClock); !ok {
-		return w
+	if _, ok := c.(realClock); ok {
+		w.t = time.NewTimer(time.Hour)
+		w.t.Stop()
 	}
-	if kt, err := newKernelTimer(prio); err == nil {
-		w.kt = kt
-		return w
-	}
-	w.t = time.NewTimer(time.Hour)
-	w.t.Stop()
 	return w
 }
 
 // after returns a channel that receives once d has passed; a call ends
-// the wait of the previous one. The kernel timer may also tick early,
-// for a deadline that was since moved: the loop then finds nothing due.
+// the wait of the previous one.
 func (w *waiter) after(d time.Duration) <-chan time.Time {
-	switch {
-	case w.kt != nil:
-		return w.kt.after(d)
-	case w.t != nil:
-		w.t.Reset(d)
-		return w.t.C
+	if w.t == nil {
+		return w.clock.After(d)
 	}
-	return w.clock.After(d)
+	w.t.Reset(d)
+	return w.t.C
 }
 
 func (w *waiter) stop() {
-	if w.kt != nil {
-		w.kt.stop()
-	}
 	if w.t != nil {
 		w.t.Stop()
 	}
