@@ -50,8 +50,8 @@ type metrics struct {
 // uses one of its own.
 type bulkScratch struct {
 	mu     sync.Mutex
-	health []healthcheck.RealHealth
-	ptrs   []*healthcheck.RealHealth // health[i], or nil when not tracked
+	health []healthcheck.RealState
+	values []float64 // a column of the engine's families
 }
 
 func (m *metrics) takeBulk() *bulkScratch {
@@ -151,7 +151,7 @@ func (m *metrics) labelsFor(cur *Loaded) *labelSet {
 	if l := m.labels.Load(); l != nil && l.of == cur {
 		return l
 	}
-	l := newLabelSet(cur)
+	l := newLabelSet(cur, m.health)
 	m.labels.Store(l)
 	return l
 }
@@ -170,19 +170,27 @@ func (d *Director) writeBulk(t *web.Text) {
 	defer b.mu.Unlock()
 	n := len(l.reals)
 	if cap(b.health) < n {
-		b.health, b.ptrs = make([]healthcheck.RealHealth, n), make([]*healthcheck.RealHealth, n)
+		b.health = make([]healthcheck.RealState, n)
 	}
-	b.health, b.ptrs = b.health[:n], b.ptrs[:n]
-	clear(b.ptrs)
+	health := b.health[:n]
+	clear(health)
+	position, cached := l.position, l.posMu.TryLock() // taken: another scrape's, look the names up
+	if cached {
+		position = l.positionCached
+	}
 	d.health.EachHealth(func(service string, real netip.AddrPort, up bool, checks uint64, since time.Time) {
-		if p, ok := l.pos[realKey{service, real}]; ok {
-			b.health[p] = healthcheck.RealHealth{Service: service, Real: real, Up: up, Checks: checks, Since: since}
-			b.ptrs[p] = &b.health[p]
+		if p, ok := position(service, real); ok {
+			health[p] = healthcheck.StateOf(up, checks, since)
 		}
 	})
-	health := b.ptrs
-	d.metrics.health.Write(t, l.realLabels, health, l.hist)
-	d.writeWeights(t, l, health, d.drains.snapshot())
+	if cached {
+		l.posMu.Unlock()
+	}
+	l.health.Write(t, health)
+	if cap(b.values) < n {
+		b.values = make([]float64, n)
+	}
+	d.writeWeights(t, l, health, d.drains.snapshot(), b.values[:n])
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	rows, err := d.metrics.counters.rowsFor(ctx, time.Now(), l, d.dir.Counters)
@@ -198,24 +206,23 @@ func (d *Director) writeBulk(t *web.Text) {
 // drained it, its configured weight, and the weight lvsd gives it in the
 // kernel (as ipvs.Want decides: 0 when drained or down; before the
 // health runner tracks it, its check's initial state decides).
-func (d *Director) writeWeights(t *web.Text, l *labelSet, health []*healthcheck.RealHealth, drained map[realKey]bool) {
-	values := make([]float64, len(l.reals))
-	column := func(name, help string, v func(r *realRow, h *healthcheck.RealHealth, drained bool) int) {
+func (d *Director) writeWeights(t *web.Text, l *labelSet, health []healthcheck.RealState, drained map[realKey]bool, values []float64) {
+	column := func(name, help string, v func(r *realRow, h *healthcheck.RealState, drained bool) int) {
 		t.Family(name, help, "gauge")
 		for i := range l.reals {
 			r := &l.reals[i]
-			values[i] = float64(v(r, health[i], len(drained) > 0 && drained[realKey{r.service, r.addr}]))
+			values[i] = float64(v(r, &health[i], len(drained) > 0 && drained[realKey{r.service, r.addr}]))
 		}
 		t.Column(name, l.realLabels, values)
 	}
 	column("lvsd_real_drained", "1 while the operator has drained the realserver (lvsd drain), else 0.",
-		func(_ *realRow, _ *healthcheck.RealHealth, drained bool) int { return int(b2f(drained)) })
+		func(_ *realRow, _ *healthcheck.RealState, drained bool) int { return int(b2f(drained)) })
 	column("lvsd_real_weight", "The realserver's configured weight.",
-		func(r *realRow, _ *healthcheck.RealHealth, _ bool) int { return r.weight })
+		func(r *realRow, _ *healthcheck.RealState, _ bool) int { return r.weight })
 	column("lvsd_real_effective_weight", "The weight lvsd gives the realserver in the kernel: the configured one, 0 while drained or down.",
-		func(r *realRow, h *healthcheck.RealHealth, drained bool) int {
+		func(r *realRow, h *healthcheck.RealState, drained bool) int {
 			up := r.initialUp
-			if h != nil {
+			if h.Tracked {
 				up = h.Up
 			}
 			if !up || drained {

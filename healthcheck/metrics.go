@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,10 @@ type Exposition interface {
 	// NaN leaves the series out. labels is the same slice from family to
 	// family and scrape to scrape, never modified.
 	Column(name string, labels []string, values []float64)
+	// Rows writes, per label set labels[i] in turn, a series per part k:
+	// names[k]{labels[i],extras[k]} values[k][i]; a NaN leaves the
+	// series out. A histogram's buckets, sum and count are its parts.
+	Rows(labels []string, names, extras []string, values [][]float64)
 }
 
 // durationBuckets bound lvsd_check_duration_seconds: a loopback connect
@@ -49,6 +54,7 @@ type Metrics struct {
 	mu    sync.RWMutex
 	reals map[key]*realMetrics
 	svcs  map[string]*histogram
+	added atomic.Uint64 // entries made so far (none is ever removed)
 }
 
 type realMetrics struct {
@@ -114,9 +120,11 @@ func (m *Metrics) entry(service string, real netip.AddrPort) (*realMetrics, *his
 	defer m.mu.Unlock()
 	if m.reals[k] == nil {
 		m.reals[k] = &realMetrics{}
+		m.added.Add(1)
 	}
 	if m.svcs[service] == nil {
 		m.svcs[service] = &histogram{}
+		m.added.Add(1)
 	}
 	return m.reals[k], m.svcs[service]
 }
@@ -137,53 +145,128 @@ type ServiceSeries struct {
 	Name, Labels string
 }
 
-// Write writes the health families of the realservers whose rendered
-// label sets are labels, health[i] being labels[i]'s (nil: not tracked,
-// left out), and the duration histograms of services; each in the order
-// given: the engine gives its configuration's, in which consecutive
-// lines differ least.
-func (m *Metrics) Write(e Exposition, labels []string, health []*RealHealth, services []ServiceSeries) {
-	rms := make([]*realMetrics, len(health))
-	m.mu.RLock()
-	for i, h := range health {
-		if h != nil {
-			rms[i] = m.reals[key{h.Service, h.Real}]
+// View is the realservers and services of one configuration in the
+// exposition's order (the engine gives its configuration's, in which
+// consecutive lines differ least), with their counts looked up in the
+// maps once rather than at every scrape: an entry, once made, is never
+// replaced, so a View looks again only for the rows it has none for, and
+// only after new entries were made. Make one per configuration.
+type View struct {
+	m         *Metrics
+	labels    []string // the realservers' rendered label sets
+	real      func(i int) (service string, addr netip.AddrPort)
+	services  []ServiceSeries
+	svcLabels []string // services[i].Labels, the slice every scrape passes
+
+	mu    sync.Mutex
+	added uint64 // m.added when rms and hists were looked up; 0: never
+	rms   []*realMetrics
+	hists []*histogram
+	// Kept from scrape to scrape; a scrape that finds mu taken makes its own.
+	values []float64
+	hist   [durationLines][]float64
+}
+
+// NewView returns the View of realservers labelled labels, real(i) being
+// labels[i]'s service and address, and of services; svcLabels holds the
+// services' label sets in the same order. Neither slice may change after.
+func (m *Metrics) NewView(labels []string, real func(i int) (service string, addr netip.AddrPort), services []ServiceSeries, svcLabels []string) *View {
+	return &View{m: m, labels: labels, real: real, services: services, svcLabels: svcLabels}
+}
+
+// lookup returns the entries of the View's rows, looking up those it
+// lacks when the Metrics made new ones since the last time.
+func (v *View) lookup() ([]*realMetrics, []*histogram) {
+	added := v.m.added.Load()
+	if v.added == added && v.rms != nil {
+		return v.rms, v.hists
+	}
+	rms, hists := slices.Clone(v.rms), slices.Clone(v.hists) // a scrape may still read the old ones
+	if rms == nil {
+		rms, hists = make([]*realMetrics, len(v.labels)), make([]*histogram, len(v.services))
+	}
+	v.m.mu.RLock()
+	for i := range rms {
+		if rms[i] == nil {
+			s, a := v.real(i)
+			rms[i] = v.m.reals[key{s, a}]
 		}
 	}
-	m.mu.RUnlock()
+	for i := range hists {
+		if hists[i] == nil {
+			hists[i] = v.m.svcs[v.services[i].Name]
+		}
+	}
+	v.m.mu.RUnlock()
+	v.rms, v.hists, v.added = rms, hists, added
+	return rms, hists
+}
 
-	values := make([]float64, len(labels))
-	column := func(name, help, kind string, v func(h *RealHealth, rm *realMetrics) float64) {
+// RealState is what the metrics show of a realserver's health, kept
+// small: a scrape reads 10,000 of them for each of several families.
+type RealState struct {
+	Checks  uint64  // results so far
+	Since   float64 // the last change between up and down as a Unix time; NaN before any
+	Up      bool
+	Tracked bool // false: the runner does not track it (yet), and its health series are left out
+}
+
+// StateOf returns the RealState of a tracked realserver.
+func StateOf(up bool, checks uint64, since time.Time) RealState {
+	s := RealState{Checks: checks, Since: math.NaN(), Up: up, Tracked: true}
+	if !since.IsZero() {
+		s.Since = unixSeconds(since)
+	}
+	return s
+}
+
+// Write writes the health families of the View's realservers, health[i]
+// being the i-th's, and the duration histograms of its services.
+func (v *View) Write(e Exposition, health []RealState) {
+	v.mu.Lock()
+	rms, hists := v.lookup()
+	values, hist := v.values, v.hist
+	v.values, v.hist = nil, [len(hist)][]float64{}
+	v.mu.Unlock()
+	if len(values) < len(v.labels) {
+		values = make([]float64, len(v.labels))
+	}
+	values = values[:len(v.labels)]
+	defer func() {
+		if v.mu.TryLock() {
+			v.values, v.hist = values, hist
+			v.mu.Unlock()
+		}
+	}()
+
+	labels := v.labels
+	column := func(name, help, kind string, val func(h *RealState, rm *realMetrics) float64) {
 		e.Family(name, help, kind)
-		for i, h := range health {
+		for i := range health {
 			values[i] = math.NaN()
-			if h != nil {
-				values[i] = v(h, rms[i])
+			if h := &health[i]; h.Tracked {
+				values[i] = val(h, rms[i])
 			}
 		}
 		e.Column(name, labels, values)
 	}
 	column("lvsd_real_up", "1 when the realserver's checks say it is up (rise and fall applied), else 0.", "gauge",
-		func(h *RealHealth, _ *realMetrics) float64 { return b2f(h.Up) })
+		func(h *RealState, _ *realMetrics) float64 { return b2f(h.Up) })
 	column("lvsd_real_last_change_timestamp_seconds", "When the realserver last went up or down, as a Unix time; absent before its first change.", "gauge",
-		func(h *RealHealth, _ *realMetrics) float64 {
-			if h.Since.IsZero() {
-				return math.NaN()
-			}
-			return unixSeconds(h.Since)
-		})
+		func(h *RealState, _ *realMetrics) float64 { return h.Since })
 	column("lvsd_real_checks_total", "Check results recorded for the realserver (restarts at 0 when its check changes).", "counter",
-		func(h *RealHealth, _ *realMetrics) float64 { return float64(h.Checks) })
+		func(h *RealState, _ *realMetrics) float64 { return float64(h.Checks) })
 	column("lvsd_real_check_latency_seconds", "How long the realserver's last check took, from when it was due to its result.", "gauge",
-		func(_ *RealHealth, rm *realMetrics) float64 {
+		func(_ *RealState, rm *realMetrics) float64 {
 			if rm == nil {
 				return math.NaN()
 			}
 			return float64(rm.last.Load()) / 1e9
 		})
 	e.Family("lvsd_real_check_failures_total", "Failed checks of the realserver, by reason; a reason appears with its first failure.", "counter")
-	for i, rm := range rms {
-		if rm == nil {
+	for i := range health {
+		rm := rms[i]
+		if !health[i].Tracked || rm == nil {
 			continue
 		}
 		for j := range rm.failures {
@@ -192,7 +275,7 @@ func (m *Metrics) Write(e Exposition, labels []string, health []*RealHealth, ser
 			}
 		}
 	}
-	m.writeDurations(e, services)
+	v.writeDurations(e, hists, &hist)
 }
 
 // reasonLabels are the failure counters' reason labels, rendered once.
@@ -203,30 +286,51 @@ var reasonLabels = func() (out [len(reasonList)]string) {
 	return out
 }()
 
-// writeDurations writes the duration histograms of services (those of
-// the configuration in service) that have one.
-func (m *Metrics) writeDurations(e Exposition, services []ServiceSeries) {
+// durationLines is a histogram's lines: its buckets (+Inf too), sum and
+// count.
+const durationLines = len(histogram{}.counts) + 2
+
+// durationParts are the duration histogram's lines per service: its
+// buckets, then its sum and count.
+var durationParts = func() (names, extras []string) {
 	const name = "lvsd_check_duration_seconds"
-	e.Family(name, "How long checks took, from when each was due to its result, per service.", "histogram")
-	hists := make([]*histogram, len(services))
-	m.mu.RLock()
-	for i, s := range services {
-		hists[i] = m.svcs[s.Name]
+	for _, le := range durationLe {
+		names, extras = append(names, name+"_bucket"), append(extras, le)
 	}
-	m.mu.RUnlock()
+	return append(names, name+"_sum", name+"_count"), append(extras, "", "")
+}
+
+var durationNames, durationExtras = durationParts()
+
+// writeDurations writes the duration histograms of the View's services
+// that have one, as rows: a service's buckets, sum and count, then the
+// next service's.
+func (v *View) writeDurations(e Exposition, hists []*histogram, cols *[durationLines][]float64) {
+	e.Family("lvsd_check_duration_seconds", "How long checks took, from when each was due to its result, per service.", "histogram")
+	n := len(hists)
+	for k := range cols {
+		if cap(cols[k]) < n {
+			cols[k] = make([]float64, n)
+		}
+		cols[k] = cols[k][:n]
+	}
+	sum, count := len(durationBuckets)+1, len(durationBuckets)+2
 	for i, hist := range hists {
 		if hist == nil {
+			for k := range cols {
+				cols[k][i] = math.NaN()
+			}
 			continue
 		}
-		labels := services[i].Labels
 		var cum uint64
 		for j := range hist.counts {
 			cum += hist.counts[j].Load()
-			e.Sample(name+"_bucket", labels, durationLe[j], float64(cum))
+			cols[j][i] = float64(cum)
 		}
-		e.Sample(name+"_sum", labels, "", float64(hist.sumNs.Load())/1e9)
-		e.Sample(name+"_count", labels, "", float64(cum))
+		cols[sum][i] = float64(hist.sumNs.Load()) / 1e9
+		cols[count][i] = float64(cum)
 	}
+	e.Rows(v.svcLabels, durationNames, durationExtras, cols[:])
 }
 
 func b2f(b bool) float64 {

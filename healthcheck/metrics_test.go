@@ -33,19 +33,35 @@ func (r *recorder) Column(name string, labels []string, values []float64) {
 	}
 }
 
+func (r *recorder) Rows(labels []string, names, extras []string, values [][]float64) {
+	for i := range labels {
+		for k, name := range names {
+			if v := values[k][i]; !math.IsNaN(v) {
+				r.Sample(name, labels[i], extras[k], v)
+			}
+		}
+	}
+}
+
 // series labels the realservers of snap, and one more that the runner
 // does not track, and the service "web" ("gone" is not in the
 // configuration any more).
-func series(snap []RealHealth) ([]string, []*RealHealth, []ServiceSeries) {
+func series(m *Metrics, snap []RealHealth) (*View, []RealState) {
 	var labels []string
-	var health []*RealHealth
-	for i, h := range snap {
+	var health []RealState
+	for _, h := range snap {
 		labels = append(labels, fmt.Sprintf(`service=%q,real=%q`, h.Service, h.Real))
-		health = append(health, &snap[i])
+		health = append(health, StateOf(h.Up, h.Checks, h.Since))
 	}
 	labels = append(labels, `service="web",real="untracked"`)
-	health = append(health, nil)
-	return labels, health, []ServiceSeries{{Name: "web", Labels: `service="web"`}}
+	health = append(health, RealState{})
+	real := func(i int) (string, netip.AddrPort) {
+		if i < len(snap) {
+			return snap[i].Service, snap[i].Real
+		}
+		return "web", netip.AddrPort{}
+	}
+	return m.NewView(labels, real, []ServiceSeries{{Name: "web", Labels: `service="web"`}}, []string{`service="web"`}), health
 }
 
 func TestMetricsCountResults(t *testing.T) {
@@ -66,8 +82,8 @@ func TestMetricsCountResults(t *testing.T) {
 		{Service: "web", Real: netip.MustParseAddrPort("192.0.2.2:80"), Up: false, Checks: 0},
 	}
 	r := &recorder{lines: map[string]float64{}}
-	labels, health, services := series(snap)
-	m.Write(r, labels, health, services)
+	view, health := series(m, snap)
+	view.Write(r, health)
 	want := map[string]float64{
 		`lvsd_real_up{service="web",real="192.0.2.1:80"}`:                                    1,
 		`lvsd_real_up{service="web",real="192.0.2.2:80"}`:                                    0,
@@ -103,5 +119,32 @@ func TestMetricsCountResults(t *testing.T) {
 	}
 	if len(r.families) != 6 {
 		t.Errorf("families %v, want 6", r.families)
+	}
+}
+
+// A View made before any result finds the entries made after, and keeps
+// finding the ones it found.
+func TestViewFindsLaterEntries(t *testing.T) {
+	m := NewMetrics()
+	web := netip.MustParseAddrPort("192.0.2.1:80")
+	view, health := series(m, []RealHealth{{Service: "web", Real: web, Up: true}})
+	latency := `lvsd_real_check_latency_seconds{service="web",real="192.0.2.1:80"}`
+	count := `lvsd_check_duration_seconds_count{service="web"}`
+	r := &recorder{lines: map[string]float64{}}
+	view.Write(r, health)
+	if _, ok := r.lines[latency]; ok {
+		t.Errorf("%s written before any check", latency)
+	}
+	due := time.Unix(1000, 0)
+	for n := range 2 {
+		m.Observe(Result{Service: "web", Real: web, Due: due, Done: due.Add(time.Duration(n+1) * 10 * time.Millisecond)})
+		r = &recorder{lines: map[string]float64{}}
+		view.Write(r, health)
+		if got, want := r.lines[latency], float64(n+1)/100; got != want {
+			t.Errorf("after %d checks: %s = %v, want %v", n+1, latency, got, want)
+		}
+		if got := r.lines[count]; got != float64(n+1) {
+			t.Errorf("after %d checks: %s = %v", n+1, count, got)
+		}
 	}
 }

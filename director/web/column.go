@@ -15,78 +15,112 @@ import (
 // copy of the line before, the few bytes that differ, and the value,
 // without comparing any byte (see chain).
 func (t *Text) Column(name string, labels []string, values []float64) {
+	names, extras, vals := [1]string{name}, [1]string{}, [1][]float64{values}
+	t.Rows(labels, names[:], extras[:], vals[:])
+}
+
+// Rows writes, for each label set labels[i] in turn, a line per part k:
+// names[k]{labels[i],extras[k]} values[k][i] (extras[k] is one more
+// rendered label, or ""); a NaN value leaves its line out. A histogram
+// is written so, its buckets, sum and count being the parts, and so are
+// families that follow each other row by row. Every values[k] has a
+// value per row. As with Column, the compressor codes each line from the
+// same part's line of the row before, a few lines back.
+func (t *Text) Rows(labels []string, names, extras []string, values [][]float64) {
 	var ch *chain
 	if t.z != nil {
 		ch = t.chains.get(labels)
 	}
-	prevLen := -1 // the line before's length, when it is this column's row i-1
-	for i, v := range values {
-		if math.IsNaN(v) {
-			prevLen = -1
-			continue
-		}
-		start := len(t.buf)
-		b := append(t.buf, name...)
-		b = append(b, '{')
-		b = append(b, labels[i]...)
-		b = append(b, '}', ' ')
-		vs := len(b)
-		b = appendValue(b, v)
-		val := b[vs:]
-		t.buf = append(b, '\n')
-		n := len(t.buf) - start
-		if ch != nil && prevLen >= 0 && len(name) >= 2 && max(prevLen, n, prevLen+len(labels[i])-len(labels[i-1])) <= window {
-			t.encodePending(start)
-			t.z.fastLine(ch, i, len(name), labels[i], labels[i-1], val, t.pv, prevLen)
-			t.enc = len(t.buf)
-		}
-		t.pv = append(t.pv[:0], val...)
-		prevLen = n
-		if len(t.buf) >= chunk {
-			t.Flush()
+	parts := len(names)
+	t.refs = t.refs[:0] // per part: where the row before's line starts in the text, or -1
+	for range parts {
+		t.refs = append(t.refs, -1)
+	}
+	for len(t.pvs) < parts {
+		t.pvs = append(t.pvs, nil)
+	}
+	rows := 0
+	if parts > 0 {
+		rows = len(values[0])
+	}
+	for i := range rows {
+		for k, name := range names {
+			v := values[k][i]
+			if math.IsNaN(v) {
+				t.refs[k] = -1
+				continue
+			}
+			extra := extras[k]
+			sep := labels[i] != "" && extra != ""
+			start := len(t.buf)
+			b := append(t.buf, name...)
+			b = append(b, '{')
+			b = append(b, labels[i]...)
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, extra...)
+			b = append(b, '}', ' ')
+			valAt := len(b) - start
+			b = appendValue(b, v)
+			t.buf = append(b, '\n')
+			pos := t.base + start
+			if ref := t.refs[k]; ch != nil && ref >= 0 && len(name) >= 2 && sep == (labels[i-1] != "" && extra != "") {
+				dist := pos - ref
+				endDist := dist + len(labels[i]) - len(labels[i-1])
+				if max(dist, endDist, len(t.buf)-start) <= window {
+					t.encodePending(start)
+					t.z.fastLine(ch, i, t.buf[start:], len(name), labels[i], labels[i-1], valAt, t.pvs[k], dist)
+					t.enc = len(t.buf)
+				}
+			}
+			t.pvs[k] = append(t.pvs[k][:0], t.buf[start+valAt:len(t.buf)-1]...)
+			t.refs[k] = pos
+			if len(t.buf) >= chunk {
+				t.Flush()
+			}
 		}
 	}
 }
 
-// fastLine codes row i of ch, a line `name{labels} value\n` that
-// follows row i-1's (prevLabels, its value pv, prevLen bytes long): a
-// copy of the name and the labels' common start, the middle as ch
-// says, then a copy of the labels' common end, "} " and whatever start
-// of the value the two lines share. The caller checked that every
-// distance fits the window, and that the name has at least 2 bytes (a
-// copy has 3).
-func (z *gzipLines) fastLine(ch *chain, i, nameLen int, labels, prevLabels string, val, pv []byte, prevLen int) {
+// fastLine codes line, row i of ch: `name{labels...} value\n`, the value
+// at valAt, which follows the same part's line of row i-1 (prevLabels,
+// its value pv) dist bytes back: a copy of the name and the labels'
+// common start, the middle as ch says, then a copy of the labels'
+// common end, what follows them up to the value (the extra label, "} ")
+// and whatever start of the value the two lines share. The caller
+// checked that every distance fits the window, and that the name has at
+// least 2 bytes (a copy has 3).
+func (z *gzipLines) fastLine(ch *chain, i int, line []byte, nameLen int, labels, prevLabels string, valAt int, pv []byte, dist int) {
 	cp, sfx := int(ch.cp[i]), int(ch.sfx[i])
-	endDist := prevLen + len(labels) - len(prevLabels) // from the labels' end to the one before's
-	z.copyBack(nameLen+1+cp, prevLen)
+	endDist := dist + len(labels) - len(prevLabels) // from the labels' end to the one before's
+	z.copyBack(nameLen+1+cp, dist)
 	k := cp
 	for _, o := range ch.ops[ch.opsAt[i]:ch.opsAt[i+1]] {
 		n := int(o.n)
 		switch o.kind {
 		case opLiteral:
-			mid := labels[k : k+n]
-			z.literals(unsafe.Slice(unsafe.StringData(mid), n))
+			z.literals(unsafe.Slice(unsafe.StringData(labels[k:]), n))
 		case opSameOffset:
-			z.copyBack(n, prevLen)
+			z.copyBack(n, dist)
 		case opSameEnd:
 			z.copyBack(n, endDist)
 		}
 		k += n
 	}
-	tail := sfx + 2 + commonPrefix(val, pv) // the labels' end, "} ", the value's shared start
-	same := len(val) == len(pv) && tail == sfx+2+len(val)
-	if same {
+	tailAt := nameLen + 1 + len(labels) - sfx
+	val := line[valAt : len(line)-1]
+	common := commonPrefix(val, pv)
+	tail := valAt - tailAt + common // the labels' end, the extra, "} ", the value's shared start
+	if common == len(val) && len(val) == len(pv) {
 		tail++ // and the newline
 	}
 	if tail >= 3 {
 		z.copyBack(tail, endDist)
 	} else {
-		z.literals([]byte("} ")[:tail])
+		z.literals(line[tailAt : tailAt+tail])
 	}
-	if !same {
-		z.literals(val[tail-sfx-2:])
-		z.literals([]byte{'\n'})
-	}
+	z.literals(line[tailAt+tail:])
 }
 
 // chain is how each label set of a column differs from the one before:

@@ -42,6 +42,22 @@ func columnServer(rows int) (*Server, []string) {
 				t.Column(name, labels, values)
 				t.Sample(name, `extra="x"`, "", 7) // a line between columns
 			}
+			// A histogram's rows: buckets, sum and count per label set,
+			// some left out, the values growing in length.
+			t.Family("h_seconds", "Rows.", "histogram")
+			names := []string{"h_seconds_bucket", "h_seconds_bucket", "h_seconds_sum", "h_seconds_count"}
+			extras := []string{`le="0.5"`, `le="+Inf"`, "", ""}
+			cols := make([][]float64, len(names))
+			for k := range cols {
+				cols[k] = make([]float64, rows)
+				for i := range rows {
+					cols[k][i] = float64(i * k * k)
+					if i%13 == 5 || (k == 2 && i%17 == 1) {
+						cols[k][i] = math.NaN()
+					}
+				}
+			}
+			t.Rows(labels, names, extras, cols)
 		}},
 	})
 	return s, labels
@@ -53,6 +69,9 @@ func TestColumnGzipMatchesPlain(t *testing.T) {
 		h := s.Handler()
 		plain := get(t, h, "GET", "/metrics").Body.String()
 		if want := fmt.Sprintf("a_gauge{service=\"svc0\",remote_address=\"198.51.0.1\"} 0.5\n"); rows > 1 && !strings.Contains(plain, want) {
+			t.Fatalf("plain exposition lacks %q", want)
+		}
+		if want := "h_seconds_bucket{service=\"svc0\",remote_address=\"198.51.0.2\",le=\"+Inf\"} 2\nh_seconds_sum{service=\"svc0\",remote_address=\"198.51.0.2\"} 8\n"; rows > 2 && !strings.Contains(plain, want) {
 			t.Fatalf("plain exposition lacks %q", want)
 		}
 		if strings.Contains(plain, "NaN") {

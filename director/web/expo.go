@@ -29,12 +29,16 @@ type Text struct {
 	err error // the first write error: the client went away
 
 	// With gzip: the compressor, the bytes of buf it has coded (the rest
-	// it codes at the next Flush or Column line), the value of the last
-	// Column line, and the server's chains.
+	// it codes at the next Flush or Rows line), and the server's chains.
 	z      *gzipLines
 	enc    int
-	pv     []byte
 	chains *chains
+
+	// For Rows: where buf starts in the text, and per part the row
+	// before's line (where it starts in the text, and its value).
+	base int
+	refs []int
+	pvs  [][]byte
 }
 
 // chunk is how much text Text holds before handing it on: big enough to
@@ -99,11 +103,12 @@ func (t *Text) Flush() error {
 			t.encodePending(len(t.buf))
 			t.z.sum(t.buf)
 			t.z.keepLast(t.buf)
-			t.err = t.z.flush()
+			t.err = t.z.spill()
 		} else {
 			_, t.err = t.out.Write(t.buf)
 		}
 	}
+	t.base += len(t.buf)
 	t.buf, t.enc = t.buf[:0], 0
 	return t.err
 }
@@ -124,6 +129,14 @@ func (t *Text) encodePending(upto int) {
 // appendValue formats v as the text format wants it: integers without an
 // exponent, and +Inf, -Inf, NaN spelled out.
 func appendValue(b []byte, v float64) []byte {
+	if v >= 0 && v < 1e15 { // most values: counts, states, weights
+		if u := uint64(v); float64(u) == v {
+			if u < 10 {
+				return append(b, byte('0'+u))
+			}
+			return strconv.AppendUint(b, u, 10)
+		}
+	}
 	switch {
 	case math.IsInf(v, 1):
 		return append(b, "+Inf"...)

@@ -36,8 +36,8 @@ func (s *Server) takeScratch() *scratch {
 // metrics serves the text exposition format (0.0.4), which every
 // Prometheus reads: the Gatherer's families, then the bulk writers'.
 // It is gzipped when the client accepts it, as Prometheus does by
-// default, with the line encoder (see gzipLines): 17.7 MB of text at
-// 1,000 services x 10 realservers goes out as about 1.2 MB.
+// default, with the line encoder (see gzipLines): 20.7 MB of text at
+// 1,000 services x 10 realservers goes out as about 1.1 MB.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	w.Header().Set("Content-Type", string(format))
@@ -48,7 +48,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		sc.mu.Unlock()
 	}()
 	t := &sc.t
-	t.buf, t.out, t.err, t.enc, t.z, t.chains = t.buf[:0], w, nil, 0, nil, s.chains
+	t.buf, t.out, t.err, t.enc, t.z, t.chains, t.base = t.buf[:0], w, nil, 0, nil, s.chains, 0
 	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	if gz {
 		w.Header().Set("Content-Encoding", "gzip")

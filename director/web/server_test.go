@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -269,7 +270,10 @@ func TestListenKeepsTheOldSetWhenABindFails(t *testing.T) {
 }
 
 func TestAppendValue(t *testing.T) {
-	for v, want := range map[float64]string{1: "1", 0.25: "0.25", 1.7e9: "1700000000", 1e20: "1e+20"} {
+	for v, want := range map[float64]string{
+		0: "0", math.Copysign(0, -1): "0", 1: "1", 9: "9", 10: "10", 0.25: "0.25", 1.7e9: "1700000000", 1e20: "1e+20",
+		-3: "-3", 999999999999999: "999999999999999", 1e15: "1e+15", 1.5e15: "1.5e+15",
+		math.Inf(1): "+Inf", math.Inf(-1): "-Inf", math.NaN(): "NaN", 1762000000.25: "1.76200000025e+09"} {
 		if got := string(appendValue(nil, v)); got != want {
 			t.Errorf("%v: %q, want %q", v, got, want)
 		}
