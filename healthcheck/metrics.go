@@ -1,9 +1,9 @@
 package healthcheck
 
 import (
+	"iter"
 	"math"
 	"net/netip"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,17 +49,27 @@ var durationLe = func() []string {
 // Runner with WithResults: it is called where each run ends. Counts are
 // kept per realserver (failures) and per service (the duration
 // histogram, so that a farm of 10,000 realservers costs 1,000 histograms
-// rather than 10,000).
+// rather than 10,000). Retain bounds them to a configuration's.
 type Metrics struct {
 	mu    sync.RWMutex
 	reals map[key]*realMetrics
 	svcs  map[string]*histogram
-	added atomic.Uint64 // entries made so far (none is ever removed)
+	fixed bool          // Retain was called: Observe makes no entry
+	epoch atomic.Uint64 // changes when entries are made or dropped
 }
 
 type realMetrics struct {
-	last     atomic.Int64 // the last run's duration, ns
+	last     atomic.Int64 // the last run's duration, ns; noRun before any
 	failures [len(reasonList)]atomic.Uint64
+}
+
+// noRun is realMetrics.last before the realserver's first result.
+const noRun = -1
+
+func newRealMetrics() *realMetrics {
+	rm := &realMetrics{}
+	rm.last.Store(noRun)
+	return rm
 }
 
 // histogram is a fixed-bucket histogram updated with atomics.
@@ -96,6 +106,9 @@ func (m *Metrics) Observe(r Result) {
 	}
 	d := max(r.Done.Sub(r.Due), 0)
 	rm, h := m.entry(r.Service, r.Real)
+	if rm == nil {
+		return // not a realserver of the configuration (a result of one a reload just removed)
+	}
 	rm.last.Store(int64(d))
 	if r.Err != nil {
 		rm.failures[reasonIndex(ReasonOf(r.Err))].Add(1)
@@ -118,15 +131,53 @@ func (m *Metrics) entry(service string, real netip.AddrPort) (*realMetrics, *his
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.fixed {
+		return m.reals[k], m.svcs[service] // Retain made every entry there is
+	}
 	if m.reals[k] == nil {
-		m.reals[k] = &realMetrics{}
-		m.added.Add(1)
+		m.reals[k] = newRealMetrics()
+		m.epoch.Add(1)
 	}
 	if m.svcs[service] == nil {
 		m.svcs[service] = &histogram{}
-		m.added.Add(1)
+		m.epoch.Add(1)
 	}
 	return m.reals[k], m.svcs[service]
+}
+
+// Retain makes the realservers reals yields (service and address), and
+// their services, the only ones counted, as a configuration put in
+// service lists them: the counts of the others, removed by a reload, are
+// dropped, and Observe ignores their results (one may still come from a
+// check the reload stopped) until a later Retain lists them again, from
+// zero. The counts of the realservers kept are kept. Without Retain, the
+// Metrics count whatever realserver Observe sees. Call it at every
+// configuration change, or a long-running daemon's counts grow with each
+// reload's new realservers.
+func (m *Metrics) Retain(reals iter.Seq2[string, netip.AddrPort]) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next, svcs := make(map[key]*realMetrics, len(m.reals)), make(map[string]*histogram, len(m.svcs))
+	for s, a := range reals {
+		k := key{s, a}
+		if next[k] = m.reals[k]; next[k] == nil {
+			next[k] = newRealMetrics()
+		}
+		if svcs[s] == nil {
+			if svcs[s] = m.svcs[s]; svcs[s] == nil {
+				svcs[s] = &histogram{}
+			}
+		}
+	}
+	m.reals, m.svcs, m.fixed = next, svcs, true
+	m.epoch.Add(1)
+}
+
+// Len is how many realservers and services the Metrics keep counts of.
+func (m *Metrics) Len() (reals, services int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.reals), len(m.svcs)
 }
 
 // LastDuration is how long the realserver's last check took; 0 before any.
@@ -137,7 +188,7 @@ func (m *Metrics) LastDuration(service string, real netip.AddrPort) time.Duratio
 	if rm == nil {
 		return 0
 	}
-	return time.Duration(rm.last.Load())
+	return time.Duration(max(rm.last.Load(), 0))
 }
 
 // ServiceSeries is a service's name and rendered label set.
@@ -148,9 +199,9 @@ type ServiceSeries struct {
 // View is the realservers and services of one configuration in the
 // exposition's order (the engine gives its configuration's, in which
 // consecutive lines differ least), with their counts looked up in the
-// maps once rather than at every scrape: an entry, once made, is never
-// replaced, so a View looks again only for the rows it has none for, and
-// only after new entries were made. Make one per configuration.
+// maps once rather than at every scrape: a View looks again only after
+// entries were made or dropped (by Observe before any Retain, or by
+// Retain). Make one per configuration.
 type View struct {
 	m         *Metrics
 	labels    []string // the realservers' rendered label sets
@@ -159,7 +210,7 @@ type View struct {
 	svcLabels []string // services[i].Labels, the slice every scrape passes
 
 	mu    sync.Mutex
-	added uint64 // m.added when rms and hists were looked up; 0: never
+	epoch uint64 // m.epoch when rms and hists were looked up
 	rms   []*realMetrics
 	hists []*histogram
 	// Kept from scrape to scrape; a scrape that finds mu taken makes its own.
@@ -174,31 +225,26 @@ func (m *Metrics) NewView(labels []string, real func(i int) (service string, add
 	return &View{m: m, labels: labels, real: real, services: services, svcLabels: svcLabels}
 }
 
-// lookup returns the entries of the View's rows, looking up those it
-// lacks when the Metrics made new ones since the last time.
+// lookup returns the entries of the View's rows, looking them up again
+// when the Metrics made or dropped entries since the last time (a row
+// whose entry Retain dropped and made again must not keep the old one).
 func (v *View) lookup() ([]*realMetrics, []*histogram) {
-	added := v.m.added.Load()
-	if v.added == added && v.rms != nil {
+	v.m.mu.RLock()
+	defer v.m.mu.RUnlock()
+	epoch := v.m.epoch.Load() // under the lock: the maps are the epoch's
+	if v.epoch == epoch && v.rms != nil {
 		return v.rms, v.hists
 	}
-	rms, hists := slices.Clone(v.rms), slices.Clone(v.hists) // a scrape may still read the old ones
-	if rms == nil {
-		rms, hists = make([]*realMetrics, len(v.labels)), make([]*histogram, len(v.services))
-	}
-	v.m.mu.RLock()
+	// New slices: a scrape may still read the old ones.
+	rms, hists := make([]*realMetrics, len(v.labels)), make([]*histogram, len(v.services))
 	for i := range rms {
-		if rms[i] == nil {
-			s, a := v.real(i)
-			rms[i] = v.m.reals[key{s, a}]
-		}
+		s, a := v.real(i)
+		rms[i] = v.m.reals[key{s, a}]
 	}
 	for i := range hists {
-		if hists[i] == nil {
-			hists[i] = v.m.svcs[v.services[i].Name]
-		}
+		hists[i] = v.m.svcs[v.services[i].Name]
 	}
-	v.m.mu.RUnlock()
-	v.rms, v.hists, v.added = rms, hists, added
+	v.rms, v.hists, v.epoch = rms, hists, epoch
 	return rms, hists
 }
 
@@ -261,7 +307,10 @@ func (v *View) Write(e Exposition, health []RealState) {
 			if rm == nil {
 				return math.NaN()
 			}
-			return float64(rm.last.Load()) / 1e9
+			if ns := rm.last.Load(); ns != noRun {
+				return float64(ns) / 1e9
+			}
+			return math.NaN()
 		})
 	e.Family("lvsd_real_check_failures_total", "Failed checks of the realserver, by reason; a reason appears with its first failure.", "counter")
 	for i := range health {
@@ -329,6 +378,11 @@ func (v *View) writeDurations(e Exposition, hists []*histogram, cols *[durationL
 		}
 		cols[sum][i] = float64(hist.sumNs.Load()) / 1e9
 		cols[count][i] = float64(cum)
+		if cum == 0 { // Retain made it; no result yet: the series appear with the first
+			for k := range cols {
+				cols[k][i] = math.NaN()
+			}
+		}
 	}
 	e.Rows(v.svcLabels, durationNames, durationExtras, cols[:])
 }

@@ -148,3 +148,93 @@ func TestViewFindsLaterEntries(t *testing.T) {
 		}
 	}
 }
+
+// pairs yields the (service, realserver) pairs given, as a configuration
+// lists them.
+func pairs(ps ...RealHealth) func(func(string, netip.AddrPort) bool) {
+	return func(yield func(string, netip.AddrPort) bool) {
+		for _, p := range ps {
+			if !yield(p.Service, p.Real) {
+				return
+			}
+		}
+	}
+}
+
+// Reloads that replace realservers do not grow the counts: Retain drops
+// those of the realservers and services a configuration no longer lists,
+// keeps the others', ignores late results of the removed ones, and counts
+// a realserver listed again from zero. A View of the configuration in
+// service stops writing the removed ones (Prometheus's convention for a
+// target that went: its series disappear rather than freeze).
+func TestRetainDropsRemovedRealservers(t *testing.T) {
+	m := NewMetrics()
+	due := time.Unix(1000, 0)
+	observe := func(service string, real netip.AddrPort, took time.Duration) {
+		m.Observe(Result{Service: service, Real: real, Due: due, Done: due.Add(took), Err: fail(ReasonRefused, "refused")})
+	}
+	kept := RealHealth{Service: "web", Real: netip.MustParseAddrPort("192.0.2.1:80"), Up: true}
+	for gen := range 100 { // each configuration: the kept realserver and a new one, in a service of its own too
+		added := RealHealth{Service: "web", Real: netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), uint16(1000+gen))}
+		other := RealHealth{Service: fmt.Sprintf("svc%d", gen), Real: added.Real}
+		m.Retain(pairs(kept, added, other))
+		observe(kept.Service, kept.Real, time.Millisecond)
+		observe(added.Service, added.Real, time.Millisecond)
+		observe(other.Service, other.Real, time.Millisecond)
+	}
+	if reals, svcs := m.Len(); reals != 3 || svcs != 2 {
+		t.Fatalf("after 100 configurations: counts of %d realservers and %d services, want 3 and 2", reals, svcs)
+	}
+	gone := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), 1000)
+	observe("web", gone, time.Second) // a result of a check the last reload stopped
+	observe("svc0", gone, time.Second)
+	if reals, svcs := m.Len(); reals != 3 || svcs != 2 || m.LastDuration("web", gone) != 0 {
+		t.Fatalf("a removed realserver's late result was counted: %d realservers, %d services", reals, svcs)
+	}
+	view, health := series(m, []RealHealth{kept})
+	r := &recorder{lines: map[string]float64{}}
+	view.Write(r, health)
+	failures := `lvsd_real_check_failures_total{service="web",real="192.0.2.1:80",reason="refused"}`
+	if got := r.lines[failures]; got != 100 {
+		t.Errorf("%s = %v, want 100: the kept realserver's counts were lost", failures, got)
+	}
+	for k := range r.lines {
+		if strings.Contains(k, "198.51.100.1") || strings.Contains(k, "svc0") {
+			t.Errorf("%s written for a realserver or service removed", k)
+		}
+	}
+	// Listed again, it starts from zero, and a View made before finds it.
+	m.Retain(pairs(kept, RealHealth{Service: "web", Real: gone}))
+	view, health = series(m, []RealHealth{kept, {Service: "web", Real: gone}})
+	view.Write(&recorder{lines: map[string]float64{}}, health)
+	m.Retain(pairs(kept)) // dropped again under the View's feet
+	m.Retain(pairs(kept, RealHealth{Service: "web", Real: gone}))
+	observe("web", gone, 5*time.Millisecond)
+	r = &recorder{lines: map[string]float64{}}
+	view.Write(r, health)
+	if got := r.lines[`lvsd_real_check_failures_total{service="web",real="198.51.100.1:1000",reason="refused"}`]; got != 1 {
+		t.Errorf("failures of a realserver listed again: %v, want 1 (from zero, read through the new entry)", got)
+	}
+	if got := r.lines[`lvsd_real_check_latency_seconds{service="web",real="198.51.100.1:1000"}`]; got != 0.005 {
+		t.Errorf("latency of a realserver listed again: %v, want 0.005", got)
+	}
+}
+
+// Before its first result, a realserver Retain lists writes no latency
+// and its service no histogram, as before Retain.
+func TestRetainWritesNothingBeforeResults(t *testing.T) {
+	m := NewMetrics()
+	web := RealHealth{Service: "web", Real: netip.MustParseAddrPort("192.0.2.1:80"), Up: true}
+	m.Retain(pairs(web))
+	view, health := series(m, []RealHealth{web})
+	r := &recorder{lines: map[string]float64{}}
+	view.Write(r, health)
+	for k := range r.lines {
+		if strings.Contains(k, "latency") || strings.Contains(k, "duration") || strings.Contains(k, "failures") {
+			t.Errorf("%s written before any result", k)
+		}
+	}
+	if m.LastDuration("web", web.Real) != 0 {
+		t.Errorf("last duration before any result: %v", m.LastDuration("web", web.Real))
+	}
+}
