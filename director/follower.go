@@ -106,9 +106,12 @@ func (f *follower) stepTo(holds, final bool) {
 	defer f.mu.Unlock()
 	cfg := f.d.Current().Config
 	if holds == f.master {
-		if !holds {
+		switch {
+		case !holds:
 			f.arm(cfg)
-		} else if f.d.clock.Now().After(f.tookUntil) {
+		case f.resign():
+			f.relay(cfg, relayResigning)
+		case f.d.clock.Now().After(f.tookUntil):
 			f.relay(cfg, relayMaster) // not within a takeover's window
 		}
 		return
@@ -144,6 +147,11 @@ func (f *follower) stepTo(holds, final bool) {
 //   - a master keeps its VIP:ports local for good, and on taking over
 //     passes to the old master, for sync.hold_resets, what it does not
 //     know yet;
+//   - a master handing over (resigning) passes replies to the new one:
+//     the new master takes the VIPs of a group one after another, and a
+//     connection it opened through the front VIP has its replies come to
+//     the gateway VIP still here (seen in the VM, 40 ms apart under
+//     emulation);
 //   - a director that released the VIPs keeps them local and passes
 //     replies to the new master, for sync.hold_resets, and passes no
 //     segment on: the new master passes to it, and a segment neither
@@ -154,11 +162,12 @@ const (
 	relayBackup relayRole = iota
 	relayTook
 	relayMaster
+	relayResigning
 	relayReleased
 )
 
 func (r relayRole) String() string {
-	return [...]string{"backup", "took the VIPs", "master", "released the VIPs"}[r]
+	return [...]string{"backup", "took the VIPs", "master", "resigning", "released the VIPs"}[r]
 }
 
 // relay arms the relay for role (see relayRole).
@@ -190,11 +199,14 @@ func (f *follower) relay(cfg *config.Config, role relayRole) {
 		f.d.log.WithError(err).Warn("relay to the other director not armed: connections opened through it may retransmit at a move")
 		return
 	}
-	if role == relayTook || role == relayReleased {
+	if role != relayBackup && role != relayMaster {
 		f.d.log.WithFields(logrus.Fields{"role": role.String(), "in": len(r.In), "replies": len(r.Replies), "local": len(r.Local),
 			"window": window}).Info("relay to the other director armed")
 	}
 }
+
+// resign reports whether this node is handing its VIPs over.
+func (f *follower) resign() bool { return f.d.vrrp != nil && f.d.vrrp.resigning() }
 
 // peers are the instances' last advert sources.
 func (f *follower) peers() handover.Peers {
@@ -227,6 +239,8 @@ func composeRelay(role relayRole, all rstguard.Relays, window, localLeft time.Du
 		return rstguard.Relays{In: all.In, Replies: all.Replies, Local: all.Local, LocalFor: idleHold}, window
 	case relayMaster:
 		return rstguard.Relays{Local: all.Local}, idleHold
+	case relayResigning:
+		return rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: idleHold}, window
 	case relayReleased:
 		return rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: window}, idleHold
 	}

@@ -104,6 +104,17 @@ func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed ch
 	return set, nil
 }
 
+// resigning reports whether any instance is handing its addresses over
+// (lvsd switchover, or a graceful stop).
+func (s *vrrpSet) resigning() bool {
+	for _, n := range s.nodes {
+		if n.Status().State == vrrp.Resigning {
+			return true
+		}
+	}
+	return false
+}
+
 // holdsVIPs reports whether any instance holds its addresses.
 func (s *vrrpSet) holdsVIPs() bool {
 	for _, n := range s.nodes {

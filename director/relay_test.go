@@ -64,6 +64,7 @@ func TestComposeRelayByRole(t *testing.T) {
 	}{
 		{relayTook, 0, rstguard.Relays{In: all.In, Replies: all.Replies, Local: all.Local, LocalFor: idleHold}, window},
 		{relayMaster, 0, rstguard.Relays{Local: all.Local}, idleHold},
+		{relayResigning, 0, rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: idleHold}, window},
 		{relayReleased, 0, rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: window}, idleHold},
 		{relayBackup, time.Second, rstguard.Relays{Replies: all.Replies, Local: all.Local, LocalFor: time.Second}, idleHold},
 		{relayBackup, 0, rstguard.Relays{In: all.In, Replies: all.Replies}, idleHold},

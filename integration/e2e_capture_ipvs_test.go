@@ -84,7 +84,13 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 			slow = append(slow, port)
 		}
 	}
-	sort.Strings(slow)
+	// Retransmitted SYNs first: they are what a planned move must not cost.
+	sort.Slice(slow, func(i, j int) bool {
+		if (syns[slow[i]] > 1) != (syns[slow[j]] > 1) {
+			return syns[slow[i]] > 1
+		}
+		return slow[i] < slow[j]
+	})
 	if len(slow) > 2 {
 		p.TB.Logf("%d slow connections: %v; the first two follow", len(slow), slow)
 		slow = slow[:2]
