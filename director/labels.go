@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
@@ -26,15 +25,9 @@ type labelSet struct {
 	svcs   []svcRow
 	reals  []realRow        // grouped by service, in svcs' order
 	svcPos map[string]int   // index in svcs, by name
-	addrs  []netip.AddrPort // reals' addresses, compact, for position's scan
+	addrs  []netip.AddrPort // reals' addresses, compact, for position's scan and align's comparison
 	health *healthcheck.View
 
-	// byPtr is svcPos by where the name's bytes are: the health runner's
-	// names are the configuration's strings, so a scrape's 10,000 look-ups
-	// hash a pointer and compare no string. Filled by the first scrapes;
-	// -1 for a name not in svcs. Guarded by posMu.
-	posMu sync.Mutex
-	byPtr map[strPtr]int
 	// The label sets alone, in the same orders: the slices every family
 	// of a kind passes to Column, unchanged for the configuration's life.
 	svcLabels, realLabels []string
@@ -60,11 +53,6 @@ type realRow struct {
 	addr            netip.AddrPort
 	weight          int
 	initialUp       bool // the check's initial state, until the health runner knows better
-}
-
-type strPtr struct {
-	p *byte
-	n int
 }
 
 type realKey struct {
@@ -165,23 +153,23 @@ func (l *labelSet) position(service string, real netip.AddrPort) (int, bool) {
 	return l.inService(i, real)
 }
 
-// positionCached is position through byPtr; the caller holds posMu.
-func (l *labelSet) positionCached(service string, real netip.AddrPort) (int, bool) {
-	k := strPtr{unsafe.StringData(service), len(service)}
-	i, ok := l.byPtr[k]
-	if !ok {
-		if i, ok = l.svcPos[service]; !ok {
-			i = -1
+// align puts the health runner's states in l's order: health[i] is that
+// of l.reals[i], left zero (untracked) for one the runner lacks. The
+// runner keeps its realservers in the order of its last targets, which
+// the engine lists in the configuration's order: once it has this
+// configuration's, row i is l's row i, which a comparison confirms (the
+// names are the configuration's strings, so each compares equal by
+// pointer). A row that differs (the runner has another configuration's
+// targets, the reload between the two being under way) is looked up.
+func (l *labelSet) align(health []healthcheck.RealState, rows []healthcheck.Pair, states []healthcheck.RealState) {
+	same := len(rows) == len(l.reals)
+	for i := range rows {
+		if same && rows[i].Real == l.addrs[i] && rows[i].Service == l.reals[i].service {
+			health[i] = states[i]
+		} else if p, ok := l.position(rows[i].Service, rows[i].Real); ok {
+			health[p] = states[i]
 		}
-		if l.byPtr == nil {
-			l.byPtr = make(map[strPtr]int, len(l.svcs))
-		}
-		l.byPtr[k] = i
 	}
-	if i < 0 {
-		return 0, false
-	}
-	return l.inService(i, real)
 }
 
 func (l *labelSet) inService(i int, real netip.AddrPort) (int, bool) {

@@ -2,34 +2,56 @@ package director
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvsd/lvsd/healthcheck"
 )
 
-// positionCached finds what position finds, whether the name is the
-// configuration's string or a copy of it, and finds nothing for a
-// service or an address the configuration lacks.
-func TestPositionCachedMatchesPosition(t *testing.T) {
+// align puts the runner's states in the configuration's order whether
+// the runner lists the same realservers in the same order (names the
+// configuration's strings or copies), in another order or with others
+// (a reload under way), and leaves untracked the ones it lacks.
+func TestAlignPutsStatesInTheConfigurationsOrder(t *testing.T) {
 	d, _ := runFarm(t, farm(t, 3, 40, freeAddr(t))) // 40 reals: a service of many, looked up in its map
 	d2, _ := runFarm(t, farm(t, 4, 3, freeAddr(t)))
 	for _, cur := range []*Loaded{d.Current(), d2.Current()} {
 		l := newLabelSet(cur, d.metrics.health)
+		var rows []healthcheck.Pair
+		var states []healthcheck.RealState
 		for i, r := range l.reals {
-			for _, name := range []string{r.service, strings.Clone(r.service)} {
-				p, ok := l.positionCached(name, r.addr)
-				if q, ok2 := l.position(name, r.addr); !ok || !ok2 || p != i || q != i {
-					t.Fatalf("%s %s: cached %d %v, uncached %d %v, want %d", name, r.addr, p, ok, q, ok2, i)
+			rows = append(rows, healthcheck.Pair{Service: r.service, Real: r.addr})
+			states = append(states, healthcheck.RealState{Checks: uint64(i + 1), Tracked: true})
+		}
+		check := func(name string, rows []healthcheck.Pair, states []healthcheck.RealState, missing int) {
+			t.Helper()
+			health := make([]healthcheck.RealState, len(l.reals))
+			l.align(health, rows, states)
+			for i, h := range health {
+				want := uint64(i + 1)
+				if i == missing {
+					want = 0
+				}
+				if h.Checks != want {
+					t.Fatalf("%s: row %d (%s %s) has the state of check %d, want %d", name, i, l.reals[i].service, l.reals[i].addr, h.Checks, want)
 				}
 			}
 		}
-		other := netip.MustParseAddrPort("203.0.113.1:80")
-		for _, probe := range []struct {
-			service string
-			addr    netip.AddrPort
-		}{{"nosuch", l.reals[0].addr}, {"nosuch", l.reals[0].addr}, {l.reals[0].service, other}} {
-			if p, ok := l.positionCached(probe.service, probe.addr); ok {
-				t.Errorf("%s %s found at %d", probe.service, probe.addr, p)
-			}
+		check("in order", rows, states, -1)
+		copies := slices.Clone(rows)
+		for i := range copies {
+			copies[i].Service = strings.Clone(copies[i].Service)
 		}
+		check("names copied", copies, states, -1)
+		rev, revStates := slices.Clone(rows), slices.Clone(states)
+		slices.Reverse(rev)
+		slices.Reverse(revStates)
+		check("reversed", rev, revStates, -1)
+		// One realserver left out, one the configuration lacks in its place.
+		other := slices.Clone(rows)
+		other[1] = healthcheck.Pair{Service: "nosuch", Real: netip.MustParseAddrPort("203.0.113.1:80")}
+		check("one other", other, states, 1)
+		check("one fewer", rows[1:], states[1:], 0)
 	}
 }

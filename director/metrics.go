@@ -208,18 +208,7 @@ func (d *Director) writeBulk(t *web.Text) {
 	}
 	health := b.health[:n]
 	clear(health)
-	position, cached := l.position, l.posMu.TryLock() // taken: another scrape's, look the names up
-	if cached {
-		position = l.positionCached
-	}
-	d.health.EachHealth(func(service string, real netip.AddrPort, up bool, checks uint64, since time.Time) {
-		if p, ok := position(service, real); ok {
-			health[p] = healthcheck.StateOf(up, checks, since)
-		}
-	})
-	if cached {
-		l.posMu.Unlock()
-	}
+	d.health.HealthRows(func(rows []healthcheck.Pair, states []healthcheck.RealState) { l.align(health, rows, states) })
 	l.health.Write(t, health)
 	if cap(b.values) < n {
 		b.values = make([]float64, n)

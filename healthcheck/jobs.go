@@ -39,6 +39,7 @@ type entry struct {
 	pool    *poolCheck     // the Checker run on the pool; nil for static and connect entries
 	phase   time.Duration  // offset of its runs in the interval
 	retry   *pendingRetry  // nil: none pending; guarded by Runner.mu
+	row     int            // index in Runner.rows and Runner.health; guarded by Runner.mu
 	tracker Tracker        // guarded by Runner.mu
 }
 
@@ -82,15 +83,22 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	next := make(map[key]*entry, len(targets))
+	rows, health := make([]Pair, 0, len(targets)), make([]RealState, 0, len(targets))
 	for _, t := range targets {
 		k := key{t.Service, t.Real}
 		if _, dup := next[k]; dup {
 			errs = append(errs, fmt.Errorf("healthcheck %s %s: listed twice", t.Service, t.Real))
 			continue
 		}
+		// The row keeps the target's strings (a kept entry has the
+		// previous configuration's): the engine compares them with its
+		// configuration's, which are the same bytes in the same place.
+		rows = append(rows, Pair{Service: t.Service, Real: t.Real})
 		old := r.jobs[k]
 		if old != nil && !old.broken && (old.check == t.Check || reflect.DeepEqual(*old.check, *t.Check)) {
 			next[k] = old
+			old.row = len(health)
+			health = append(health, old.tracker.realState())
 			continue
 		}
 		e, err := r.newEntry(now, k, t.Check, old)
@@ -98,6 +106,8 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 			errs = append(errs, err)
 		}
 		next[k] = e
+		e.row = len(health)
+		health = append(health, e.tracker.realState())
 		if old != nil && old.tracker.State() != e.tracker.State() {
 			ev := e.event(now)
 			r.events.push(ev) // under mu, as in record
@@ -111,7 +121,7 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 			gone = append(gone, old)
 		}
 	}
-	r.jobs = next
+	r.jobs, r.rows, r.health = next, rows, health
 	return gone, evs, errs
 }
 
@@ -215,6 +225,7 @@ func (r *Runner) record(e *entry, err error) bool {
 		return false
 	}
 	changed, tr := e.tracker.Observe(now, err)
+	r.health[e.row] = e.tracker.realState()
 	ev := Event{Service: e.service, Real: e.real, Up: bool(tr.To), Reason: tr.Reason, Detail: tr.Detail, At: tr.At}
 	if changed {
 		r.events.push(ev) // under mu: events leave in the order states change

@@ -100,8 +100,15 @@ type Runner struct {
 	closed  bool                  // guarded by setMu
 	buckets map[bucketKey]*bucket // guarded by setMu
 
-	mu   sync.Mutex // guards jobs and each entry's tracker
+	mu   sync.Mutex // guards jobs, each entry's tracker and row, and rows and health
 	jobs map[key]*entry
+	// The tracked realservers in the order Set was last given them, and
+	// what the metrics read of each one's health, updated in place where
+	// a result is recorded (entry.row indexes both): a scrape copies 10,000
+	// of them from one slice (HealthRows) rather than visiting 10,000
+	// entries wherever the heap put them.
+	rows   []Pair
+	health []RealState
 
 	retriesStopped bool           // by Shutdown; guarded by mu (retry.go)
 	retrying       sync.WaitGroup // retries being started

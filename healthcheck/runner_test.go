@@ -301,3 +301,58 @@ func tcpCheck(rise, fall int) Spec {
 	return Spec{Type: "tcp", Interval: 10 * time.Second, Timeout: 2 * time.Second,
 		Rise: rise, Fall: fall, Initial: "up"}
 }
+
+// HealthRows lists the tracked realservers in the order of the targets
+// last given to Set, with the state the metrics read, updated in place
+// when a result is recorded and carried over by a Set that keeps the
+// check.
+func TestHealthRowsFollowTargetsAndResults(t *testing.T) {
+	r, err := NewRunner(nil, nil, WithClock(clockwork.NewFakeClock()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	a, b := netip.MustParseAddrPort("192.0.2.1:80"), netip.MustParseAddrPort("192.0.2.2:80")
+	on, off := &Spec{Type: "on"}, &Spec{Type: "off"}
+	rows := func() (out []Pair, health []RealState) {
+		r.HealthRows(func(rows []Pair, states []RealState) {
+			out, health = slices.Clone(rows), slices.Clone(states)
+		})
+		return out, health
+	}
+	if err := r.Set([]Target{{"web", a, on}, {"web", b, off}, {"db", a, on}, {"web", a, on}}); err == nil {
+		t.Fatal("a target listed twice was not reported")
+	}
+	got, health := rows()
+	if want := []Pair{{"web", a}, {"web", b}, {"db", a}}; !slices.Equal(got, want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	if !health[0].Up || health[1].Up || !health[2].Up || !health[0].Tracked {
+		t.Fatalf("health %+v, want up, down, up, tracked", health)
+	}
+	r.mu.Lock()
+	e := r.jobs[key{"web", b}]
+	r.mu.Unlock()
+	checks := health[1].Checks
+	r.record(e, nil) // what a run's end does
+	if _, health = rows(); health[1].Checks != checks+1 {
+		t.Fatalf("after a result: checks %d, want %d", health[1].Checks, checks+1)
+	}
+	if err := r.Set([]Target{{"db", a, on}, {"web", b, off}}); err != nil {
+		t.Fatal(err)
+	}
+	got, health = rows()
+	if want := []Pair{{"db", a}, {"web", b}}; !slices.Equal(got, want) {
+		t.Fatalf("rows after a reload %v, want %v", got, want)
+	}
+	if health[1].Checks != checks+1 {
+		t.Fatalf("a kept check's row after a reload: checks %d, want %d", health[1].Checks, checks+1)
+	}
+	r.mu.Lock()
+	e = r.jobs[key{"web", b}]
+	r.mu.Unlock()
+	r.record(e, nil)
+	if _, health = rows(); health[1].Checks != checks+2 || health[0].Checks == checks+2 {
+		t.Fatalf("a result after a reload updated the wrong row: %+v", health)
+	}
+}

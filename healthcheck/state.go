@@ -54,18 +54,27 @@ func (r *Runner) Snapshot() []RealHealth {
 	return out
 }
 
-// EachHealth calls f with what the metrics read of every tracked
-// realserver's health (up, results so far, the last change), in no
-// particular order, without copying whole records: a scrape reads 10,000
-// of them a second. f runs under the Runner's lock and must not call it.
-func (r *Runner) EachHealth(f func(service string, real netip.AddrPort, up bool, checks uint64, since time.Time)) {
+// Pair names a realserver of a service.
+type Pair struct {
+	Service string
+	Real    netip.AddrPort
+}
+
+// HealthRows calls f with the realservers the Runner tracks, in the order
+// of the targets Set was last given (less any listed twice), and what the
+// metrics read of their health: health[i] is rows[i]'s. A scrape reads
+// 10,000 of them a second; they are kept in two slices, updated as
+// results are recorded, so that it copies them in order rather than
+// visiting the entries. f runs under the Runner's lock: it must be quick,
+// must not call the Runner, and must not keep the slices.
+func (r *Runner) HealthRows(f func(rows []Pair, health []RealState)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, e := range r.jobs {
-		st := &e.tracker.s
-		f(e.service, e.real, st.State == Up, st.Checks, st.Since)
-	}
+	f(r.rows, r.health)
 }
+
+// realState is what the metrics read of the tracker's state.
+func (t *Tracker) realState() RealState { return StateOf(t.s.State == Up, t.s.Checks, t.s.Since) }
 
 // Unsorted is Snapshot in no particular order, for the metrics
 // exposition, which needs none: sorting 10,000 realservers would cost a
