@@ -38,6 +38,9 @@ type Handover interface {
 // node sends no reset from an address it does not have.
 const idleHold = 24 * time.Hour
 
+// peersEvery is how often the follower looks for newly heard peers.
+const peersEvery = 100 * time.Millisecond
+
 // stragglerDelay is when the old master flushes its table a second time,
 // for connections its IPVS admitted while the VIPs were being released.
 const stragglerDelay = 250 * time.Millisecond
@@ -74,12 +77,15 @@ func (f *follower) arm(cfg *config.Config) {
 }
 
 // run steps on every VRRP transition until ctx ends.
-func (f *follower) run(ctx context.Context, set *vrrpSet, changed <-chan struct{}) {
+func (f *follower) run(ctx context.Context, set *vrrpSet, changed, healed <-chan struct{}) {
 	rearm := f.d.clock.NewTicker(time.Hour)
 	defer rearm.Stop()
 	// A backup learns its master's address from adverts, after the state
-	// change that armed its relay: look again every second.
-	peers := f.d.clock.NewTicker(time.Second)
+	// change that armed its relay: look again every 100 ms, as a restarted
+	// director preempts one Master_Down_Interval after its start (seen in
+	// the VM: taking over before the relay knew the old master cost a
+	// data retransmission).
+	peers := f.d.clock.NewTicker(peersEvery)
 	defer peers.Stop()
 	for {
 		select {
@@ -91,6 +97,9 @@ func (f *follower) run(ctx context.Context, set *vrrpSet, changed <-chan struct{
 			if !f.peersChanged() {
 				continue
 			}
+		case <-healed:
+			f.healed()
+			continue
 		}
 		f.step(set.holdsVIPs())
 	}
@@ -203,6 +212,24 @@ func (f *follower) relay(cfg *config.Config, role relayRole) {
 		f.d.log.WithFields(logrus.Fields{"role": role.String(), "in": len(r.In), "replies": len(r.Replies), "local": len(r.Local),
 			"window": window}).Info("relay to the other director armed")
 	}
+}
+
+// healed runs when a master announced its VIPs again at the heal of a
+// split brain: clients that followed the other holder come here now, with
+// connections opened there, so this is a takeover for the reset hold and
+// the relay (the loser, if it is lvsd, keeps them local as after any
+// release).
+func (f *follower) healed() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cfg := f.d.Current().Config
+	if !f.master || cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
+		return
+	}
+	if err := f.d.handover.Hold(handover.HoldsOf(cfg), cfg.Sync.HoldResets); err != nil {
+		f.d.log.WithError(err).Warn("reset hold not set at the heal")
+	}
+	f.relay(cfg, relayTook)
 }
 
 // resign reports whether this node is handing its VIPs over.

@@ -164,7 +164,7 @@ func TestFollowerRearms(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { d.follow.run(ctx, &vrrpSet{}, nil); close(done) }()
+	go func() { d.follow.run(ctx, &vrrpSet{}, nil, nil); close(done) }()
 	defer func() { cancel(); <-done }()
 	for i := range 3 {
 		if err := clock.BlockUntilContext(ctx, 1); err != nil { // run's ticker

@@ -56,7 +56,7 @@ type vrrpSet struct {
 // startVRRP builds a Node per instance and a Group per group and runs
 // them until ctx is done. Every transition goes to the notify hooks and
 // wakes changed (the sync follower); neither blocks the node.
-func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed chan<- struct{}) (*vrrpSet, error) {
+func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed, healed chan<- struct{}) (*vrrpSet, error) {
 	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, done: make(chan struct{})}
 	for _, in := range cfg.Instances {
 		var n *vrrp.Node
@@ -69,7 +69,14 @@ func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed ch
 				From: tr.From.String(), State: tr.To.String(), Priority: n.Status().Priority, Reason: tr.Reason})
 		}
 		var err error
-		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"), OnTransition: onTransition,
+		onReannounce := func() {
+			select {
+			case healed <- struct{}{}:
+			default:
+			}
+		}
+		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"),
+			OnTransition: onTransition, OnReannounce: onReannounce,
 			ListenOnly: d.mode == ModeDryRun, RTPriority: cfg.RTPriority})
 		if err != nil {
 			return nil, err

@@ -316,7 +316,7 @@ func pairEndToEnd(t *testing.T, mode string) {
 	p.AllowVRRP(p.ns["b"])
 	healed := time.Now()
 	p.waitStates("MASTER", "BACKUP")
-	p.lost(pr, "after the split-brain heal", healed.Add(300*time.Millisecond), 0, false)
+	p.lost(pr, "after the split-brain heal", healed, 0, false)
 
 	// A dies with an established connection open: B has it from sync.
 	conn2, r2 := dialEcho(p.T, p.ns["client"], "192.0.2.10:7000")

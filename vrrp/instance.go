@@ -144,6 +144,12 @@ type Deps struct {
 	// methods that wait for it (Switchover, SetPriority): hand the value
 	// to another goroutine if there is work to do.
 	OnTransition func(Transition)
+	// OnReannounce, if set, is called on the Node's goroutine when a
+	// master announces its addresses again without a state change: at the
+	// heal of a split brain (a loser heard, or the conflicting holder
+	// gone), when clients that followed another holder come back. The same
+	// rules as OnTransition apply.
+	OnReannounce func()
 	// ListenOnly runs the Node without touching anything: it receives
 	// adverts and runs its Machine, but sends no advert, adds or removes
 	// no address, announces nothing and makes no virtual MAC (see

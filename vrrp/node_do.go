@@ -21,6 +21,9 @@ func (n *Node) do(acts []Action) {
 			n.acquire()
 		case Announce:
 			n.startAnnounce(n.clock.Now())
+			if n.deps.OnReannounce != nil {
+				n.deps.OnReannounce()
+			}
 		case ReleaseVIPs:
 			grace := n.handoverGrace()
 			n.release(grace)

@@ -387,3 +387,29 @@ func TestNodeLateAnnounce(t *testing.T) {
 	h.advance(100 * time.Millisecond)
 	h.expectOps("send 100 to 224.0.0.18", "remove 192.0.2.100/24")
 }
+
+// TestNodeReannounceHook: a master that hears a lower-priority master (the
+// heal of a split brain) announces again and tells OnReannounce, which the
+// director uses to arm its reset hold and relay as for a takeover; taking
+// the addresses over is a transition, not a re-announce.
+func TestNodeReannounceHook(t *testing.T) {
+	calls := make(chan struct{}, 4)
+	h := newHarnessDeps(t, nodeConfig(), Deps{OnReannounce: func() { calls <- struct{}{} }})
+	h.run()
+	h.becomeMaster()
+	h.advance(300 * time.Millisecond)
+	h.expectOps("send 100 to 224.0.0.18", "send 100 to 224.0.0.18", "send 100 to 224.0.0.18")
+	if len(calls) != 0 {
+		t.Fatalf("OnReannounce called %d times at the takeover, want 0", len(calls))
+	}
+	h.recvAdvert(50, peerLow)
+	h.expectOps("send 100 to 224.0.0.18", "announce 192.0.2.100", "announce 192.0.2.101")
+	select {
+	case <-calls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnReannounce at the heal")
+	}
+	if s := h.n.Status(); s.State != Master {
+		t.Errorf("state %v after a lower-priority advert, want MASTER", s.State)
+	}
+}
