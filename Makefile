@@ -59,10 +59,21 @@ fuzz:
 # against the pair in namespaces, invariants checked throughout; it ends
 # with "N faults, M violations". SEED replays a failed run (it prints
 # both). make test runs the short soak (50 faults) as part of netns.
+# VMFAULTS=N runs the VM layer too, after it (integration/soak_ipvs_*:
+# real IPVS, DR then NAT, with sync; the same SEED), N faults at about
+# 5 s each: make soak FAULTS=1000 VMFAULTS=200. make vm runs its short
+# soak (16 faults).
+VMFAULTS ?=
 soak:
 	CGO_ENABLED=0 $(GO) build -o $(BUILD)/lvsd ./cmd/lvsd
 	LVSD_BIN=$(BUILD)/lvsd LVSD_SOAK_SEED=$(SEED) LVSD_SOAK_FAULTS=$(FAULTS) \
 	  $(GO) test -tags integration -count=1 -timeout 0 -v -run '^TestSoak$$' ./integration/
+	if [ -n "$(VMFAULTS)" ]; then \
+	  CGO_ENABLED=0 $(GO) test -c -tags integration,ipvs -o $(BUILD)/soak-ipvs.test ./integration/ && \
+	  $(GO) run ./integration/cmd/vmrun -timeout $$((600 + 15 * $(VMFAULTS)))s -env LVSD_BIN=$(BUILD)/lvsd \
+	    -env LVSD_SOAK_SEED=$(SEED) -env LVSD_SOAK_FAULTS=$(VMFAULTS) -dir $(CURDIR)/integration -- \
+	    $(BUILD)/soak-ipvs.test -test.v -test.count=1 -test.timeout 0 -test.run '^TestSoakIPVS$$'; \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \

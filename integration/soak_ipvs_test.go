@@ -1,0 +1,455 @@
+//go:build integration && ipvs
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/director/api"
+	"github.com/lvsd/lvsd/integration/netlab"
+)
+
+// The soak's VM layer: the full datapath with real IPVS. Two lvsd
+// directors with connection sync in front of three echo realservers, in
+// direct routing and then in NAT (half the faults each), plus two bulk
+// services of 250 realservers each (no check) so that one reload changes
+// 500 realservers' weights. A client makes new connections and holds
+// long ones through the VIP without pause; the invariants are checked
+// continuously (soak_ipvs_watch_test.go) against the kernel's own IPVS
+// table, read over netlink in each director's namespace. make vm runs
+// the short soak; `make soak VMFAULTS=N` a long one, SEED= replays.
+
+const (
+	vsoakShort  = 16 // 8 in DR, 8 in NAT
+	vsoakAdvert = 100 * time.Millisecond
+	vsoakBulk   = 250 // realservers of each of the two bulk services
+)
+
+// vsoakMDI is the backup's Master_Down_Interval (priority 100):
+// 3 × Advertisement_Interval + Skew_Time (RFC 5798 §6.1).
+var vsoakMDI = 3*vsoakAdvert + time.Duration(256-100)*vsoakAdvert/256
+
+// vsoakKinds are the faults of the VM layer: those of the namespace
+// layer that touch the datapath, netem (this kernel has sch_netem) and
+// a daemon killed in the middle of applying 500 IPVS operations.
+var vsoakKinds = []faultKind{
+	{Name: "sigkill", Weight: 10, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second},
+	{Name: "sigstop", Weight: 8, Targets: []string{"a", "b"}, Min: 100 * time.Millisecond, Max: 5 * time.Second},
+	{Name: "sigterm", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 2 * time.Second},
+	{Name: "link-down", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second, Params: 3},
+	{Name: "link-flap", Weight: 5, Targets: []string{"a", "b"}, Min: time.Second, Max: 3 * time.Second, Params: 60},
+	{Name: "partition", Weight: 8, Targets: []string{"a", "b"}, Min: 500 * time.Millisecond, Max: 4 * time.Second, Params: 3},
+	{Name: "netem", Weight: 8, Targets: []string{"a", "b", "client"}, Min: time.Second, Max: 5 * time.Second, Params: 3},
+	{Name: "realserver-kill", Weight: 8, Targets: []string{"rs1", "rs2", "rs3"}, Min: time.Second, Max: 4 * time.Second},
+	{Name: "reload", Weight: 6, Targets: []string{"rs1", "rs2", "rs3"}, Params: 9},
+	{Name: "reload-invalid", Weight: 4},
+	{Name: "switchover", Weight: 8, Min: time.Second, Max: 3 * time.Second},
+	{Name: "drain", Weight: 6, Targets: []string{"rs1", "rs2", "rs3"}, Min: 500 * time.Millisecond, Max: 3 * time.Second},
+	{Name: "bulk-kill", Weight: 8, Targets: []string{"a", "b"}, Max: 400 * time.Millisecond, Params: 99},
+}
+
+// vsoak is one pair's lab and what the test knows of it.
+type vsoak struct {
+	l     *netlab.T
+	mode  string
+	bin   string
+	ns    map[string]string
+	cfg   map[string]string
+	sock  map[string]string
+	reals map[string]string // rs1.. -> address
+	links []string          // the directors' links: e0, and e1 in NAT
+	log   *soakLog
+	res   *resources
+
+	mu        sync.Mutex
+	proc      map[string]*netlab.Proc
+	runs      int
+	running   map[string]bool // lvsd up and answered once
+	stopped   map[string]bool
+	linkDown  map[string]bool
+	healthy   map[string]time.Time
+	rsStop    map[string]func()
+	rsConns   map[string]map[net.Conn]bool
+	rsUpSince map[string]time.Time
+	rsDownAt  map[string]time.Time
+	weights   map[string]int            // in the files: rs1..3 and "bulk"
+	loaded    map[string]map[string]int // per director, what its configuration holds
+	drained   map[string]bool
+	lives     []*vsoakLife
+	applied   []string // bulk-kill: how much of the 500 the kernel had at the kill
+}
+
+func newVSoak(t *testing.T, mode string, seed uint64) *vsoak {
+	s := &vsoak{l: netlab.ForTest(t), mode: mode, bin: lvsdBinary(t), cfg: map[string]string{}, sock: map[string]string{},
+		log: newSoakLog(seed), res: newResources(), proc: map[string]*netlab.Proc{},
+		running: map[string]bool{}, stopped: map[string]bool{}, linkDown: map[string]bool{}, healthy: map[string]time.Time{},
+		rsStop: map[string]func(){}, rsConns: map[string]map[net.Conn]bool{}, rsUpSince: map[string]time.Time{}, rsDownAt: map[string]time.Time{},
+		weights: map[string]int{"rs1": 1, "rs2": 2, "rs3": 3, "bulk": 1}, loaded: map[string]map[string]int{}, drained: map[string]bool{}}
+	rss := []string{"rs1", "rs2", "rs3"}
+	instances := `    - name: front
+      interface: e0
+      vrid: 54
+      priority: %[2]d
+      advert_interval: 100ms
+      virtual_ips: [192.0.2.10/24]
+      handover: {on_stop: true, timeout: 2s}
+`
+	syncIfc, extra := "e0", ""
+	switch mode {
+	case "dr":
+		s.reals = map[string]string{"rs1": "192.0.2.11", "rs2": "192.0.2.12", "rs3": "192.0.2.13"}
+		s.links = []string{"e0"}
+		hosts := map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24"}
+		for _, rs := range rss {
+			hosts[rs] = s.reals[rs] + "/24"
+		}
+		s.ns = s.l.Segment("e0", hosts)
+		for _, rs := range rss {
+			state := s.l.Dir + "/" + rs + "-realserver.json"
+			s.l.In(s.ns[rs], s.bin, "realserver", "up", "--state", state, "--vip", "192.0.2.10", "--interface", "e0")
+		}
+	case "nat":
+		s.reals = map[string]string{"rs1": "198.51.100.11", "rs2": "198.51.100.12", "rs3": "198.51.100.13"}
+		s.links = []string{"e0", "e1"}
+		s.ns = map[string]string{}
+		for _, n := range append([]string{"client", "a", "b"}, rss...) {
+			s.ns[n] = s.l.NS(n)
+		}
+		s.l.Switch("front", "e0", map[string]string{s.ns["client"]: "192.0.2.100/24", s.ns["a"]: "192.0.2.1/24", s.ns["b"]: "192.0.2.2/24"})
+		back := map[string]string{s.ns["a"]: "198.51.100.2/24", s.ns["b"]: "198.51.100.3/24"}
+		for _, rs := range rss {
+			back[s.ns[rs]] = s.reals[rs] + "/24"
+		}
+		s.l.Switch("back", "e1", back)
+		for _, rs := range rss {
+			s.l.In(s.ns[rs], "ip", "route", "add", "default", "via", "198.51.100.1")
+		}
+		instances += `    - name: gateway
+      interface: e1
+      vrid: 55
+      priority: %[2]d
+      advert_interval: 100ms
+      virtual_ips: [198.51.100.1/24]
+      handover: {on_stop: true, timeout: 2s}
+  groups:
+    - name: nat-path
+      instances: [front, gateway]
+`
+		syncIfc, extra = "e1", "director: {set_sysctls: true}\n"
+	default:
+		t.Fatalf("mode %q", mode)
+	}
+	for _, rs := range rss {
+		s.l.Must(s.serveReal(rs))
+	}
+	for d, prio := range map[string]int{"a": 150, "b": 100} {
+		s.cfg[d] = s.l.Write(d+"/lvsd.yaml", fmt.Sprintf(`node: %[1]s
+control: {socket: ctl.sock}
+http: {listen: "127.0.0.1:9180"}
+sync: {interface: `+syncIfc+`, sync_id: 9}
+`+extra+`vrrp:
+  instances:
+`+instances, d, prio))
+		s.sock[d] = s.l.Dir + "/" + d + "/ctl.sock"
+	}
+	s.writeServices(false)
+	return s
+}
+
+// serveReal starts realserver rs's echo service: what it accepts goes
+// back, on connections killReal closes.
+func (s *vsoak) serveReal(rs string) error {
+	stop, err := s.l.Lab.Serve(s.ns[rs], ":7000", func(c net.Conn) {
+		s.mu.Lock()
+		if s.rsConns[rs] == nil {
+			s.rsConns[rs] = map[net.Conn]bool{}
+		}
+		s.rsConns[rs][c] = true
+		s.mu.Unlock()
+		_, _ = io.Copy(c, c)
+		s.mu.Lock()
+		delete(s.rsConns[rs], c)
+		s.mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rsStop[rs], s.rsUpSince[rs] = stop, time.Now()
+	s.mu.Unlock()
+	return nil
+}
+
+// killReal stops realserver rs as a killed server process stops: its
+// listener and its connections close.
+func (s *vsoak) killReal(rs string) {
+	s.mu.Lock()
+	stop := s.rsStop[rs]
+	s.rsUpSince[rs], s.rsDownAt[rs] = time.Time{}, time.Now()
+	conns := s.rsConns[rs]
+	s.rsConns[rs] = nil
+	s.mu.Unlock()
+	stop()
+	for c := range conns {
+		c.Close()
+	}
+}
+
+// writeServices writes both directors' service files from the weights,
+// or a broken echo file.
+func (s *vsoak) writeServices(broken bool) {
+	s.mu.Lock()
+	echo := "name: echo\nvirtual: 192.0.2.10:7000\nforward: " + s.mode + "\nscheduler: wrr\n" +
+		"check: {type: tcp, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}\nreals:\n"
+	for _, n := range []string{"rs1", "rs2", "rs3"} {
+		echo += fmt.Sprintf("  - {address: %s:7000, weight: %d}\n", s.reals[n], s.weights[n])
+	}
+	bulk := s.weights["bulk"]
+	s.mu.Unlock()
+	if broken {
+		echo = strings.Replace(echo, "weight: ", "weight: ten", 1)
+	}
+	files := map[string]string{"echo.yaml": echo}
+	for i, port := range []int{8000, 8001} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "name: bulk%d\nvirtual: 192.0.2.10:%d\nforward: %s\nscheduler: rr\ncheck: {type: none}\nreals:\n", i, port, s.mode)
+		for j := 1; j <= vsoakBulk; j++ {
+			fmt.Fprintf(&b, "  - {address: 203.0.113.%d:%d, weight: %d}\n", j, port, bulk)
+		}
+		files[fmt.Sprintf("bulk%d.yaml", i)] = b.String()
+	}
+	for d := range s.cfg {
+		for name, body := range files {
+			// Write and rename, so that a daemon never reads half a file.
+			path := s.l.Write(d+"/services.d/."+name+".tmp", body)
+			if err := os.Rename(path, s.l.Dir+"/"+d+"/services.d/"+name); err != nil {
+				s.l.TB.Fatal(err)
+			}
+		}
+	}
+}
+
+// start runs lvsd on d and waits until it has reconciled once.
+func (s *vsoak) start(d string) error {
+	s.mu.Lock()
+	s.runs++
+	name := fmt.Sprintf("lvsd-%s-%d", d, s.runs)
+	s.mu.Unlock()
+	p, err := s.l.Lab.Start(s.ns[d], name, s.bin, "run", "-c", s.cfg[d])
+	if err != nil {
+		return err
+	}
+	if _, ok := netlab.Poll(30*time.Second, 20*time.Millisecond, func() bool {
+		st, err := vsoakStatus(s.sock[d], time.Second)
+		return err == nil && st.Generation >= 1 && !st.IPVS.At.IsZero()
+	}); !ok {
+		p.Kill()
+		return fmt.Errorf("lvsd on %s did not reconcile within 30s:\n%s", d, s.l.LogOf(p.Name))
+	}
+	s.mu.Lock()
+	s.proc[d], s.running[d] = p, true
+	s.loaded[d] = map[string]int{}
+	for n, w := range s.weights {
+		s.loaded[d][n] = w
+	}
+	s.lives = append(s.lives, &vsoakLife{Director: d, Started: time.Now()})
+	s.mu.Unlock()
+	s.updateHealth(d)
+	return nil
+}
+
+// updateHealth marks d healthy (running, awake, every link up) from
+// now, or not.
+func (s *vsoak) updateHealth(d string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.running[d] && !s.stopped[d] && !s.linkDown[d]
+	switch {
+	case h && s.healthy[d].IsZero():
+		s.healthy[d] = time.Now()
+	case !h:
+		s.healthy[d] = time.Time{}
+	}
+}
+
+func (s *vsoak) set(m map[string]bool, d string, v bool) {
+	s.mu.Lock()
+	m[d] = v
+	s.mu.Unlock()
+	s.updateHealth(d)
+}
+
+func (s *vsoak) procOf(d string) *netlab.Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc[d]
+}
+
+// signal sends sig to d's lvsd.
+func (s *vsoak) signal(d string, sig syscall.Signal) error { return s.procOf(d).Signal(sig) }
+
+// call sends one control request to d's daemon.
+func (s *vsoak) call(d, cmd string, args, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return api.Call(ctx, s.sock[d], cmd, args, out)
+}
+
+// vsoakStatus asks the lvsd on sock for its status within limit.
+func vsoakStatus(sock string, limit time.Duration) (api.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var st api.Status
+	err := api.Call(ctx, sock, api.CmdStatus, nil, &st)
+	return st, err
+}
+
+// TestSoakIPVS runs the VM layer's soak: LVSD_SOAK_SEED and
+// LVSD_SOAK_FAULTS (make soak SEED= VMFAULTS=) as in the namespace
+// layer, vsoakShort faults by default. The plan's first half runs
+// against a DR pair, its second against a NAT pair.
+func TestSoakIPVS(t *testing.T) {
+	netlab.NeedIPVS(t)
+	seed, n := soakParams(t, vsoakShort)
+	plan := makePlan(seed, n, vsoakKinds)
+	t.Logf("soak (VM) seed %d, %d faults (replay: make soak SEED=%d VMFAULTS=%d)", seed, n, seed, n)
+	half := (n + 1) / 2
+	total, violations := 0, 0
+	for _, part := range []struct {
+		mode string
+		plan []fault
+	}{{mode: "dr", plan: plan[:half]}, {mode: "nat", plan: plan[half:]}} {
+		if len(part.plan) == 0 {
+			continue
+		}
+		t.Run(part.mode, func(t *testing.T) {
+			f, v := runVSoak(t, part.mode, seed, part.plan)
+			total, violations = total+f, violations+v
+		})
+	}
+	t.Logf("soak (VM) seed %d: %d faults, %d violations", seed, total, violations)
+	if violations > 0 {
+		t.Errorf("soak (VM) seed %d: replay with make soak SEED=%d VMFAULTS=%d", seed, seed, n)
+	}
+}
+
+// runVSoak runs plan against a pair in mode; it returns the faults run
+// and the violations seen.
+func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
+	s := newVSoak(t, mode, seed)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.mu.Lock()
+			runs := s.runs
+			s.mu.Unlock()
+			for i := 1; i <= runs; i++ {
+				for _, d := range []string{"a", "b"} {
+					if l := s.l.LogOf(fmt.Sprintf("lvsd-%s-%d", d, i)); l != "" {
+						t.Logf("==== lvsd-%s-%d (tail)\n%s", d, i, tail(l, 40))
+					}
+				}
+			}
+		}
+	})
+	start := time.Now()
+	for _, d := range []string{"a", "b"} {
+		s.l.Must(s.start(d))
+	}
+	if _, ok := netlab.Poll(20*time.Second, 20*time.Millisecond, func() bool { return s.master() == "a" }); !ok {
+		t.Fatal("a never became master")
+	}
+	t.Logf("%s pair up in %v", mode, time.Since(start).Round(time.Millisecond))
+	w := s.watch()
+	time.Sleep(5 * time.Second) // settle before the first fault
+	s.sampleAll()
+	var wg sync.WaitGroup
+	for _, f := range plan {
+		time.Sleep(f.Gap)
+		names := s.resourcesOf(f)
+		if !f.Overlap || !s.res.tryTake(names...) {
+			wg.Wait()
+			s.res.take(names...)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.res.give(names...)
+			win := s.log.begin(f)
+			if err := s.inject(f); err != nil {
+				s.log.violate("fault-recovery", time.Now(), fmt.Sprintf("%s: %v", f, err))
+			}
+			s.log.end(win)
+		}()
+	}
+	wg.Wait()
+	time.Sleep(5 * time.Second) // settle: the last fault's effects must heal too
+	w.stop()
+	s.sampleAll()
+	s.checkLeaks()
+	s.mu.Lock()
+	if len(s.applied) > 0 {
+		t.Logf("bulk-kill: the killed daemon's kernel held the new weight on %s of 500 realservers", strings.Join(s.applied, ", "))
+	}
+	s.mu.Unlock()
+	v := s.log.report(t, plan)
+	if v > 0 {
+		t.Errorf("soak (VM, %s) seed %d: violations (see above)", mode, seed)
+	}
+	return len(plan), v
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// master is the director whose every instance is MASTER, "" when none
+// or both.
+func (s *vsoak) master() string {
+	m := ""
+	for _, d := range []string{"a", "b"} {
+		if st, err := vsoakStatus(s.sock[d], time.Second); err == nil && allMaster(st) {
+			if m != "" {
+				return ""
+			}
+			m = d
+		}
+	}
+	return m
+}
+
+func allMaster(st api.Status) bool {
+	for _, v := range st.VRRP {
+		if v.State != api.StateMaster {
+			return false
+		}
+	}
+	return len(st.VRRP) > 0
+}
+
+// resourcesOf names what f touches, so that overlapping faults never
+// fight over one thing.
+func (s *vsoak) resourcesOf(f fault) []string {
+	switch f.Kind {
+	case "sigkill", "sigstop", "sigterm":
+		return []string{"proc:" + f.Target}
+	case "link-down", "link-flap", "partition", "netem":
+		return []string{"link:" + f.Target}
+	case "realserver-kill":
+		return []string{"rs:" + f.Target}
+	default: // the control socket of both, and the files
+		return []string{"proc:a", "proc:b", "config"}
+	}
+}
