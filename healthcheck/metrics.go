@@ -105,9 +105,23 @@ func (m *Metrics) Observe(r Result) {
 		return
 	}
 	d := max(r.Done.Sub(r.Due), 0)
-	rm, h := m.entry(r.Service, r.Real)
-	if rm == nil {
-		return // not a realserver of the configuration (a result of one a reload just removed)
+	if m.observeKnown(r, d) {
+		return
+	}
+	m.entry(r.Service, r.Real) // make them, then count under the read lock
+	m.observeKnown(r, d)
+}
+
+// observeKnown counts r in its entries, if they exist, under the read
+// lock, which Retain waits for before it copies counts.
+func (m *Metrics) observeKnown(r Result, d time.Duration) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rm, h := m.reals[key{r.Service, r.Real}], m.svcs[r.Service]
+	if rm == nil || h == nil {
+		// Not made yet; or, after Retain, not a realserver of the
+		// configuration (a late result of one a reload removed).
+		return false
 	}
 	rm.last.Store(int64(d))
 	if r.Err != nil {
@@ -119,21 +133,16 @@ func (m *Metrics) Observe(r Result) {
 	}
 	h.counts[i].Add(1)
 	h.sumNs.Add(int64(d))
+	return true
 }
 
-func (m *Metrics) entry(service string, real netip.AddrPort) (*realMetrics, *histogram) {
-	k := key{service, real}
-	m.mu.RLock()
-	rm, h := m.reals[k], m.svcs[service]
-	m.mu.RUnlock()
-	if rm != nil && h != nil {
-		return rm, h
-	}
+func (m *Metrics) entry(service string, real netip.AddrPort) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fixed {
-		return m.reals[k], m.svcs[service] // Retain made every entry there is
+		return // Retain made every entry there is
 	}
+	k := key{service, real}
 	if m.reals[k] == nil {
 		m.reals[k] = newRealMetrics()
 		m.epoch.Add(1)
@@ -142,7 +151,6 @@ func (m *Metrics) entry(service string, real netip.AddrPort) (*realMetrics, *his
 		m.svcs[service] = &histogram{}
 		m.epoch.Add(1)
 	}
-	return m.reals[k], m.svcs[service]
 }
 
 // Retain makes the realservers reals yields (service and address), and
@@ -155,14 +163,34 @@ func (m *Metrics) entry(service string, real netip.AddrPort) (*realMetrics, *his
 // configuration change, or a long-running daemon's counts grow with each
 // reload's new realservers.
 func (m *Metrics) Retain(reals iter.Seq2[string, netip.AddrPort]) {
-	m.mu.Lock()
+	m.mu.Lock() // no Observe is under way (it holds the read lock): the counts copied are whole
 	defer m.mu.Unlock()
-	next, svcs := make(map[key]*realMetrics, len(m.reals)), make(map[string]*histogram, len(m.svcs))
+	n := 0
+	for range reals {
+		n++
+	}
+	// Every entry in one block, in the order listed (the configuration's):
+	// a scrape reads them in that order, twice (latency, failures), and
+	// 10,000 scattered ones cost it a cache miss each. Kept counts are
+	// copied in, so no block outlives its configuration for the sake of a
+	// few entries.
+	block := make([]realMetrics, 0, n)
+	next, svcs := make(map[key]*realMetrics, n), make(map[string]*histogram, len(m.svcs))
 	for s, a := range reals {
 		k := key{s, a}
-		if next[k] = m.reals[k]; next[k] == nil {
-			next[k] = newRealMetrics()
+		if next[k] != nil {
+			continue // listed twice
 		}
+		block = block[:len(block)+1]
+		rm := &block[len(block)-1]
+		rm.last.Store(noRun)
+		if old := m.reals[k]; old != nil {
+			rm.last.Store(old.last.Load())
+			for i := range old.failures {
+				rm.failures[i].Store(old.failures[i].Load())
+			}
+		}
+		next[k] = rm
 		if svcs[s] == nil {
 			if svcs[s] = m.svcs[s]; svcs[s] == nil {
 				svcs[s] = &histogram{}
