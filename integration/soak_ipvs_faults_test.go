@@ -233,26 +233,33 @@ func (s *vsoak) bulkKill(d string, weight int, delay time.Duration) error {
 	if err := s.signal(d, syscall.SIGHUP); err != nil {
 		return err
 	}
-	// Kill it once the kernel holds some but not all of the new weights
-	// (read every few ms: the 500 operations take longer than one read
-	// under TCG), or after delay past the first read that saw any.
-	applied, deadline := 0, time.Now().Add(10*time.Second)
-	var first time.Time
-	for time.Now().Before(deadline) {
-		t, err := s.kernelTable(d)
-		if err != nil {
-			return err
+	// Kill it while the kernel holds some but not all of the new
+	// weights. The 500 operations take 40 to 200 ms (pipelined), about
+	// what one read of the table takes under TCG, so reading cannot
+	// catch them: the first bulk-kill of a pair reads until it sees them
+	// and takes the time from SIGHUP as its estimate; later ones kill at
+	// a fraction of the estimate, and move it later when they found
+	// none applied and earlier when they found all.
+	hup := time.Now()
+	s.mu.Lock()
+	est := s.bulkEst
+	s.mu.Unlock()
+	applied := -1
+	if est == 0 {
+		for deadline := hup.Add(10 * time.Second); time.Now().Before(deadline); {
+			t, err := s.kernelTable(d)
+			if err != nil {
+				return err
+			}
+			if applied = countWeight(t, weight); applied > 0 {
+				break
+			}
 		}
-		applied = countWeight(t, weight)
-		if applied > 0 && first.IsZero() {
-			first = time.Now()
-		}
-		if applied == 2*vsoakBulk || !first.IsZero() && time.Since(first) >= delay {
-			break
-		}
-		if applied > 0 && delay < 50*time.Millisecond {
-			break
-		}
+		s.mu.Lock()
+		s.bulkEst = time.Since(hup)
+		s.mu.Unlock()
+	} else {
+		time.Sleep(est * time.Duration(80+int(delay/(20*time.Millisecond))) / 100)
 	}
 	s.set(s.running, d, false)
 	if err := s.signal(d, syscall.SIGKILL); err != nil {
@@ -260,8 +267,18 @@ func (s *vsoak) bulkKill(d string, weight int, delay time.Duration) error {
 	}
 	_ = s.procOf(d).Wait()
 	if t, err := s.kernelTable(d); err == nil {
+		n := countWeight(t, weight)
 		s.mu.Lock()
-		s.applied = append(s.applied, fmt.Sprintf("%d (%d at the last read)", countWeight(t, weight), applied))
+		s.applied = append(s.applied, fmt.Sprint(n))
+		if n > 0 && n < 2*vsoakBulk {
+			s.bulkMid++
+		}
+		switch {
+		case est != 0 && n == 0:
+			s.bulkEst = est * 11 / 10
+		case est != 0 && n == 2*vsoakBulk:
+			s.bulkEst = est * 9 / 10
+		}
 		s.mu.Unlock()
 	}
 	if err := s.start(d); err != nil {
