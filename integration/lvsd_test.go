@@ -3,11 +3,14 @@
 package integration
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +82,20 @@ func echoWithin(addr string, timeout time.Duration) error {
 	b := make([]byte, 2)
 	_, err = io.ReadFull(c, b)
 	return err
+}
+
+// roundTrip echoes msg over an open connection within 3 s.
+func roundTrip(c net.Conn, r *bufio.Reader, msg string) error {
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := fmt.Fprintln(c, msg); err != nil {
+		return err
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != msg {
+		return fmt.Errorf("echo %q, want %q", line, msg)
+	}
+	return nil
 }

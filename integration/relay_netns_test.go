@@ -53,17 +53,6 @@ func TestRelayCarriesAMovedConnection(t *testing.T) {
 	}
 	l.Must(oldRelay.Relay(rstguard.Relays{Local: []netip.AddrPort{vip}}, 10*time.Second))
 
-	roundTrip := func(c net.Conn, r *bufio.Reader, msg string) error {
-		_ = c.SetDeadline(time.Now().Add(time.Second))
-		if _, err := fmt.Fprintln(c, msg); err != nil {
-			return err
-		}
-		line, err := r.ReadString('\n')
-		if err == nil && strings.TrimSpace(line) != msg {
-			err = fmt.Errorf("echo %q, want %q", line, msg)
-		}
-		return err
-	}
 	open := func() (net.Conn, *bufio.Reader) {
 		follow(oldMAC)
 		c, err := l.Lab.Dial(ns["c"], vip.String(), 2*time.Second)

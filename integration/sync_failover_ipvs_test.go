@@ -76,18 +76,3 @@ func dialEcho(l *netlab.T, ns, addr string) (net.Conn, *bufio.Reader) {
 	c := l.Dial(ns, addr, 3*time.Second)
 	return c, bufio.NewReader(c)
 }
-
-func roundTrip(c net.Conn, r *bufio.Reader, msg string) error {
-	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := fmt.Fprintln(c, msg); err != nil {
-		return err
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != msg {
-		return fmt.Errorf("echo %q, want %q", line, msg)
-	}
-	return nil
-}

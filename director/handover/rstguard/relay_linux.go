@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -107,24 +108,16 @@ func (r *Relay) relayRules() []*nftables.Rule {
 	}
 	mark := binaryutil.NativeEndian.PutUint32(relayMark)
 	return []*nftables.Rule{
-		{Table: r.table, Chain: r.pre, Exprs: concat(tcp, dst,
+		{Table: r.table, Chain: r.pre, Exprs: slices.Concat(tcp, dst,
 			[]expr.Any{
 				&expr.Lookup{SourceRegister: unix.NFT_REG_1, SetName: r.local.Name, SetID: r.local.ID},
 				&expr.Immediate{Register: unix.NFT_REG_1, Data: mark},
 				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: unix.NFT_REG_1},
 				&expr.Counter{},
 			})},
-		{Table: r.table, Chain: r.input, Exprs: concat(tcp, noSYN, dst, relayTo(r.in))},
-		{Table: r.table, Chain: r.forward, Exprs: concat(tcp, src, relayTo(r.replies))},
+		{Table: r.table, Chain: r.input, Exprs: slices.Concat(tcp, noSYN, dst, relayTo(r.in))},
+		{Table: r.table, Chain: r.forward, Exprs: slices.Concat(tcp, src, relayTo(r.replies))},
 	}
-}
-
-func concat(parts ...[]expr.Any) []expr.Any {
-	var out []expr.Any
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
 }
 
 // OpenRelay creates the relay's table name (family ip) in the calling
