@@ -140,12 +140,17 @@ func (f *follower) stepTo(holds, final bool) {
 		f.switchSync(cfg, true)
 		return
 	}
+	// The hold before the flush: the released VIP:ports stay local
+	// (relayReleased), so this node's own stack sees every segment its
+	// IPVS does not know until the window ends, and must not reset them.
+	// Armed after the flush, it left a gap as long as the flush (725 ms
+	// for 348 connections under emulation in the VM).
+	f.arm(cfg)
 	f.switchSync(cfg, false)
 	f.flush(cfg, "released the VIPs")
 	if !final {
 		f.d.clock.AfterFunc(stragglerDelay, func() { f.flush(f.d.Current().Config, "stragglers") })
 	}
-	f.arm(cfg)
 }
 
 // The relay (see rstguard.Relays) by role, so that what a move needs is in

@@ -199,3 +199,24 @@ func equalHolds(a, b []holdCall) bool {
 	}
 	return true
 }
+
+// TestFollowerHoldsBeforeTheFlushOnRelease: a released node keeps its
+// VIP:ports local for the window, so its own stack sees what its IPVS
+// does not know; the reset hold must be in place before the connection
+// table is flushed (which took 725 ms in the VM), not after it.
+func TestFollowerHoldsBeforeTheFlushOnRelease(t *testing.T) {
+	d, _, fh, _ := newFollowerDaemon(t, "sync: {interface: eth1, sync_id: 7, hold_resets: 2s}\n")
+	f := d.follow
+	f.step(true)
+	fh.mu.Lock()
+	fh.order = nil
+	fh.mu.Unlock()
+	f.step(false)
+	fh.mu.Lock()
+	order := slices.Clone(fh.order)
+	fh.mu.Unlock()
+	hold, flush := slices.Index(order, "hold"), slices.Index(order, "flush")
+	if hold < 0 || flush < 0 || hold > flush {
+		t.Fatalf("calls on release %v: want the hold before the flush", order)
+	}
+}

@@ -78,6 +78,7 @@ type fakeHandover struct {
 	flushes []time.Time
 	holds   []holdCall
 	relays  []relayCall
+	order   []string // "flush", "hold" and "relay", in the order called
 	closed  bool
 }
 
@@ -99,6 +100,7 @@ func (f *fakeHandover) Flush(*config.Config) (int, error) {
 	}
 	f.mu.Lock()
 	f.flushes = append(f.flushes, now())
+	f.order = append(f.order, "flush")
 	f.mu.Unlock()
 	f.tell("flush")
 	return 1, nil
@@ -107,6 +109,7 @@ func (f *fakeHandover) Flush(*config.Config) (int, error) {
 func (f *fakeHandover) Hold(h rstguard.Holds, d time.Duration) error {
 	f.mu.Lock()
 	f.holds = append(f.holds, holdCall{h, d})
+	f.order = append(f.order, "hold")
 	f.mu.Unlock()
 	f.tell("hold")
 	return nil
@@ -115,6 +118,7 @@ func (f *fakeHandover) Hold(h rstguard.Holds, d time.Duration) error {
 func (f *fakeHandover) Relay(r rstguard.Relays, d time.Duration) error {
 	f.mu.Lock()
 	f.relays = append(f.relays, relayCall{r, d})
+	f.order = append(f.order, "relay")
 	f.mu.Unlock()
 	return nil
 }

@@ -4,9 +4,11 @@ package integration
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +49,10 @@ var capLine = regexp.MustCompile(`^(\d+\.\d+) .*192\.0\.2\.100\.(\d+) [><] |^(\d
 // from and to that lasted longer than slowMove, on every hop, with the
 // VRRP, ARP and connection-sync packets of that moment, and what lvsd
 // logged then.
-func (p *ipvsPair) explainSlow(from, to time.Time) {
+//
+// The connections named in first (client ports of probes that failed or
+// retransmitted) come first, whatever their timing.
+func (p *ipvsPair) explainSlow(from, to time.Time, first []string) {
 	if len(p.captures) == 0 {
 		return
 	}
@@ -58,7 +63,7 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 	}
 	// The client's SYNs and FINs: ports whose SYN and FIN are more than
 	// slowMove apart, or whose SYN was sent twice.
-	first, last, syns := map[string]float64{}, map[string]float64{}, map[string]int{}
+	begin, last, syns := map[string]float64{}, map[string]float64{}, map[string]int{}
 	lo, hi := float64(from.UnixNano())/1e9, float64(to.UnixNano())/1e9
 	for _, l := range read(p.captures[0], "src host 192.0.2.100 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0") {
 		m := capLine.FindStringSubmatch(l)
@@ -70,8 +75,8 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 		if t < lo || t > hi {
 			continue
 		}
-		if _, ok := first[port]; !ok {
-			first[port] = t
+		if _, ok := begin[port]; !ok {
+			begin[port] = t
 		}
 		last[port] = t
 		if strings.Contains(l, "Flags [S]") {
@@ -79,8 +84,8 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 		}
 	}
 	var slow []string
-	for port := range first {
-		if last[port]-first[port] > slowMove.Seconds() || syns[port] > 1 {
+	for port := range begin {
+		if last[port]-begin[port] > slowMove.Seconds() || syns[port] > 1 {
 			slow = append(slow, port)
 		}
 	}
@@ -91,13 +96,28 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 		}
 		return slow[i] < slow[j]
 	})
-	if len(slow) > 2 {
-		p.TB.Logf("%d slow connections: %v; the first two follow", len(slow), slow)
-		slow = slow[:2]
+	// Then the named ones ahead of all: a data retransmission or a reset
+	// is not visible in the SYNs and FINs.
+	named := map[string]bool{}
+	for _, port := range first {
+		if _, seen := begin[port]; seen && !named[port] {
+			named[port] = true
+		}
+	}
+	slow = slices.DeleteFunc(slow, func(port string) bool { return named[port] })
+	slow = append(slices.Sorted(maps.Keys(named)), slow...)
+	if keep := max(2, len(named)); len(slow) > keep {
+		p.TB.Logf("%d slow connections: %v; the first %d follow", len(slow), slow, keep)
+		slow = slow[:keep]
 	}
 	for _, port := range slow {
+		end := last[port] + 0.05
+		if named[port] { // a reset or a lost segment after the last SYN or FIN
+			end = last[port] + probeTimeout.Seconds()
+		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "connection from client port %s (first SYN %.3f, FIN %.3f, %d SYNs):\n", port, first[port], last[port], syns[port])
+		fmt.Fprintf(&b, "connection from client port %s (first SYN %.3f, FIN %.3f, %d SYNs, failed or retransmitted: %v):\n",
+			port, begin[port], last[port], syns[port], named[port])
 		for i, c := range p.captures {
 			filter := "port " + port
 			if i == 0 {
@@ -112,7 +132,7 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 					continue
 				}
 				t, _ := strconv.ParseFloat(f[0], 64)
-				if t >= first[port]-0.3 && t <= last[port]+0.05 {
+				if t >= begin[port]-0.3 && t <= end {
 					fmt.Fprintf(&b, "  %-10s %s\n", c.name, l)
 				}
 			}
@@ -120,7 +140,7 @@ func (p *ipvsPair) explainSlow(from, to time.Time) {
 		for _, d := range []string{"a", "b"} {
 			for i := 1; i <= p.runs; i++ {
 				for _, l := range strings.Split(p.LogOf(fmt.Sprintf("lvsd-%s-%d", d, i)), "\n") {
-					if ts, ok := logTime(l); ok && ts >= first[port]-0.5 && ts <= last[port]+0.3 {
+					if ts, ok := logTime(l); ok && ts >= begin[port]-0.5 && ts <= end+0.25 {
 						fmt.Fprintf(&b, "  lvsd-%s    %s\n", d, l)
 					}
 				}

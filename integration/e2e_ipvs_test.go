@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	osexec "os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,7 +56,10 @@ func newIPVSPair(t testing.TB, mode string) *ipvsPair {
       virtual_ips: [192.0.2.10/24]
       handover: {on_stop: true, timeout: 2s}
 `
-	syncIfc, extra := "e0", ""
+	// set_sysctls as an operator would: IPVS's expire_nodest_conn for
+	// both modes (see ipvs.CheckPrerequisites), forwarding and conntrack
+	// for NAT.
+	syncIfc, extra := "e0", "director: {set_sysctls: true}\n"
 	switch mode {
 	case "dr":
 		p.ns = p.Segment("e0", map[string]string{"client": "192.0.2.100/24", "a": "192.0.2.1/24", "b": "192.0.2.2/24",
@@ -94,7 +98,7 @@ func newIPVSPair(t testing.TB, mode string) *ipvsPair {
     - name: nat-path
       instances: [front, gateway]
 `
-		syncIfc, extra = "e1", "director: {set_sysctls: true}\n"
+		syncIfc = "e1"
 	default:
 		t.Fatalf("mode %q", mode)
 	}
@@ -212,8 +216,8 @@ func (p *ipvsPair) lost(pr *probe.Prober, what string, from time.Time, wantFaile
 		}
 		p.errorf("%s: %d probes failed, want at most %d: %s", what, w.Failed, wantFailed, strings.Join(fails, "; "))
 	}
-	if w.Slow > 0 {
-		p.explainSlow(from, time.Now())
+	if w.Slow > 0 || w.Failed > 0 || retrans > 0 {
+		p.explainSlow(from, time.Now(), clientPorts(samples, from))
 	}
 	// What a planned move must not cost is a retransmission: the client
 	// waited 200 ms (data) or 1 s (SYN) for nothing. The probe reads it
@@ -223,6 +227,24 @@ func (p *ipvsPair) lost(pr *probe.Prober, what string, from time.Time, wantFaile
 		p.errorf("%s: %d probes retransmitted (the client waited for nothing), want at most %d", what, retrans, maxRetrans)
 	}
 }
+
+// clientPorts are the client ports of the probes from `from` on that
+// failed or retransmitted, as their bodies name them (echoRetrans), for
+// the captures to explain first.
+func clientPorts(samples []probe.Sample, from time.Time) []string {
+	var ports []string
+	for _, s := range samples {
+		if s.At.Before(from) || s.Body == "" {
+			continue
+		}
+		if m := probePort.FindStringSubmatch(s.Body); m != nil {
+			ports = append(ports, m[1])
+		}
+	}
+	return ports
+}
+
+var probePort = regexp.MustCompile(`192\.0\.2\.100:(\d+)`)
 
 func pairStatus(sock string) (api.Status, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -425,7 +447,8 @@ func echoRetrans(addr string, timeout time.Duration) (string, error) {
 		return "", ierr
 	}
 	if info.Total_retrans > 0 {
-		return "retransmitted", nil
+		// The port names the connection in the captures (LVSD_CAPTURE).
+		return "retransmitted from " + c.LocalAddr().String(), nil
 	}
 	return "", nil
 }

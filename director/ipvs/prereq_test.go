@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/lvsd/lvsd/director/config"
@@ -28,6 +29,9 @@ func (f *fakeSysctls) Set(p, v string) error {
 	return nil
 }
 
+// nodest is what every configuration with a service needs: see needs.
+const nodest = "net/ipv4/vs/expire_nodest_conn"
+
 func TestPrerequisites(t *testing.T) {
 	dr := v6 // an IPv6 DR service needs nothing
 	cases := []struct {
@@ -39,17 +43,20 @@ func TestPrerequisites(t *testing.T) {
 		want     []string // unmet paths
 		after    string   // ip_forward after the check
 	}{
-		{name: "dr only", services: []config.Service{dr}, after: "0"},
-		{name: "nat", services: []config.Service{web}, want: []string{"net/ipv4/ip_forward"}, after: "0"},
+		{name: "no service", after: "0"},
+		{name: "dr only", services: []config.Service{dr}, want: []string{nodest}, after: "0"},
+		{name: "dr only, set", services: []config.Service{dr}, set: true, after: "0"},
+		{name: "nat", services: []config.Service{web}, want: []string{nodest, "net/ipv4/ip_forward"}, after: "0"},
 		{name: "nat with sync", services: []config.Service{web}, sync: true,
-			want: []string{"net/ipv4/ip_forward", "net/ipv4/vs/conntrack"}, after: "0"},
+			want: []string{nodest, "net/ipv4/ip_forward", "net/ipv4/vs/conntrack"}, after: "0"},
 		{name: "nat, set", services: []config.Service{web}, sync: true, set: true, after: "1"},
 		{name: "nat, set refused", services: []config.Service{web}, set: true, readOnly: true,
-			want: []string{"net/ipv4/ip_forward"}, after: "0"},
+			want: []string{nodest, "net/ipv4/ip_forward"}, after: "0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sys := &fakeSysctls{v: map[string]string{"net/ipv4/ip_forward": "0", "net/ipv4/vs/conntrack": "0"}, readOnly: c.readOnly}
+			sys := &fakeSysctls{v: map[string]string{"net/ipv4/ip_forward": "0", "net/ipv4/vs/conntrack": "0", nodest: "0"},
+				readOnly: c.readOnly}
 			cfg := &config.Config{Services: c.services, Director: config.Director{SetSysctls: c.set}}
 			if c.sync {
 				cfg.Sync = &config.Sync{Interface: "eth1"}
@@ -58,7 +65,7 @@ func TestPrerequisites(t *testing.T) {
 			for _, r := range CheckPrerequisites(cfg, sys) {
 				got = append(got, r.Path)
 			}
-			if len(got) != len(c.want) || (len(got) > 0 && got[0] != c.want[0]) || (len(got) > 1 && got[1] != c.want[1]) {
+			if !slices.Equal(got, c.want) {
 				t.Errorf("unmet %v, want %v", got, c.want)
 			}
 			if sys.v["net/ipv4/ip_forward"] != c.after {
