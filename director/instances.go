@@ -49,15 +49,19 @@ type vrrpSet struct {
 	nodes  []*vrrp.Node
 	byName map[string]*vrrp.Node
 	prio   map[string]uint8 // configured priorities, for --restore
-	done   chan struct{}    // closed when every node's Run has returned
-	errs   []error
+	// groupOf names, for each instance in a group, the group's members
+	// (itself included): a switchover moves them together.
+	groupOf map[string][]string
+	done    chan struct{} // closed when every node's Run has returned
+	errs    []error
 }
 
 // startVRRP builds a Node per instance and a Group per group and runs
 // them until ctx is done. Every transition goes to the notify hooks and
 // wakes changed (the sync follower); neither blocks the node.
 func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed, healed chan<- struct{}) (*vrrpSet, error) {
-	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, done: make(chan struct{})}
+	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, groupOf: map[string][]string{},
+		done: make(chan struct{})}
 	for _, in := range cfg.Instances {
 		var n *vrrp.Node
 		onTransition := func(tr vrrp.Transition) {
@@ -88,6 +92,7 @@ func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed, h
 		var members []*vrrp.Node
 		for _, name := range g.Instances {
 			members = append(members, set.byName[name])
+			set.groupOf[name] = g.Instances
 		}
 		if _, err := vrrp.NewGroup(g.Name, members...); err != nil {
 			return nil, err

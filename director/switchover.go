@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -21,17 +23,52 @@ func (d *Director) Switchover(ctx context.Context, a api.SwitchoverArgs) (api.Sw
 	if d.vrrp == nil || len(d.vrrp.nodes) == 0 {
 		return res, errors.New("no vrrp instances configured")
 	}
-	var errs []error
-	for name, n := range d.vrrp.byName {
-		if a.Instance != "" && name != a.Instance {
-			continue
-		}
-		res.Instances[name] = d.switchOne(ctx, name, n, a.Restore, &errs)
-	}
-	if len(res.Instances) == 0 {
+	if _, ok := d.vrrp.byName[a.Instance]; a.Instance != "" && !ok {
 		return res, fmt.Errorf("no vrrp instance named %q", a.Instance)
 	}
+	names := slices.Sorted(maps.Keys(d.vrrp.byName))
+	holds := func(name string) bool { return d.vrrp.byName[name].Status().State.HoldsVIPs() }
+	act, idle := switchTargets(names, d.vrrp.groupOf, holds, a.Instance, a.Restore)
+	var errs []error
+	for _, name := range act {
+		res.Instances[name] = d.switchOne(ctx, name, d.vrrp.byName[name], a.Restore, &errs)
+	}
+	for _, name := range idle {
+		res.Instances[name] = "not master here: nothing to hand over"
+	}
 	return res, errors.Join(errs...)
+}
+
+// switchTargets splits the instances a switchover names (only, or all)
+// into those it acts on and those it leaves alone. A switchover acts on
+// the instances that hold their VIPs and on every member of their groups:
+// a group moves as one, so a member that followed it to Backup before its
+// own turn came must still get priority 1, or it preempts back at once
+// with its configured priority and the group flaps (seen in the VM: the
+// NAT pair's gateway instance, handed over by the group while the front
+// one resigned, kept 150 and took the pair back within a second, over and
+// over). A restore acts on the named instances and their groups' members,
+// so no group is left with two priorities.
+func switchTargets(names []string, groupOf map[string][]string, holds func(string) bool, only string, restore bool) (act, idle []string) {
+	named := names
+	if only != "" {
+		named = []string{only}
+	}
+	in := map[string]bool{}
+	for _, name := range named {
+		if restore || holds(name) {
+			in[name] = true
+			for _, mate := range groupOf[name] {
+				in[mate] = true
+			}
+		}
+	}
+	for _, name := range named {
+		if !in[name] {
+			idle = append(idle, name)
+		}
+	}
+	return slices.Sorted(maps.Keys(in)), idle
 }
 
 func (d *Director) switchOne(ctx context.Context, name string, n *vrrp.Node, restore bool, errs *[]error) string {
@@ -44,9 +81,18 @@ func (d *Director) switchOne(ctx context.Context, name string, n *vrrp.Node, res
 	}
 	start := time.Now()
 	err := n.Switchover(ctx)
+	if errors.Is(err, vrrp.ErrNotMaster) {
+		// A group member that followed its group to Backup meanwhile:
+		// nothing left to hand over, but its priority goes down with
+		// the group's (see switchTargets).
+		if perr := n.SetPriority(ctx, 1); perr != nil {
+			*errs = append(*errs, perr)
+			return "error: " + perr.Error()
+		}
+		d.log.WithFields(logrus.Fields{"instance": name}).Info("switchover: handed over with its group; priority now 1")
+		return "handed over with its group; priority now 1 (lvsd switchover --restore gives it back)"
+	}
 	switch {
-	case errors.Is(err, vrrp.ErrNotMaster):
-		return "not master here: nothing to hand over"
 	case err != nil && !errors.Is(err, vrrp.ErrResignTimeout):
 		*errs = append(*errs, err)
 		return "error: " + err.Error()
