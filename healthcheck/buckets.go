@@ -81,7 +81,7 @@ func (b *bucket) due(now time.Time) time.Time {
 func (r *Runner) rebucket() []error {
 	groups := map[bucketKey][]*entry{}
 	r.mu.Lock()
-	for _, e := range r.jobs {
+	for _, e := range r.entries {
 		if e.scheduled() {
 			groups[e.bucket()] = append(groups[e.bucket()], e)
 		}
@@ -170,7 +170,7 @@ func (r *Runner) fire(ctx context.Context, b *bucket) {
 		e.due = due.Sub(r.base)
 		e.isRetry.Store(false)
 		if e.connect {
-			fast = append(fast, connReq{e.dial(), e})
+			fast = append(fast, e)
 		} else {
 			slow = append(slow, e)
 		}

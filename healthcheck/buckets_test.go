@@ -203,7 +203,7 @@ func TestRunnerConnectEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
-	onEngine, onPool := r.jobs[key{"web", srv.addr}].connect, r.jobs[key{"web", other}].connect
+	onEngine, onPool := r.job(key{"web", srv.addr}).connect, r.job(key{"web", other}).connect
 	r.mu.Unlock()
 	if !onEngine || onPool {
 		t.Fatalf("connect-only check on the engine: %v; send/expect check on the engine: %v", onEngine, onPool)

@@ -13,7 +13,7 @@ import (
 
 // dialSpec is a connect-only TCP check for the connEngine: what to
 // connect to, from where, for how long. It is a small value, made from a
-// Runner's entry as each run starts; the engine builds the socket
+// Runner's entry as the engine begins its connect; the engine builds the socket
 // addresses at the connect, in buffers of its own (sockaddrs), rather
 // than every check keeping its own.
 type dialSpec struct {
@@ -41,7 +41,7 @@ func newDialSpec(target netip.AddrPort, source netip.Addr, timeout time.Duration
 
 // dial is the connect the engine makes for e, a connect-only TCP check.
 func (e *entry) dial() dialSpec {
-	return dialSpec{addr: e.target, source: e.check.Source, timeout: e.timeout()}
+	return dialSpec{addr: e.target(), source: e.check.Source, timeout: e.timeout()}
 }
 
 // sockaddrs holds the socket addresses of one connect. The engine's

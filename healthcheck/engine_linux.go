@@ -33,16 +33,17 @@ import (
 // which take the ordinary path.
 type connEngine struct {
 	epfd, evfd int
-	report     func(tag any, err error) // from the engine's goroutine only
-	base       time.Time                // origin of the deadlines' monotonic nanoseconds
+	report     func(req connReq, err error) // from the engine's goroutine only
+	base       time.Time                    // origin of the deadlines' monotonic nanoseconds
 	exited     chan struct{}
 
 	mu sync.Mutex
 	// pending are the batches start handed over, not yet taken by the
 	// engine's goroutine. A batch is the caller's slice, not a copy, and
 	// the engine drops it once it has begun its connects: a backlog of
-	// 100,000 checks is held once, and no buffer keeps the size of the
-	// largest backlog ever seen.
+	// 100,000 checks is held once (16 bytes each: what to connect to is
+	// read from the request as its connect begins), and no buffer keeps
+	// the size of the largest backlog ever seen.
 	pending [][]connReq
 	closed  bool
 
@@ -54,11 +55,9 @@ type connEngine struct {
 	sa       sockaddrs // the addresses of the connect being begun
 }
 
-// connReq is a connect to make: what and for whom.
-type connReq struct {
-	spec dialSpec
-	tag  any
-}
+// connReq is a connect to make, reported with its result: a Runner's
+// *entry, whose dial says what to connect to.
+type connReq interface{ dial() dialSpec }
 
 // connOp is one connect in flight.
 type connOp struct {
@@ -68,7 +67,7 @@ type connOp struct {
 	deadline int64  // ns since base
 	start    time.Time
 	spec     dialSpec
-	tag      any
+	req      connReq
 }
 
 // startChunk is how many connects the engine begins before it looks for
@@ -76,9 +75,9 @@ type connOp struct {
 const startChunk = 64
 
 // newConnEngine starts an engine whose report receives each connect's
-// tag and result. The engine stops when ctx is done; connects pending or
+// request and result. The engine stops when ctx is done; connects pending or
 // in flight are then closed and not reported.
-func newConnEngine(ctx context.Context, report func(tag any, err error)) (*connEngine, error) {
+func newConnEngine(ctx context.Context, report func(req connReq, err error)) (*connEngine, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -110,7 +109,7 @@ func newConnEngine(ctx context.Context, report func(tag any, err error)) (*connE
 func (g *connEngine) wait() { <-g.exited }
 
 // start hands connects over to the engine, which reports each one's
-// result with its tag. The engine reads reqs until it has begun every
+// result with its request. The engine reads reqs until it has begun every
 // connect of it (it never writes to it): the caller must not change it
 // before then, and may reuse it once every result is reported. After the
 // engine stopped it does nothing.
@@ -189,39 +188,39 @@ func (g *connEngine) beginChunk(todo [][]connReq) [][]connReq {
 // begin creates the socket and starts the connect; a failure is reported
 // at once.
 func (g *connEngine) begin(r connReq) {
-	now, s := time.Now(), r.spec
+	now, s := time.Now(), r.dial()
 	family, target, source := s.fill(&g.sa)
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		g.report(r.tag, s.failure(now, "socket", err))
+		g.report(r, s.failure(now, "socket", err))
 		return
 	}
 	if source != nil {
 		if err := unix.Bind(fd, source); err != nil {
 			unix.Close(fd)
-			g.report(r.tag, s.failure(now, "bind", err))
+			g.report(r, s.failure(now, "bind", err))
 			return
 		}
 	}
 	switch err := unix.Connect(fd, target); err {
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 	case nil, unix.EISCONN:
-		g.report(r.tag, closeConnected(fd))
+		g.report(r, closeConnected(fd))
 		return
 	default:
 		unix.Close(fd)
-		g.report(r.tag, s.failure(now, "connect", err))
+		g.report(r, s.failure(now, "connect", err))
 		return
 	}
 	op := g.alloc()
 	g.seq++
-	op.fd, op.seq, op.start, op.spec, op.tag = int32(fd), g.seq, now, s, r.tag
+	op.fd, op.seq, op.start, op.spec, op.req = int32(fd), g.seq, now, s, r
 	op.deadline = int64(now.Sub(g.base) + s.timeout)
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(fd), Pad: int32(op.seq)}
 	if err := unix.EpollCtl(g.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(fd)
 		g.recycle(op)
-		g.report(r.tag, s.failure(now, "epoll_ctl", err))
+		g.report(r, s.failure(now, "epoll_ctl", err))
 		return
 	}
 	g.inflight[op.fd] = op
@@ -257,9 +256,9 @@ func (g *connEngine) reap(evs []unix.EpollEvent) {
 		delete(g.inflight, op.fd)
 		heap.Remove(&g.timers, op.index)
 		err := op.connected(ev.Events)
-		tag := op.tag
+		req := op.req
 		g.recycle(op)
-		g.report(tag, err)
+		g.report(req, err)
 	}
 }
 
@@ -270,9 +269,9 @@ func (g *connEngine) expire() {
 		op := heap.Pop(&g.timers).(*connOp)
 		delete(g.inflight, op.fd)
 		unix.Close(int(op.fd))
-		err, tag := op.spec.failure(op.start, "", os.ErrDeadlineExceeded), op.tag
+		err, req := op.spec.failure(op.start, "", os.ErrDeadlineExceeded), op.req
 		g.recycle(op)
-		g.report(tag, err)
+		g.report(req, err)
 	}
 }
 
@@ -296,7 +295,7 @@ func (g *connEngine) alloc() *connOp {
 }
 
 func (g *connEngine) recycle(op *connOp) {
-	op.spec, op.tag = dialSpec{}, nil
+	op.spec, op.req = dialSpec{}, nil
 	g.free = append(g.free, op)
 }
 

@@ -21,7 +21,7 @@ func engineCheck(t testing.TB, target netip.AddrPort, source netip.Addr, timeout
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	results := make(chan error, 1)
-	g, err := newConnEngine(ctx, func(_ any, err error) { results <- err })
+	g, err := newConnEngine(ctx, func(_ connReq, err error) { results <- err })
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func engineCheck(t testing.TB, target netip.AddrPort, source netip.Addr, timeout
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.start(connReq{spec, nil})
+	g.start(tagged{spec, nil})
 	select {
 	case err := <-results:
 		return err
@@ -155,7 +155,7 @@ func TestConnEngineMany(t *testing.T) {
 		err error
 	}
 	results := make(chan result, 1000)
-	g, err := newConnEngine(ctx, func(tag any, err error) { results <- result{tag.(int), err} })
+	g, err := newConnEngine(ctx, func(q connReq, err error) { results <- result{q.(tagged).tag.(int), err} })
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestConnEngineMany(t *testing.T) {
 	}
 	var reqs []connReq
 	for i := range 300 { // more than startChunk, in one batch
-		reqs = append(reqs, connReq{specs[i%3 != 0], i})
+		reqs = append(reqs, tagged{specs[i%3 != 0], i})
 	}
 	g.start(reqs...)
 	seen := map[int]bool{}
@@ -195,7 +195,7 @@ func TestConnEngineStops(t *testing.T) {
 	open, _ := tcpServer(t, "127.0.0.1", func(net.Conn) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	results := make(chan any, 10)
-	g, err := newConnEngine(ctx, func(tag any, err error) { results <- tag })
+	g, err := newConnEngine(ctx, func(q connReq, err error) { results <- q.(tagged).tag })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestConnEngineStops(t *testing.T) {
 	}
 	// The engine begins connects in order: once the quick one is reported,
 	// the two before it are in flight.
-	g.start(connReq{hang, "hang"}, connReq{hang, "hang"}, connReq{quick, "quick"})
+	g.start(tagged{hang, "hang"}, tagged{hang, "hang"}, tagged{quick, "quick"})
 	select {
 	case tag := <-results:
 		if tag != "quick" {
@@ -222,7 +222,7 @@ func TestConnEngineStops(t *testing.T) {
 		cancel()
 		g.wait()
 	})
-	g.start(connReq{hang, "after"}) // after the end: nothing
+	g.start(tagged{hang, "after"}) // after the end: nothing
 	// Only the engine's goroutine reports, and it has ended.
 	select {
 	case tag := <-results:
@@ -349,7 +349,7 @@ func BenchmarkConnEngine(b *testing.B) {
 	target, _ := tcpServer(b, "127.0.0.1", func(net.Conn) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	results := make(chan error, 100)
-	g, err := newConnEngine(ctx, func(_ any, err error) { results <- err })
+	g, err := newConnEngine(ctx, func(_ connReq, err error) { results <- err })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func BenchmarkConnEngine(b *testing.B) {
 	}
 	batch := make([]connReq, 100)
 	for i := range batch {
-		batch[i] = connReq{spec, nil}
+		batch[i] = tagged{spec, nil}
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -373,3 +373,12 @@ func BenchmarkConnEngine(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/connect")
 }
+
+// tagged is a connect request for the engine's tests: a dialSpec and a
+// tag to tell its result by.
+type tagged struct {
+	spec dialSpec
+	tag  any
+}
+
+func (q tagged) dial() dialSpec { return q.spec }

@@ -19,7 +19,7 @@ type dialSpec struct{}
 // dial is never called: no entry is a connect entry without an engine.
 func (e *entry) dial() dialSpec { return dialSpec{} }
 
-func newConnEngine(context.Context, func(any, error)) (*connEngine, error) {
+func newConnEngine(context.Context, func(connReq, error)) (*connEngine, error) {
 	return nil, errors.New("connect engine: Linux only")
 }
 
@@ -28,10 +28,7 @@ func newDialSpec(netip.AddrPort, netip.Addr, time.Duration) (dialSpec, error) {
 }
 
 // connReq is a connect to make.
-type connReq struct {
-	spec dialSpec
-	tag  any
-}
+type connReq interface{ dial() dialSpec }
 
 func (*connEngine) start(...connReq) {}
 

@@ -27,20 +27,30 @@ type key struct {
 // thousands of entries a second, each once.
 type entry struct {
 	key
-	running atomic.Bool    // a run started and its result is not recorded yet
-	isRetry atomic.Bool    // the run under way is a retry (retry.go); owned by the run
-	gone    atomic.Bool    // removed or replaced by Set (set under Runner.mu): no more runs or results
-	connect bool           // a connect-only TCP check, made by the connect engine
-	static  bool           // no runs: the state is fixed (none, on, off, or broken)
-	broken  bool           // the checker could not be built; rebuilt at every Set
-	due     time.Duration  // when the current run's batch was due, after Runner.base; owned by the run
-	check   *Spec          // never modified: the Runner keeps the Spec given to Set
-	target  netip.AddrPort // what the check probes
-	pool    *poolCheck     // the Checker run on the pool; nil for static and connect entries
-	phase   time.Duration  // offset of its runs in the interval
-	retry   *pendingRetry  // nil: none pending; guarded by Runner.mu
-	row     int            // index in Runner.rows and Runner.health; guarded by Runner.mu
-	tracker Tracker        // guarded by Runner.mu
+	running atomic.Bool   // a run started and its result is not recorded yet
+	isRetry atomic.Bool   // the run under way is a retry (retry.go); owned by the run
+	gone    atomic.Bool   // removed or replaced by Set (set under Runner.mu): no more runs or results
+	connect bool          // a connect-only TCP check, made by the connect engine
+	static  bool          // no runs: the state is fixed (none, on, off, or broken)
+	broken  bool          // the checker could not be built; rebuilt at every Set
+	row     int32         // index in Runner.rows and Runner.health; guarded by Runner.mu
+	due     time.Duration // when the current run's batch was due, after Runner.base; owned by the run
+	check   *Spec         // never modified: the Runner keeps the Spec given to Set
+	// moved is what the check probes when it is not the realserver
+	// (Spec.Address or Port); nil, for most checks, when it is.
+	moved   *netip.AddrPort
+	pool    *poolCheck    // the Checker run on the pool; nil for static and connect entries
+	phase   time.Duration // offset of its runs in the interval
+	retry   *pendingRetry // nil: none pending; guarded by Runner.mu
+	tracker Tracker       // guarded by Runner.mu
+}
+
+// target is what the check probes.
+func (e *entry) target() netip.AddrPort {
+	if e.moved != nil {
+		return *e.moved
+	}
+	return e.real
 }
 
 // bucket is the batch the entry's runs start in.
@@ -79,25 +89,26 @@ func (e *entry) retire() {
 // of checks whose new type changed the state, and returns the entries it
 // removed or replaced, for Set to retire, and events to log.
 func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []error) {
+	index, dups := newPairIndex(len(targets), func(i int) (string, netip.AddrPort) { return targets[i].Service, targets[i].Real })
+	if len(dups) > 0 {
+		targets, errs = dropDups(targets, dups)
+		index, _ = newPairIndex(len(targets), func(i int) (string, netip.AddrPort) { return targets[i].Service, targets[i].Real })
+	}
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next := make(map[key]*entry, len(targets))
+	next := make([]*entry, 0, len(targets))
 	rows, health := make([]Pair, 0, len(targets)), make([]RealState, 0, len(targets))
 	for _, t := range targets {
 		k := key{t.Service, t.Real}
-		if _, dup := next[k]; dup {
-			errs = append(errs, fmt.Errorf("healthcheck %s %s: listed twice", t.Service, t.Real))
-			continue
-		}
 		// The row keeps the target's strings (a kept entry has the
 		// previous configuration's): the engine compares them with its
 		// configuration's, which are the same bytes in the same place.
 		rows = append(rows, Pair{Service: t.Service, Real: t.Real})
-		old := r.jobs[k]
+		old := r.job(k)
 		if old != nil && !old.broken && (old.check == t.Check || reflect.DeepEqual(*old.check, *t.Check)) {
-			next[k] = old
-			old.row = len(health)
+			old.row = int32(len(next))
+			next = append(next, old)
 			health = append(health, old.tracker.realState())
 			continue
 		}
@@ -105,8 +116,8 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 		if err != nil {
 			errs = append(errs, err)
 		}
-		next[k] = e
-		e.row = len(health)
+		e.row = int32(len(next))
+		next = append(next, e)
 		health = append(health, e.tracker.realState())
 		if old != nil && old.tracker.State() != e.tracker.State() {
 			ev := e.event(now)
@@ -114,15 +125,42 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 			evs = append(evs, ev)
 		}
 	}
-	for k, old := range r.jobs {
-		if next[k] != old {
+	for _, old := range r.entries {
+		// A kept entry's row is its new one; another's is its old row,
+		// where next holds some other entry, if any.
+		if int(old.row) >= len(next) || next[old.row] != old {
 			old.gone.Store(true) // under mu: record drops its results from now on
 			old.stopRetry()
 			gone = append(gone, old)
 		}
 	}
-	r.jobs, r.rows, r.health = next, rows, health
+	r.entries, r.index, r.rows, r.health = next, index, rows, health
 	return gone, evs, errs
+}
+
+// dropDups returns targets without the positions dups (increasing), and
+// an error for each.
+func dropDups(targets []Target, dups []int) ([]Target, []error) {
+	out := make([]Target, 0, len(targets)-len(dups))
+	var errs []error
+	for i, t := range targets {
+		if len(dups) > 0 && dups[0] == i {
+			dups = dups[1:]
+			errs = append(errs, fmt.Errorf("healthcheck %s %s: listed twice", t.Service, t.Real))
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, errs
+}
+
+// job is the entry of k, or nil. It runs under mu.
+func (r *Runner) job(k key) *entry {
+	i := r.index.find(k.service, k.real, func(p int32) netip.AddrPort { return r.rows[p].Real })
+	if i < 0 {
+		return nil
+	}
+	return r.entries[i]
 }
 
 // newEntry builds the entry for a new or changed check. A check that
@@ -130,7 +168,9 @@ func (r *Runner) swap(targets []Target) (gone []*entry, evs []Event, errs []erro
 func (r *Runner) newEntry(now time.Time, k key, c *Spec, old *entry) (*entry, error) {
 	e := &entry{key: k, check: c}
 	ch, target, err := r.factory(*c, k.real)
-	e.target = target
+	if target != k.real {
+		e.moved = &target
+	}
 	if err != nil {
 		cause := &Error{Reason: ReasonLocal, Detail: err.Error(), Err: err}
 		e.static, e.broken, e.tracker = true, true, *NewTracker(1, 1, false)
@@ -180,7 +220,7 @@ func (e *entry) event(now time.Time) Event {
 // shut down says nothing about the realserver and is dropped.
 func (r *Runner) runChecker(e *entry) {
 	ctx, cancel := context.WithTimeout(e.pool.ctx, e.timeout())
-	err := e.pool.checker.Check(ctx, e.target)
+	err := e.pool.checker.Check(ctx, e.target())
 	cancel()
 	if e.pool.ctx.Err() != nil {
 		e.isRetry.Store(false)
@@ -191,7 +231,7 @@ func (r *Runner) runChecker(e *entry) {
 }
 
 // engineDone receives the connect engine's results.
-func (r *Runner) engineDone(tag any, err error) { r.finish(tag.(*entry), err) }
+func (r *Runner) engineDone(req connReq, err error) { r.finish(req.(*entry), err) }
 
 // finish ends a run: the result goes to the tracker, and only then may
 // the next run start, so results are recorded in order. The hook hears of
@@ -220,7 +260,7 @@ func (r *Runner) skipped(e *entry, due time.Time) {
 func (r *Runner) record(e *entry, err error) bool {
 	now := r.clock.Now()
 	r.mu.Lock()
-	if e.gone.Load() { // no longer in r.jobs
+	if e.gone.Load() { // no longer in r.entries
 		r.mu.Unlock()
 		return false
 	}

@@ -52,15 +52,51 @@ var durationLe = func() []string {
 // rather than 10,000). Retain bounds them to a configuration's.
 type Metrics struct {
 	mu    sync.RWMutex
-	reals map[key]*realMetrics
+	reals map[key]*realMetrics // before Retain: every realserver Observe saw
+	// After Retain: the realservers it listed, their counts in one block
+	// in the same order, and the index that finds one's position (a
+	// map keyed by service and address would cost 9 MB at 100,000).
+	block []realMetrics
+	addrs []netip.AddrPort // addrs[i] is block[i]'s realserver
+	index pairIndex
 	svcs  map[string]*histogram
 	fixed bool          // Retain was called: Observe makes no entry
 	epoch atomic.Uint64 // changes when entries are made or dropped
 }
 
+// real returns the counts of a realserver, or nil. It runs under mu.
+func (m *Metrics) real(service string, addr netip.AddrPort) *realMetrics {
+	if !m.fixed {
+		return m.reals[key{service, addr}]
+	}
+	i := m.index.find(service, addr, func(p int32) netip.AddrPort { return m.addrs[p] })
+	if i < 0 {
+		return nil
+	}
+	return &m.block[i]
+}
+
 type realMetrics struct {
-	last     atomic.Int64 // the last run's duration, ns; noRun before any
-	failures [len(reasonList)]atomic.Uint64
+	last atomic.Int64 // the last run's duration, ns; noRun before any
+	// failures are made at the realserver's first failure: most
+	// realservers of a large farm never fail, and 100,000 sets of
+	// counters would be 11 MB of zeros.
+	failures atomic.Pointer[failureCounts]
+}
+
+// failureCounts counts a realserver's failures, indexed like reasonList.
+type failureCounts [len(reasonList)]atomic.Uint64
+
+// fail counts one failure for reason.
+func (rm *realMetrics) fail(r Reason) {
+	f := rm.failures.Load()
+	if f == nil {
+		f = new(failureCounts)
+		if !rm.failures.CompareAndSwap(nil, f) {
+			f = rm.failures.Load() // another result made them first
+		}
+	}
+	f[reasonIndex(r)].Add(1)
 }
 
 // noRun is realMetrics.last before the realserver's first result.
@@ -117,7 +153,7 @@ func (m *Metrics) Observe(r Result) {
 func (m *Metrics) observeKnown(r Result, d time.Duration) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	rm, h := m.reals[key{r.Service, r.Real}], m.svcs[r.Service]
+	rm, h := m.real(r.Service, r.Real), m.svcs[r.Service]
 	if rm == nil || h == nil {
 		// Not made yet; or, after Retain, not a realserver of the
 		// configuration (a late result of one a reload removed).
@@ -125,7 +161,7 @@ func (m *Metrics) observeKnown(r Result, d time.Duration) bool {
 	}
 	rm.last.Store(int64(d))
 	if r.Err != nil {
-		rm.failures[reasonIndex(ReasonOf(r.Err))].Add(1)
+		rm.fail(ReasonOf(r.Err))
 	}
 	i := 0
 	for i < len(durationBuckets) && d.Seconds() > durationBuckets[i] {
@@ -169,49 +205,68 @@ func (m *Metrics) Retain(reals iter.Seq2[string, netip.AddrPort]) {
 	for range reals {
 		n++
 	}
+	services, addrs := make([]string, 0, n), make([]netip.AddrPort, 0, n)
+	for s, a := range reals {
+		services, addrs = append(services, s), append(addrs, a)
+	}
+	at := func(i int) (string, netip.AddrPort) { return services[i], addrs[i] }
+	index, dups := newPairIndex(len(addrs), at)
+	if len(dups) > 0 { // listed twice: the first stays
+		services, addrs = dropPositions(services, dups), dropPositions(addrs, dups)
+		index, _ = newPairIndex(len(addrs), at)
+	}
 	// Every entry in one block, in the order listed (the configuration's):
 	// a scrape reads them in that order, twice (latency, failures), and
 	// 10,000 scattered ones cost it a cache miss each. Kept counts are
 	// copied in, so no block outlives its configuration for the sake of a
 	// few entries.
-	block := make([]realMetrics, 0, n)
-	next, svcs := make(map[key]*realMetrics, n), make(map[string]*histogram, len(m.svcs))
-	for s, a := range reals {
-		k := key{s, a}
-		if next[k] != nil {
-			continue // listed twice
-		}
-		block = block[:len(block)+1]
-		rm := &block[len(block)-1]
+	block := make([]realMetrics, len(addrs))
+	svcs := make(map[string]*histogram, len(m.svcs))
+	for i, a := range addrs {
+		s, rm := services[i], &block[i]
 		rm.last.Store(noRun)
-		if old := m.reals[k]; old != nil {
+		if old := m.real(s, a); old != nil {
 			rm.last.Store(old.last.Load())
-			for i := range old.failures {
-				rm.failures[i].Store(old.failures[i].Load())
-			}
+			rm.failures.Store(old.failures.Load()) // old is dropped: its counts move here
 		}
-		next[k] = rm
 		if svcs[s] == nil {
 			if svcs[s] = m.svcs[s]; svcs[s] == nil {
 				svcs[s] = &histogram{}
 			}
 		}
 	}
-	m.reals, m.svcs, m.fixed = next, svcs, true
+	m.reals, m.block, m.addrs, m.index, m.svcs, m.fixed = nil, block, addrs, index, svcs, true
 	m.epoch.Add(1)
+}
+
+// dropPositions returns xs without the positions ps (increasing), in a
+// new slice.
+func dropPositions[T any](xs []T, ps []int) []T {
+	out := make([]T, 0, len(xs)-len(ps))
+	for i, x := range xs {
+		if len(ps) > 0 && ps[0] == i {
+			ps = ps[1:]
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // Len is how many realservers and services the Metrics keep counts of.
 func (m *Metrics) Len() (reals, services int) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if m.fixed {
+		return len(m.block), len(m.svcs)
+	}
 	return len(m.reals), len(m.svcs)
 }
 
 // LastDuration is how long the realserver's last check took; 0 before any.
 func (m *Metrics) LastDuration(service string, real netip.AddrPort) time.Duration {
 	m.mu.RLock()
-	rm := m.reals[key{service, real}]
+	rm := m.real(service, real)
 	m.mu.RUnlock()
 	if rm == nil {
 		return 0
@@ -267,7 +322,7 @@ func (v *View) lookup() ([]*realMetrics, []*histogram) {
 	rms, hists := make([]*realMetrics, len(v.labels)), make([]*histogram, len(v.services))
 	for i := range rms {
 		s, a := v.real(i)
-		rms[i] = v.m.reals[key{s, a}]
+		rms[i] = v.m.real(s, a)
 	}
 	for i := range hists {
 		hists[i] = v.m.svcs[v.services[i].Name]
@@ -346,8 +401,12 @@ func (v *View) Write(e Exposition, health []RealState) {
 		if !health[i].Tracked || rm == nil {
 			continue
 		}
-		for j := range rm.failures {
-			if n := rm.failures[j].Load(); n > 0 {
+		f := rm.failures.Load()
+		if f == nil {
+			continue // never failed
+		}
+		for j := range f {
+			if n := f[j].Load(); n > 0 {
 				e.Sample("lvsd_real_check_failures_total", labels[i], reasonLabels[j], float64(n))
 			}
 		}

@@ -73,7 +73,7 @@ func (r *Runner) retryRun(e *entry, p *pendingRetry) {
 	e.due = r.clock.Since(r.base)
 	e.isRetry.Store(true)
 	if e.connect {
-		r.engine.start(connReq{e.dial(), e})
+		r.engine.start(e)
 		return
 	}
 	if !r.pool.run(func() { r.runChecker(e) }) {
@@ -88,7 +88,7 @@ func (r *Runner) retryRun(e *entry, p *pendingRetry) {
 func (r *Runner) stopRetries() {
 	r.mu.Lock()
 	r.retriesStopped = true
-	for _, e := range r.jobs {
+	for _, e := range r.entries {
 		e.stopRetry()
 	}
 	r.mu.Unlock()

@@ -18,7 +18,7 @@ func (h *harness) retryPending(t Target) bool {
 	h.t.Helper()
 	h.r.mu.Lock()
 	defer h.r.mu.Unlock()
-	e := h.r.jobs[key{t.Service, t.Real}]
+	e := h.r.job(key{t.Service, t.Real})
 	if e == nil {
 		h.t.Fatalf("%v is not tracked", t.Real)
 	}
@@ -162,7 +162,7 @@ func TestRetryStopsWithTarget(t *testing.T) {
 	srv.close()
 	h.round()
 	h.r.mu.Lock()
-	old := h.r.jobs[key{tg.Service, tg.Real}]
+	old := h.r.job(key{tg.Service, tg.Real})
 	h.r.mu.Unlock()
 	if !h.retryPending(tg) {
 		t.Fatal("no retry after a failure")

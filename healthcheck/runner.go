@@ -100,15 +100,17 @@ type Runner struct {
 	closed  bool                  // guarded by setMu
 	buckets map[bucketKey]*bucket // guarded by setMu
 
-	mu   sync.Mutex // guards jobs, each entry's tracker and row, and rows and health
-	jobs map[key]*entry
+	mu sync.Mutex // guards entries, index, each entry's tracker and row, and rows and health
 	// The tracked realservers in the order Set was last given them, and
 	// what the metrics read of each one's health, updated in place where
-	// a result is recorded (entry.row indexes both): a scrape copies 10,000
-	// of them from one slice (HealthRows) rather than visiting 10,000
-	// entries wherever the heap put them.
-	rows   []Pair
-	health []RealState
+	// a result is recorded (entry.row indexes all three): a scrape copies
+	// 10,000 of them from one slice (HealthRows) rather than visiting
+	// 10,000 entries wherever the heap put them. index finds a
+	// realserver's row (job).
+	entries []*entry
+	rows    []Pair
+	health  []RealState
+	index   pairIndex
 
 	retriesStopped bool           // by Shutdown; guarded by mu (retry.go)
 	retrying       sync.WaitGroup // retries being started
@@ -126,7 +128,7 @@ func NewRunner(log *logrus.Entry, onEvent func(Event), opts ...Option) (*Runner,
 	if onEvent == nil {
 		onEvent = func(Event) {}
 	}
-	r := &Runner{log: log, clock: clockwork.NewRealClock(), factory: New, jobs: map[key]*entry{}, buckets: map[bucketKey]*bucket{}}
+	r := &Runner{log: log, clock: clockwork.NewRealClock(), factory: New, buckets: map[bucketKey]*bucket{}}
 	for _, o := range opts {
 		o(r)
 	}

@@ -331,7 +331,7 @@ func TestHealthRowsFollowTargetsAndResults(t *testing.T) {
 		t.Fatalf("health %+v, want up, down, up, tracked", health)
 	}
 	r.mu.Lock()
-	e := r.jobs[key{"web", b}]
+	e := r.job(key{"web", b})
 	r.mu.Unlock()
 	checks := health[1].Checks
 	r.record(e, nil) // what a run's end does
@@ -349,7 +349,7 @@ func TestHealthRowsFollowTargetsAndResults(t *testing.T) {
 		t.Fatalf("a kept check's row after a reload: checks %d, want %d", health[1].Checks, checks+1)
 	}
 	r.mu.Lock()
-	e = r.jobs[key{"web", b}]
+	e = r.job(key{"web", b})
 	r.mu.Unlock()
 	r.record(e, nil)
 	if _, health = rows(); health[1].Checks != checks+2 || health[0].Checks == checks+2 {

@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"cmp"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -29,8 +30,8 @@ type RealHealth struct {
 func (r *Runner) State(service string, real netip.AddrPort) (up bool, known bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.jobs[key{service, real}]
-	if !ok {
+	e := r.job(key{service, real})
+	if e == nil {
 		return false, false
 	}
 	return e.tracker.State() == Up, true
@@ -74,18 +75,24 @@ func (r *Runner) HealthRows(f func(rows []Pair, health []RealState)) {
 }
 
 // realState is what the metrics read of the tracker's state.
-func (t *Tracker) realState() RealState { return StateOf(t.s.State == Up, t.s.Checks, t.s.Since) }
+func (t *Tracker) realState() RealState {
+	s := RealState{Checks: t.checks, Since: math.NaN(), Up: t.state == Up, Tracked: true}
+	if t.since != 0 {
+		s.Since = float64(t.since) / 1e9
+	}
+	return s
+}
 
 // Unsorted is Snapshot in no particular order, for the metrics
 // exposition, which needs none: sorting 10,000 realservers would cost a
 // scrape more than writing them.
 func (r *Runner) Unsorted() []RealHealth {
 	r.mu.Lock()
-	out := make([]RealHealth, 0, len(r.jobs))
-	for _, e := range r.jobs {
+	out := make([]RealHealth, 0, len(r.entries))
+	for _, e := range r.entries {
 		st := e.tracker.Stats()
 		out = append(out, RealHealth{
-			Service: e.service, Real: e.real, Target: e.target, Type: e.check.Type,
+			Service: e.service, Real: e.real, Target: e.target(), Type: e.check.Type,
 			Up: st.State == Up, Successes: st.Successes, Failures: st.Failures,
 			Checks: st.Checks, LastCheck: st.LastCheck,
 			LastReason: st.LastReason, LastDetail: st.LastDetail, Since: st.Since,
