@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -238,6 +239,7 @@ func loadServices(cfg *Config, errs *Errors) []Service {
 	if len(files) > 0 {
 		out = make([]Service, 0, len(files))
 	}
+	checks := map[string]*Check{}
 	for _, f := range files {
 		before := len(*errs)
 		var raw rawService
@@ -249,8 +251,34 @@ func loadServices(cfg *Config, errs *Errors) []Service {
 		// Only a service without errors takes part in the checks across
 		// files: a broken one would only set off confusing duplicates.
 		if len(*errs) == before {
+			internChecks(&s, checks)
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// internChecks points s's checks at the equal ones of the services
+// before it, which checks holds by their rendering: 10,000 service files
+// that say "check: {type: tcp, interval: 1s}" then share one Check (and
+// the health runner one converted Spec), not 10,000 copies. A loaded
+// Check is never modified, so sharing one is safe.
+func internChecks(s *Service, checks map[string]*Check) {
+	intern := func(c *Check) *Check {
+		k := fmt.Sprintf("%#v", *c)
+		if same := checks[k]; same != nil {
+			return same
+		}
+		checks[k] = c
+		return c
+	}
+	own := s.Check
+	s.Check = intern(own)
+	for i := range s.Reals {
+		if r := &s.Reals[i]; r.Check == own {
+			r.Check = s.Check // still the service's own, as Real.Check says
+		} else {
+			r.Check = intern(r.Check)
+		}
+	}
 }
