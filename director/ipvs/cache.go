@@ -30,6 +30,7 @@ func (d *Reconciler) applyOps(ops []Op) error {
 			d.have.applyOne(op)
 		}
 	}
+	d.have.trim(ops)
 	if len(stale) > 0 {
 		d.refresh(slices.Collect(maps.Keys(stale)))
 	}
@@ -53,7 +54,7 @@ func (d *Reconciler) refresh(keys []ServiceKey) {
 	}
 	for _, k := range keys {
 		if s, ok := fresh[k]; ok {
-			d.have[k] = s
+			d.have.set(k, s)
 		} else {
 			delete(d.have, k)
 		}

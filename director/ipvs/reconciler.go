@@ -49,8 +49,8 @@ type Reconciler struct {
 	// change (a reload, a health event) costs only its own operations:
 	// reading 10,000 services back takes seconds. A failed operation
 	// invalidates it, and the periodic reconcile always reads the kernel.
-	// Owned by Run's goroutine.
-	have Table
+	// nil: not known. Owned by Run's goroutine.
+	have cached
 	// ownedSet mirrors the owned-services file, read once at the first
 	// reconcile. Owned by Run's goroutine.
 	ownedSet map[ServiceKey]bool
@@ -184,13 +184,11 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 		d.have = nil
 	}
 	res := Result{At: d.opts.Clock.Now()}
-	var after Table
 	if full || periodic || d.have == nil {
-		res.Ops, after, res.Err = d.Reconcile(services, state)
+		res.Ops, res.Services, res.Err = d.reconcileAll(services, state)
 	} else {
-		res.Ops, after, res.Err = d.reconcilePart(services, state)
+		res.Ops, res.Services, res.Err = d.reconcilePart(services, state)
 	}
-	res.Services = len(after)
 	if !pending.IsZero() {
 		res.Latency = d.opts.Clock.Since(pending)
 	}
@@ -223,21 +221,34 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 }
 
 // Reconcile makes the kernel hold what services and state want, and
-// returns the operations made and the table after them (lvsd's copy:
-// read-only, valid until the next call). It diffs against the cached
-// table when it has one, and reads the kernel otherwise. It must be
-// called from the goroutine that owns the kernel handle.
+// returns the operations made and the table after them (a copy of lvsd's
+// own). It diffs against the cached table when it has one, and reads the
+// kernel otherwise. It must be called from the goroutine that owns the
+// kernel handle.
 func (d *Reconciler) Reconcile(services []config.Service, state StateFunc) ([]Op, Table, error) {
+	ops, _, err := d.reconcileAll(services, state)
+	if d.have == nil {
+		return ops, nil, err
+	}
+	return ops, d.have.table(), err
+}
+
+// reconcileAll is Reconcile, returning how many services the kernel
+// holds after it rather than a copy of them: Run's loop needs no more.
+func (d *Reconciler) reconcileAll(services []config.Service, state StateFunc) ([]Op, int, error) {
 	want := Want(services, state)
 	owned := d.ownedKeys()
-	var err error
+	var have Table
 	if d.have == nil {
-		if d.have, err = d.k.Table(); err != nil {
-			d.have = nil
-			return nil, nil, err
+		t, err := d.k.Table()
+		if err != nil {
+			return nil, 0, err
 		}
+		d.have, have = cacheOf(t), t
+	} else {
+		have = d.have.table()
 	}
-	ops := Diff(want, d.have, func(k ServiceKey) bool { return owned[k] })
+	ops := Diff(want, have, func(k ServiceKey) bool { return owned[k] })
 	applyErr := d.applyOps(ops)
 	// Ours from now on: everything wanted, and nothing else. The file is
 	// written only when that set changes (it lists every service).
@@ -251,14 +262,24 @@ func (d *Reconciler) Reconcile(services []config.Service, state StateFunc) ([]Op
 			applyErr = errors.Join(applyErr, err)
 		}
 	}
-	if d.have == nil {
-		var err error
-		if d.have, err = d.k.Table(); err != nil {
-			d.have = nil
-			return ops, nil, errors.Join(applyErr, err)
-		}
+	if err := d.readHave(); err != nil {
+		return ops, 0, errors.Join(applyErr, err)
 	}
-	return ops, d.have, applyErr
+	return ops, len(d.have), applyErr
+}
+
+// readHave reads the whole kernel table into the cache, unless the cache
+// is valid.
+func (d *Reconciler) readHave() error {
+	if d.have != nil {
+		return nil
+	}
+	t, err := d.k.Table()
+	if err != nil {
+		return err
+	}
+	d.have = cacheOf(t)
+	return nil
 }
 
 // subset picks the named services out of all.
@@ -273,25 +294,17 @@ func subset(all []config.Service, byName map[string]int, names map[string]struct
 }
 
 // reconcilePart brings the kernel to what services want, for these
-// services only, against the cached table (which must be valid).
-func (d *Reconciler) reconcilePart(services []config.Service, state StateFunc) ([]Op, Table, error) {
+// services only, against the cached table (which must be valid), and
+// returns how many services the kernel holds after it.
+func (d *Reconciler) reconcilePart(services []config.Service, state StateFunc) ([]Op, int, error) {
 	want := Want(services, state)
-	have := make(Table, len(want))
-	for k := range want {
-		if s, ok := d.have[k]; ok {
-			have[k] = s
-		}
-	}
-	ops := Diff(want, have, func(ServiceKey) bool { return false })
+	ops := Diff(want, d.have.subset(want), func(ServiceKey) bool { return false })
 	err := d.applyOps(ops)
-	if d.have == nil { // the failed services could not be read back: read it all
-		var rerr error
-		if d.have, rerr = d.k.Table(); rerr != nil {
-			d.have = nil
-			return ops, nil, errors.Join(err, rerr)
-		}
+	// The failed services could not be read back: read it all.
+	if rerr := d.readHave(); rerr != nil {
+		return ops, 0, errors.Join(err, rerr)
 	}
-	return ops, d.have, err
+	return ops, len(d.have), err
 }
 
 // ownedKeys returns the services lvsd made, reading the file once.
@@ -311,14 +324,10 @@ func (d *Reconciler) ownedKeys() map[ServiceKey]bool {
 func (d *Reconciler) Table(ctx context.Context) (Table, error) {
 	var t Table
 	err := d.onLoop(ctx, func() error {
-		if d.have == nil {
-			h, err := d.k.Table()
-			if err != nil {
-				return err
-			}
-			d.have = h
+		if err := d.readHave(); err != nil {
+			return err
 		}
-		t = d.have.clone()
+		t = d.have.table()
 		return nil
 	})
 	return t, err
@@ -359,7 +368,7 @@ func (d *Reconciler) Plan(ctx context.Context, services []config.Service, state 
 
 // clear deletes the services lvsd owns (director.on_stop: clear).
 func (d *Reconciler) clear() error {
-	ops, _, err := d.Reconcile(nil, AllUp)
+	ops, _, err := d.reconcileAll(nil, AllUp)
 	d.opts.Log.WithField("ops", len(ops)).Info("ipvs services removed on stop")
 	return err
 }

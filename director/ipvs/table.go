@@ -5,7 +5,6 @@ package ipvs
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
 	"syscall"
 
@@ -90,45 +89,4 @@ func KeyOf(s config.Service) ServiceKey {
 		return ServiceKey{FWMark: s.FWMark, IPv6: s.IPv6}
 	}
 	return ServiceKey{IPv6: s.IPv6, Protocol: Protocols[s.Protocol], Addr: s.Virtual}
-}
-
-// clone returns a deep copy.
-func (t Table) clone() Table {
-	out := make(Table, len(t))
-	for k, s := range t {
-		s.Dests = maps.Clone(s.Dests)
-		out[k] = s
-	}
-	return out
-}
-
-// apply updates t as the kernel did when it accepted ops.
-func (t Table) apply(ops []Op) {
-	for _, op := range ops {
-		t.applyOne(op)
-	}
-}
-
-// applyOne updates t as the kernel did when it accepted op.
-func (t Table) applyOne(op Op) {
-	s := t[op.Key]
-	switch op.Kind {
-	case AddService, UpdateService:
-		dests := s.Dests
-		s = op.Service
-		s.Dests = dests
-	case DelService:
-		delete(t, op.Key)
-		return
-	}
-	if s.Dests == nil {
-		s.Dests = map[netip.AddrPort]Dest{}
-	}
-	switch op.Kind {
-	case AddDest, UpdateDest:
-		s.Dests[op.Addr] = op.Dest
-	case DelDest:
-		delete(s.Dests, op.Addr)
-	}
-	t[op.Key] = s
 }
