@@ -54,7 +54,8 @@ type Node struct {
 	lanPrio   uint8     // and of which priority
 	exp       Expect
 	vips      []netip.Addr
-	base      uint8 // configured priority, or the last SetPriority
+	base      uint8  // configured priority, or the last SetPriority
+	hold      string // why preemption is held (hold.go), "" when it is not
 	tracks    *tracks
 	view      groupView
 	leadSeen  uint64
@@ -311,7 +312,7 @@ func (n *Node) onAdvert(pa pathAdvert) {
 	n.st.heard(now, pa.a.From)
 	n.heardOn(pa.path, now)
 	if !n.duplicate(pa.path, now, pa.a) {
-		n.do(n.m.Receive(now, pa.a))
+		n.do(n.m.Receive(now, n.heldAdvert(pa.a)))
 	}
 }
 

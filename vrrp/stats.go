@@ -76,6 +76,9 @@ type NodeStatus struct {
 	Since time.Time
 	// Faults lists why the node is in Fault (tracked items or group).
 	Faults []string
+	// PreemptHold says why the node's preemption is held (HoldPreempt),
+	// "" when it is not.
+	PreemptHold string
 	// LastAdvert is when the last advertisement from another router was
 	// handled, and Peer who sent it; zero before any.
 	LastAdvert time.Time
