@@ -23,6 +23,7 @@ func (d *Director) apply(cfg *config.Config) {
 		d.log.WithError(err).Error("some health checks could not be built; their realservers count as down")
 	}
 	d.dir.Update(cfg.Services, d.Current().state)
+	d.kickGate()
 }
 
 // statePath names a state file beside the control socket, after it

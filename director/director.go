@@ -123,6 +123,8 @@ type Director struct {
 	web     *web.Server // the status page and /metrics (http.go)
 	events  events      // the last realserver transitions, for status
 	serving atomic.Bool // set once every part is up: the page may read them
+	// gateKick asks the preemption gate (preempt.go) to look again.
+	gateKick chan struct{}
 }
 
 // Loaded is a configuration in service, with its generation (1 at start,
@@ -162,7 +164,7 @@ func New(path string, o Options) (*Director, error) {
 	d := &Director{
 		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now, clock: clockwork.NewRealClock(),
 		reloads: make(chan chan api.ReloadResult), sysctls: o.Sysctls, sync: o.Sync, life: o.Lifecycle,
-		handover: o.Handover,
+		handover: o.Handover, gateKick: make(chan struct{}, 1),
 	}
 	d.follow = &follower{d: d}
 	d.started = d.now()
@@ -204,6 +206,7 @@ func (d *Director) Run(ctx context.Context, hup <-chan struct{}) error {
 		return errors.Join(err, <-directed)
 	}
 	go d.follow.run(vctx, d.vrrp, changed, healed)
+	go d.runGate(vctx, d.vrrp)
 	served := make(chan error, 1)
 	go func() { served <- api.Serve(ctx, ln, d.handle) }()
 	d.log.WithFields(logrus.Fields{

@@ -102,5 +102,6 @@ func (d *Director) Drain(a api.DrainArgs) error {
 	}
 	d.log.WithFields(logrus.Fields{"service": a.Service, "real": a.Real, "drained": a.Drain}).Info("operator drain")
 	d.dir.Changed(a.Service)
+	d.kickGate()
 	return nil
 }

@@ -53,6 +53,7 @@ func checkSpec(c config.Check) healthcheck.Spec {
 // the notify hooks.
 func (d *Director) onHealth(ev healthcheck.Event) {
 	d.dir.Changed(ev.Service)
+	d.kickGate()
 	d.events.health(ev)
 	state := "down"
 	if ev.Up {

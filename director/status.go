@@ -92,7 +92,7 @@ func instanceStatus(n vrrp.NodeStatus) api.Instance {
 	c := n.Counters
 	out := api.Instance{
 		Name: n.Name, Interface: n.Interface, VRID: n.VRID, State: vrrpState(n.State), Priority: n.Priority,
-		Master: n.Master, Since: n.Since, Faults: n.Faults, LastAdvert: n.LastAdvert, PeerAddr: n.Peer,
+		Master: n.Master, Since: n.Since, Faults: n.Faults, PreemptHeld: n.PreemptHold, LastAdvert: n.LastAdvert, PeerAddr: n.Peer,
 		Paths: heartbeatPaths(n.Paths), AdvertLateness: advertLateness(n.AdvertLateness),
 		Counters: api.InstanceCounters{
 			AdvertsSent: c.AdvertsSent, AdvertsReceived: c.AdvertsReceived, Transitions: c.Transitions,

@@ -64,6 +64,10 @@ type Instance struct {
 	Since time.Time `json:"since"`
 	// Faults lists why the instance is in FAULT.
 	Faults []string `json:"faults,omitempty"`
+	// PreemptHeld says why this node, as backup, defers to any live
+	// master (preempt_needs_realservers): a service the instance fronts
+	// has no realserver its checks found up. Empty when not held.
+	PreemptHeld string `json:"preempt_held,omitempty"`
 	// LastAdvert is when the last advertisement from another router
 	// arrived, and PeerAddr who sent it; zero when none yet.
 	LastAdvert time.Time  `json:"last_advert,omitzero"`

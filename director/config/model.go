@@ -38,11 +38,15 @@ type Instance struct {
 	AdvertInterval time.Duration
 	Preempt        bool
 	PreemptDelay   time.Duration
-	AuthPass       string // VRRPv2 simple text authentication, at most 8 bytes
-	Unicast        *Unicast
-	Paths          []Path // more heartbeat links (paths.go)
-	VIPs           []netip.Prefix
-	VirtualMAC     bool
+	// PreemptNeedsReals holds the instance's preemption while a service
+	// it fronts has no realserver this node's checks found up (director
+	// package, preempt.go).
+	PreemptNeedsReals bool
+	AuthPass          string // VRRPv2 simple text authentication, at most 8 bytes
+	Unicast           *Unicast
+	Paths             []Path // more heartbeat links (paths.go)
+	VIPs              []netip.Prefix
+	VirtualMAC        bool
 	// Checksum is the VRRPv3 IPv4 checksum variant: "pseudo-header" (the
 	// default, keepalived's), "no-pseudo-header" (RFC 9568, Cisco,
 	// Juniper, keepalived's v3_checksum_as_v2) or "legacy-unicast"

@@ -52,6 +52,7 @@ type rawInstance struct {
 	AdvertInterval *Duration   `yaml:"advert_interval"`
 	Preempt        *bool       `yaml:"preempt"`
 	PreemptDelay   Duration    `yaml:"preempt_delay"`
+	PreemptReals   *bool       `yaml:"preempt_needs_realservers"`
 	AuthPass       string      `yaml:"auth_pass"`
 	Unicast        *rawUnicast `yaml:"unicast"`
 	Paths          []rawPath   `yaml:"paths"`

@@ -29,6 +29,7 @@ vrrp:
       advert_interval: 1s
       preempt: true
       preempt_delay: 0s
+      preempt_needs_realservers: true
       checksum: pseudo-header
       virtual_mac: false
       virtual_ips: [192.0.2.10/24]

@@ -41,8 +41,9 @@ func resolveInstances(raws []rawInstance, host Host, r reporter) []Instance {
 func resolveInstance(p string, raw rawInstance, r reporter) Instance {
 	in := Instance{
 		Name: raw.Name, Interface: raw.Interface, Version: intOr(raw.Version, 3),
-		Preempt:  raw.Preempt == nil || *raw.Preempt,
-		AuthPass: raw.AuthPass, VirtualMAC: raw.VirtualMAC,
+		Preempt:           raw.Preempt == nil || *raw.Preempt,
+		PreemptNeedsReals: raw.PreemptReals == nil || *raw.PreemptReals,
+		AuthPass:          raw.AuthPass, VirtualMAC: raw.VirtualMAC,
 		AdvertInterval: durOr(raw.AdvertInterval, time.Second),
 	}
 	if in.Name == "" {

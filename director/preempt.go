@@ -1,0 +1,203 @@
+package director
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/healthcheck"
+)
+
+// This file holds a backup's preemption while this node cannot serve
+// (vrrp.Node.HoldPreempt): an instance with preempt_needs_realservers
+// (the default) does not take the VIPs from a live master while a
+// service it fronts has no realserver this node's own checks found up.
+// That covers a director that starts, or whose links come back after its
+// checks failed (the VM soak of issue 14: it preempted before its checks
+// had risen again, and its IPVS refused the clients). A master is never
+// pushed out by it, and a dead or resigning master is always taken over
+// from: no holder is worse than a holder without realservers. The hold
+// can only delay a preemption until this node can serve, so it adds no
+// transition and cannot flap.
+
+// gatePoll is how often the holds are recomputed while one is held or a
+// first check result is awaited; otherwise only a health transition, a
+// drain or a reload recomputes them.
+const gatePoll = 100 * time.Millisecond
+
+// fronts maps each instance with preempt_needs_realservers (and preempt)
+// to the services it fronts: those whose virtual address is one of its
+// VIPs, or of any instance of its group, since a group moves as one (a
+// NAT pair's gateway VIP fronts no service but moves with the front).
+// Fwmark services name no address and are left out.
+func fronts(cfg *config.Config) map[string][]string {
+	byVIP := map[netip.Addr][]string{}
+	for _, s := range cfg.Services {
+		if s.Virtual.IsValid() {
+			byVIP[s.Virtual.Addr()] = append(byVIP[s.Virtual.Addr()], s.Name)
+		}
+	}
+	own := map[string][]string{}
+	for _, in := range cfg.Instances {
+		for _, p := range in.VIPs {
+			own[in.Name] = append(own[in.Name], byVIP[p.Addr()]...)
+		}
+	}
+	peers := map[string][]string{} // instance -> its group's instances
+	for _, g := range cfg.Groups {
+		for _, name := range g.Instances {
+			peers[name] = g.Instances
+		}
+	}
+	out := map[string][]string{}
+	for _, in := range cfg.Instances {
+		if !in.Preempt || !in.PreemptNeedsReals {
+			continue
+		}
+		svcs := own[in.Name]
+		for _, p := range peers[in.Name] {
+			if p != in.Name {
+				svcs = append(svcs, own[p]...)
+			}
+		}
+		slices.Sort(svcs)
+		out[in.Name] = slices.Compact(svcs)
+	}
+	return out
+}
+
+// serviceReadiness says, for each service of cfg that want names,
+// whether this node can serve it: "" when some realserver with a weight,
+// not drained, is up by a check result (not only by its check's initial
+// state), else why not. A service with no realserver at all is ready
+// (there is nothing to wait for). rows and health are the health
+// runner's (HealthRows): only those of the wanted services are looked
+// at, so a farm of 100,000 realservers costs one pass and no copy. A
+// realserver the runner does not track yet (a reload being applied)
+// counts as awaiting its first result.
+func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthcheck.Pair, health []healthcheck.RealState,
+	drained func(service string, real netip.AddrPort) bool) map[string]string {
+	seen := map[healthcheck.Pair]verdict{}
+	for i, p := range rows {
+		if want[p.Service] {
+			seen[p] = verdict{health[i].Up, health[i].Checks > 0}
+		}
+	}
+	out := make(map[string]string, len(want))
+	for _, s := range cfg.Services {
+		if !want[s.Name] {
+			continue
+		}
+		out[s.Name] = readiness(s, seen, drained)
+	}
+	return out
+}
+
+// verdict is what the health runner says of one realserver: up or down,
+// and whether a check result says so.
+type verdict struct{ up, checked bool }
+
+// readiness is serviceReadiness for one service.
+func readiness(s config.Service, seen map[healthcheck.Pair]verdict, drained func(service string, real netip.AddrPort) bool) string {
+	if len(s.Reals) == 0 {
+		return ""
+	}
+	why := "no realserver up"
+	for _, r := range s.Reals {
+		if r.Weight <= 0 {
+			continue
+		}
+		v, ok := seen[healthcheck.Pair{Service: s.Name, Real: r.Addr}]
+		switch {
+		case ok && !v.up, drained(s.Name, r.Addr):
+		case ok && v.checked:
+			return ""
+		default:
+			why = "waiting for the first health check results"
+		}
+	}
+	return why
+}
+
+// holdReasons returns why each instance of fronted is held, "" for those
+// that are not: the first services it fronts that this node cannot
+// serve, with why.
+func holdReasons(fronted map[string][]string, ready map[string]string) map[string]string {
+	out := make(map[string]string, len(fronted))
+	for in, svcs := range fronted {
+		var not []string
+		for _, s := range svcs {
+			if why := ready[s]; why != "" {
+				not = append(not, "service "+s+": "+why)
+			}
+		}
+		if len(not) > 3 {
+			not = append(not[:3], fmt.Sprintf("and %d more", len(not)-3))
+		}
+		out[in] = strings.Join(not, "; ")
+	}
+	return out
+}
+
+// kickGate asks the gate to recompute the holds; it never blocks.
+func (d *Director) kickGate() {
+	select {
+	case d.gateKick <- struct{}{}:
+	default:
+	}
+}
+
+// runGate keeps the instances' preemption holds up to date until ctx
+// ends: at once, then after each kick, and every gatePoll while a hold is
+// on (a first check result arrives without a transition to kick it); at
+// most once per gatePoll, however often health changes.
+func (d *Director) runGate(ctx context.Context, set *vrrpSet) {
+	applied := map[string]string{}
+	for {
+		held := d.gateOnce(ctx, set, applied)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(gatePoll):
+		}
+		if held {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.gateKick:
+		}
+	}
+}
+
+// gateOnce recomputes the holds and hands the changed ones to their
+// instances; it reports whether any is held.
+func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[string]string) (held bool) {
+	cfg := d.Current().Config
+	fronted := fronts(cfg)
+	want := map[string]bool{}
+	for _, svcs := range fronted {
+		for _, s := range svcs {
+			want[s] = true
+		}
+	}
+	var ready map[string]string
+	d.health.HealthRows(func(rows []healthcheck.Pair, health []healthcheck.RealState) {
+		ready = serviceReadiness(cfg, want, rows, health, d.drains.has)
+	})
+	for in, why := range holdReasons(fronted, ready) {
+		held = held || why != ""
+		if n := set.byName[in]; n != nil && applied[in] != why {
+			// An error means the node stopped (or ctx ended): nothing
+			// to hold any more.
+			_ = n.HoldPreempt(ctx, why)
+			applied[in] = why
+		}
+	}
+	return held
+}

@@ -1,0 +1,127 @@
+package director
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/healthcheck"
+)
+
+// gateConfig is a NAT pair's director: the front instance carries the
+// echo service's VIP and a bulk service's (check none), the gateway
+// instance moves with it in a group, and an instance of its own fronts a
+// third service.
+func gateConfig() *config.Config {
+	vip := func(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
+	real := func(s string, w int) config.Real { return config.Real{Addr: netip.MustParseAddrPort(s), Weight: w} }
+	return &config.Config{
+		Instances: []config.Instance{
+			{Name: "front", VIPs: vip("192.0.2.10/24"), Preempt: true, PreemptNeedsReals: true},
+			{Name: "gateway", VIPs: vip("198.51.100.1/24"), Preempt: true, PreemptNeedsReals: true},
+			{Name: "other", VIPs: vip("192.0.2.20/24"), Preempt: true, PreemptNeedsReals: true},
+		},
+		Groups: []config.Group{{Name: "nat-path", Instances: []string{"front", "gateway"}}},
+		Services: []config.Service{
+			{Name: "echo", Virtual: netip.MustParseAddrPort("192.0.2.10:7000"),
+				Reals: []config.Real{real("198.51.100.11:7000", 1), real("198.51.100.12:7000", 2), real("198.51.100.13:7000", 0)}},
+			{Name: "bulk", Virtual: netip.MustParseAddrPort("192.0.2.10:8000"), Reals: []config.Real{real("203.0.113.1:8000", 1)}},
+			{Name: "web", Virtual: netip.MustParseAddrPort("192.0.2.20:80"), Reals: []config.Real{real("203.0.113.9:80", 1)}},
+		},
+	}
+}
+
+// gateRows is the health runner's view: every realserver of cfg, with
+// the states and result counts given by address (default: up, checked).
+func gateRows(cfg *config.Config, states map[string]healthcheck.RealState) ([]healthcheck.Pair, []healthcheck.RealState) {
+	var rows []healthcheck.Pair
+	var health []healthcheck.RealState
+	for _, s := range cfg.Services {
+		for _, r := range s.Reals {
+			st, ok := states[r.Addr.String()]
+			if !ok {
+				st = healthcheck.RealState{Up: true, Checks: 5, Tracked: true}
+			}
+			rows = append(rows, healthcheck.Pair{Service: s.Name, Real: r.Addr})
+			health = append(health, st)
+		}
+	}
+	return rows, health
+}
+
+// TestPreemptHeldUntilTheChecksHaveRisenAfterALinkComesBack is the
+// regression test of the VM soak's return before the checks had risen
+// (issue 14): after a link-down the director's checks had taken every
+// realserver of echo out, its link came back and it preempted at once,
+// with no realserver in its IPVS. The gate holds its preemption (front's,
+// and gateway's, which moves with it) while echo has no realserver up by
+// a check result, whatever the bulk service says, and releases it when
+// one has risen; an instance that fronts a healthy service is not held.
+func TestPreemptHeldUntilTheChecksHaveRisenAfterALinkComesBack(t *testing.T) {
+	down := healthcheck.RealState{Up: false, Checks: 9, Tracked: true}
+	fresh := healthcheck.RealState{Up: true, Checks: 0, Tracked: true} // initial state, no result yet
+	noDrains := func(string, netip.AddrPort) bool { return false }
+	for _, tc := range []struct {
+		name    string
+		states  map[string]healthcheck.RealState
+		drained string
+		want    string // front's and gateway's hold
+	}{
+		{name: "link back, checks still down",
+			states: map[string]healthcheck.RealState{"198.51.100.11:7000": down, "198.51.100.12:7000": down, "198.51.100.13:7000": down},
+			want:   "service echo: no realserver up"},
+		{name: "just started, no result yet",
+			states: map[string]healthcheck.RealState{"198.51.100.11:7000": fresh, "198.51.100.12:7000": fresh},
+			want:   "service echo: waiting for the first health check results"},
+		{name: "one risen",
+			states: map[string]healthcheck.RealState{"198.51.100.11:7000": down, "198.51.100.12:7000": fresh},
+			want:   "service echo: waiting for the first health check results"},
+		{name: "one up by a result", states: map[string]healthcheck.RealState{"198.51.100.11:7000": down}},
+		{name: "weight 0 does not count",
+			states: map[string]healthcheck.RealState{"198.51.100.11:7000": down, "198.51.100.12:7000": down},
+			want:   "service echo: no realserver up"},
+		{name: "drained does not count",
+			states:  map[string]healthcheck.RealState{"198.51.100.11:7000": down},
+			drained: "198.51.100.12:7000", want: "service echo: no realserver up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := gateConfig()
+			fronted := fronts(cfg)
+			want := map[string]bool{"echo": true, "bulk": true, "web": true}
+			rows, health := gateRows(cfg, tc.states)
+			drained := noDrains
+			if tc.drained != "" {
+				drained = func(s string, r netip.AddrPort) bool { return s == "echo" && r.String() == tc.drained }
+			}
+			got := holdReasons(fronted, serviceReadiness(cfg, want, rows, health, drained))
+			if got["front"] != tc.want || got["gateway"] != tc.want {
+				t.Errorf("front held %q, gateway %q; want %q for both", got["front"], got["gateway"], tc.want)
+			}
+			if got["other"] != "" {
+				t.Errorf("other held %q: it fronts a service with a realserver up", got["other"])
+			}
+		})
+	}
+}
+
+// TestPreemptGateFronts: an instance fronts the services on its VIPs and,
+// in a group, its group's; with preempt off or preempt_needs_realservers
+// false it is never held; a realserver the runner does not track yet
+// awaits its first result; a service without realservers never holds.
+func TestPreemptGateFronts(t *testing.T) {
+	cfg := gateConfig()
+	cfg.Instances[2].PreemptNeedsReals = false
+	f := fronts(cfg)
+	if got := f["gateway"]; len(got) != 2 || got[0] != "bulk" || got[1] != "echo" {
+		t.Errorf("gateway fronts %v, want its group's [bulk echo]", got)
+	}
+	if _, ok := f["other"]; ok {
+		t.Error("an instance with preempt_needs_realservers: false is gated")
+	}
+	cfg.Services = append(cfg.Services, config.Service{Name: "empty", Virtual: netip.MustParseAddrPort("192.0.2.10:9000")})
+	ready := serviceReadiness(cfg, map[string]bool{"echo": true, "empty": true}, nil, nil,
+		func(string, netip.AddrPort) bool { return false })
+	if ready["echo"] != "waiting for the first health check results" || ready["empty"] != "" {
+		t.Errorf("untracked: %q", ready)
+	}
+}
