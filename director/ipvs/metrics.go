@@ -84,10 +84,12 @@ func (m *Metrics) observe(res Result, periodic, decided bool, took time.Duration
 	if res.Err != nil {
 		m.errors.Inc()
 	}
-	for _, op := range res.Ops {
-		m.ops.WithLabelValues(op.Kind.String()).Inc()
+	for k, n := range res.Made {
+		if n > 0 {
+			m.ops.WithLabelValues(OpKind(k).String()).Add(float64(n))
+		}
 	}
-	if periodic && len(res.Ops) > 0 {
+	if periodic && res.Made.Total() > 0 {
 		m.drift.Inc()
 	}
 	m.duration.Observe(took.Seconds())

@@ -3,6 +3,7 @@ package ipvs
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -60,10 +61,10 @@ type Reconciler struct {
 // Result describes the last reconcile.
 type Result struct {
 	At time.Time
-	// Ops are the operations made; Last keeps the first lastOps of them
-	// only, and Made counts them all.
+	// Ops are the operations made, the first lastOps of them only after
+	// a full reconcile; Made counts them all.
 	Ops      []Op
-	Made     int
+	Made     OpCounts
 	Err      error
 	Services int // in the kernel after it
 	// Latency is how long the oldest update it applied waited, from the
@@ -72,9 +73,27 @@ type Result struct {
 	Latency time.Duration
 }
 
-// lastOps bounds the operations Last keeps: a cold apply of 10,000
-// services of 10 makes 110,000 (17 MB), which the last Result would
-// otherwise hold until the next reconcile.
+// OpCounts counts operations by kind.
+type OpCounts [DelService + 1]int
+
+func (c *OpCounts) add(ops []Op) {
+	for _, op := range ops {
+		c[op.Kind]++
+	}
+}
+
+// Total is how many operations c counts.
+func (c OpCounts) Total() int {
+	n := 0
+	for _, k := range c {
+		n += k
+	}
+	return n
+}
+
+// lastOps bounds the operations a full reconcile's Result lists: a cold
+// apply of 10,000 services of 10 makes 110,000 (17 MB), which the last
+// Result would otherwise hold until the next reconcile.
 const lastOps = 1000
 
 // New returns a Reconciler over the kernel k.
@@ -195,17 +214,17 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 	}
 	res := Result{At: d.opts.Clock.Now()}
 	if full || periodic || d.have == nil {
-		res.Ops, res.Services, res.Err = d.reconcileAll(services, state)
+		res.Ops, res.Made, res.Services, res.Err = d.reconcileAll(services, state, lastOps)
 	} else {
 		res.Ops, res.Services, res.Err = d.reconcilePart(services, state)
+		res.Made.add(res.Ops)
 	}
 	if !pending.IsZero() {
 		res.Latency = d.opts.Clock.Since(pending)
 	}
 	d.opts.Metrics.observe(res, periodic, !pending.IsZero(), d.opts.Clock.Since(res.At))
-	res.Made = len(res.Ops)
-	if len(res.Ops) > 0 {
-		entry := d.opts.Log.WithField("ops", len(res.Ops))
+	if res.Made.Total() > 0 {
+		entry := d.opts.Log.WithField("ops", res.Made.Total())
 		if entry.Logger.IsLevelEnabled(logrus.DebugLevel) {
 			for _, op := range res.Ops {
 				entry.Debug(op.String())
@@ -222,9 +241,6 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 	}
 	d.mu.Lock()
 	d.last = res
-	if len(res.Ops) > lastOps {
-		d.last.Ops = slices.Clone(res.Ops[:lastOps])
-	}
 	close(d.next)
 	d.next = make(chan struct{})
 	select {
@@ -242,46 +258,74 @@ func (d *Reconciler) reconcile(periodic bool) Result {
 // kernel otherwise. It must be called from the goroutine that owns the
 // kernel handle.
 func (d *Reconciler) Reconcile(services []config.Service, state StateFunc) ([]Op, Table, error) {
-	ops, _, err := d.reconcileAll(services, state)
+	ops, _, _, err := d.reconcileAll(services, state, -1)
 	if d.have == nil {
 		return ops, nil, err
 	}
 	return ops, d.have.table(), err
 }
 
-// reconcileAll is Reconcile, returning how many services the kernel
-// holds after it rather than a copy of them: Run's loop needs no more.
-func (d *Reconciler) reconcileAll(services []config.Service, state StateFunc) ([]Op, int, error) {
-	want := Want(services, state)
+// chunkServices is how many services a full reconcile wants, diffs and
+// applies at a time: a cold apply of 10,000 services of 10 would
+// otherwise hold their whole wanted table (11 MB) and 110,000 operations
+// (17 MB) at once, at the daemon's start, its peak.
+const chunkServices = 500
+
+// reconcileAll is Reconcile, a chunk of services at a time, then the
+// deletion of the services lvsd made and no longer wants. It returns the
+// first keep of the operations made (keep < 0: all), how many it made,
+// and how many services the kernel holds after it, rather than a copy of
+// them: Run's loop needs no more.
+func (d *Reconciler) reconcileAll(services []config.Service, state StateFunc, keep int) (ops []Op, made OpCounts, n int, err error) {
 	owned := d.ownedKeys()
-	var have Table
-	if d.have == nil {
-		t, err := d.k.Table()
-		if err != nil {
-			return nil, 0, err
-		}
-		d.have, have = cacheOf(t), t
-	} else {
-		have = d.have.table()
+	if err := d.readHave(); err != nil {
+		return nil, made, 0, err
 	}
-	ops := Diff(want, have, func(k ServiceKey) bool { return owned[k] })
-	applyErr := d.applyOps(ops)
+	wanted := make(map[ServiceKey]bool, len(services))
+	var errs []error
+	apply := func(batch []Op) {
+		errs = append(errs, d.applyOps(batch))
+		made.add(batch)
+		if keep < 0 {
+			ops = append(ops, batch...)
+		} else if len(ops) < keep {
+			ops = append(ops, batch[:min(len(batch), keep-len(ops))]...)
+		}
+	}
+	for chunk := range slices.Chunk(services, chunkServices) {
+		if err := d.readHave(); err != nil { // a failure dropped the cache
+			return ops, made, 0, errors.Join(append(errs, err)...)
+		}
+		want := Want(chunk, state)
+		for k := range want {
+			wanted[k] = true
+		}
+		// The cache's other services are not in the subset: no deletion.
+		apply(Diff(want, d.have.subset(want), func(ServiceKey) bool { return false }))
+	}
+	if err := d.readHave(); err != nil {
+		return ops, made, 0, errors.Join(append(errs, err)...)
+	}
+	var gone []Op
+	for k := range d.have {
+		if !wanted[k] && owned[k] {
+			gone = append(gone, Op{Kind: DelService, Key: k}) // the kernel drops its dests
+		}
+	}
+	sortOps(gone)
+	apply(gone)
 	// Ours from now on: everything wanted, and nothing else. The file is
 	// written only when that set changes (it lists every service).
-	if !sameKeys(owned, want) {
-		owned = make(map[ServiceKey]bool, len(want))
-		for k := range want {
-			owned[k] = true
-		}
-		d.ownedSet = owned
-		if err := d.owned.save(owned); err != nil {
-			applyErr = errors.Join(applyErr, err)
+	if !maps.Equal(owned, wanted) {
+		d.ownedSet = wanted
+		if err := d.owned.save(wanted); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := d.readHave(); err != nil {
-		return ops, 0, errors.Join(applyErr, err)
+		errs = append(errs, err)
 	}
-	return ops, len(d.have), applyErr
+	return ops, made, len(d.have), errors.Join(errs...)
 }
 
 // readHave reads the whole kernel table into the cache, unless the cache
@@ -384,19 +428,7 @@ func (d *Reconciler) Plan(ctx context.Context, services []config.Service, state 
 
 // clear deletes the services lvsd owns (director.on_stop: clear).
 func (d *Reconciler) clear() error {
-	ops, _, err := d.reconcileAll(nil, AllUp)
+	ops, _, _, err := d.reconcileAll(nil, AllUp, -1)
 	d.opts.Log.WithField("ops", len(ops)).Info("ipvs services removed on stop")
 	return err
-}
-
-func sameKeys(owned map[ServiceKey]bool, want Table) bool {
-	if len(owned) != len(want) {
-		return false
-	}
-	for k := range want {
-		if !owned[k] {
-			return false
-		}
-	}
-	return true
 }
