@@ -85,8 +85,11 @@ func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
 	if n := len(status().IPVS.Services); n != 1 {
 		t.Fatalf("%d IPVS services once ready, want 1", n)
 	}
-	if w := status().Warnings; len(w) != 1 || !strings.Contains(w[0], "net.ipv4.ip_forward is \"0\", needs \"1\"") {
-		t.Errorf("NAT without ip_forward not reported: %v", w)
+	w := strings.Join(status().Warnings, "\n")
+	for _, want := range []string{"net.ipv4.ip_forward is \"0\", needs \"1\"", "net.ipv4.vs.expire_nodest_conn is \"0\", needs \"1\""} {
+		if !strings.Contains(w, want) {
+			t.Errorf("missing kernel setting %q not reported: %v", want, w)
+		}
 	}
 	if s := status().IPVS.Services[0]; s.Key != "tcp 192.0.2.10:80" || len(s.Reals) != 1 || s.Reals[0].Weight != 1 {
 		t.Errorf("ipvs status: %+v", s)

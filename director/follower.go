@@ -188,6 +188,16 @@ func (r relayRole) String() string {
 func (f *follower) relay(cfg *config.Config, role relayRole) {
 	peers := f.peers()
 	f.peersSeen = peers
+	if role == relayResigning || role == relayReleased {
+		// The director taking over is the one last heard, however long
+		// ago: a master hears no adverts, and a backup is silent, so the
+		// freshness rule would leave a resigning master nobody to pass
+		// the new master's replies to (seen in the VM: an untranslated
+		// SYN-ACK forwarded to the client in a switchover). Passing a
+		// reply to a peer that is gone costs nothing: only replies this
+		// node's IPVS does not know are passed.
+		peers = f.peersHeard(0)
+	}
 	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 || f.d.vrrp == nil {
 		return
 	}
@@ -243,11 +253,17 @@ func (f *follower) resign() bool { return f.d.vrrp != nil && f.d.vrrp.resigning(
 // peers are the instances' last advert sources.
 //
 // Only a peer heard within peerFresh advert intervals counts: after the
-// master's death there is nobody to relay to, and relaying to a dead peer
-// is worse than holding (the VM end-to-end test lost new connections in
-// the seconds after taking over from a dead master while the relay
-// pointed at it, in 3 of about 25 DR runs).
-func (f *follower) peers() handover.Peers {
+// master's death there is nobody to relay to. (The rule came from new
+// connections lost after taking over from a dead master in 3 of about 25
+// DR runs of the VM end-to-end test, blamed on the relay; they were IPVS
+// dropping SYNs that matched a removed realserver's entries, see
+// ipvs.CheckPrerequisites. Passing segments to nobody costs nothing
+// either, so the rule stays as the simpler reading of "the peer".)
+func (f *follower) peers() handover.Peers { return f.peersHeard(peerFresh) }
+
+// peersHeard is peers with the freshness rule at fresh advert intervals
+// (0: any peer ever heard).
+func (f *follower) peersHeard(fresh int) handover.Peers {
 	peers := handover.Peers{}
 	if f.d.vrrp == nil {
 		return peers
@@ -259,7 +275,7 @@ func (f *follower) peers() handover.Peers {
 	now := f.d.clock.Now()
 	for _, n := range f.d.vrrp.nodes {
 		st := n.Status()
-		if !st.Peer.IsValid() || now.Sub(st.LastAdvert) > peerFresh*interval[st.Name] {
+		if !st.Peer.IsValid() || (fresh > 0 && now.Sub(st.LastAdvert) > time.Duration(fresh)*interval[st.Name]) {
 			continue
 		}
 		peers[st.Name] = st.Peer
