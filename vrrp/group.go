@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -179,8 +180,46 @@ func (n *Node) report(l *lead) {
 	n.applyView(v)
 }
 
-// onMailbox applies the view another member of the group published.
-func (n *Node) onMailbox() { n.applyView(n.mbox.get()) }
+// onMailbox applies the view another member of the group published, and
+// makes the announce that waited for the group (groupAnnounce) once every
+// member holds its VIPs.
+func (n *Node) onMailbox() {
+	n.applyView(n.mbox.get())
+	if !n.annGroup.IsZero() && n.want && n.group.othersHold(n) {
+		n.annGroup = time.Time{}
+		n.startAnnounce(n.clock.Now())
+	}
+}
+
+// groupAnnounce bounds how long a member that took its VIPs waits for the
+// rest of its group before announcing them (and never more than one
+// advert interval). The members take over one after another, each on its
+// own thread, a few milliseconds apart; announcing each at once let
+// clients reach the new master through the front VIP while the
+// realservers still sent their replies to the old holder of the gateway
+// VIP, which forwarded them untranslated (seen in the VM NAT end-to-end
+// test: a SYN-ACK at the old master 7 ms after the new master's front
+// announce, and the client's SYN retransmitted 1 s later). Announced
+// together, hosts on every side learn the new master at once. A member
+// that does not follow (stopped, or its peer's VIPs claimed elsewhere)
+// delays the others' announce by the bound, never more.
+const groupAnnounce = 100 * time.Millisecond
+
+// othersHold reports whether every other running member holds its VIPs.
+func (g *Group) othersHold(n *Node) bool {
+	g.mu.Lock()
+	members := g.members
+	g.mu.Unlock()
+	for _, m := range members {
+		if m == n || !m.started.Load() {
+			continue
+		}
+		if st := m.Status().State; !st.HoldsVIPs() && st != Initialize {
+			return false
+		}
+	}
+	return true
+}
 
 // applyView brings the Machine in line with v: priority, fault, lead.
 func (n *Node) applyView(v groupView) {

@@ -41,6 +41,7 @@ func newGroupRig(t *testing.T, track []TrackInterface) *groupRig {
 		if err := n.setup(); err != nil {
 			t.Fatal(err)
 		}
+		n.started.Store(true) // as Run does: the group counts running members only
 		n.begin()
 	}
 	r.deliver()
@@ -90,6 +91,40 @@ func TestGroupMasterSpreads(t *testing.T) {
 	if got := r.logB.take(); len(got) < 2 || got[0] != "send 100 to 224.0.0.18" || got[1] != "add 198.51.100.1/24" {
 		t.Errorf("B's ops %q", got)
 	}
+}
+
+// TestGroupAnnouncesTogether: a member that takes its VIPs first adds them
+// at once but announces them only when the rest of the group holds theirs
+// too, so that hosts on every side learn the new master together (a NAT
+// pair's clients and realservers); a member that does not follow delays it
+// by groupAnnounce at most.
+func TestGroupAnnouncesTogether(t *testing.T) {
+	r := newGroupRig(t, nil)
+	r.clk.set(t0.Add(mdi100))
+	r.a.onTimer()
+	r.logA.expect(t, "send 100 to 224.0.0.18", "add 192.0.2.100/24") // no announce yet
+	r.deliver()
+	r.logB.expect(t, "send 100 to 224.0.0.18", "add 198.51.100.1/24", "announce 198.51.100.1")
+	r.logA.expect(t, "announce 192.0.2.100")
+
+	// B stopped: A waits for nobody.
+	r2 := newGroupRig(t, nil)
+	r2.b.started.Store(false)
+	r2.clk.set(t0.Add(mdi100))
+	r2.a.onTimer()
+	r2.logA.expect(t, "send 100 to 224.0.0.18", "add 192.0.2.100/24", "announce 192.0.2.100")
+
+	// B does not follow (its mail is not delivered): A announces at the bound.
+	r3 := newGroupRig(t, nil)
+	r3.clk.set(t0.Add(mdi100))
+	r3.a.onTimer()
+	r3.logA.expect(t, "send 100 to 224.0.0.18", "add 192.0.2.100/24")
+	if d := r3.a.nextDeadline(); !d.Equal(t0.Add(mdi100 + groupAnnounce)) {
+		t.Fatalf("next deadline %v after taking over, want the group's bound %v", d.Sub(t0), mdi100+groupAnnounce)
+	}
+	r3.clk.set(t0.Add(mdi100 + groupAnnounce))
+	r3.a.onTimer()
+	r3.logA.expect(t, "send 100 to 224.0.0.18", "announce 192.0.2.100") // the bound is one advert interval here
 }
 
 func TestGroupLeavingMasterSpreads(t *testing.T) {

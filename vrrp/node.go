@@ -66,6 +66,7 @@ type Node struct {
 	annLeft   int
 	annNext   time.Time
 	annLate   time.Time // one more round past the hosts' neighbour locktime
+	annGroup  time.Time // the first announce waits for the group until then (groupAnnounce)
 	g         *guard    // the master's watch over its VIPs (guard.go)
 	heir      heir      // a new master to announce the VIPs for (node_guard.go)
 	refresh   time.Time
@@ -343,7 +344,7 @@ func (n *Node) nextDeadline() time.Time {
 	if n.stopping && n.m.State() == Resigning {
 		stopAt = n.stopAt
 	}
-	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.annLate, n.refresh, n.retry, stopAt,
+	for _, t := range []time.Time{n.m.Deadline(), n.annNext, n.annLate, n.annGroup, n.refresh, n.retry, stopAt,
 		n.g.deadline(), n.heirDeadline(), n.pathDeadline()} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
@@ -367,6 +368,10 @@ func (n *Node) onTimer() {
 		if n.annLeft > 0 {
 			n.annNext = now.Add(n.cfg.Announce.Interval)
 		}
+	}
+	if !n.annGroup.IsZero() && !now.Before(n.annGroup) {
+		n.annGroup = time.Time{} // a member that did not follow: announce anyway
+		n.startAnnounce(now)
 	}
 	if !n.annLate.IsZero() && !now.Before(n.annLate) {
 		n.announceRound()

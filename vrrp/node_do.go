@@ -85,7 +85,13 @@ func (n *Node) acquire() {
 	now := n.clock.Now()
 	n.want, n.holdUntil = true, time.Time{}
 	n.reconcile(now)
-	n.startAnnounce(now)
+	if n.group != nil && !n.group.othersHold(n) {
+		// See groupAnnounce: the VIPs are in place, the announce waits
+		// for the rest of the group (onMailbox) or the bound (onTimer).
+		n.annGroup = now.Add(min(n.cfg.AdvertInterval, groupAnnounce))
+	} else {
+		n.startAnnounce(now)
+	}
 	if n.cfg.Announce.Refresh > 0 {
 		n.refresh = now.Add(n.cfg.Announce.Refresh)
 	}
@@ -94,7 +100,7 @@ func (n *Node) acquire() {
 // release stops announcing and removes the VIPs, after grace.
 func (n *Node) release(grace time.Duration) {
 	now := n.clock.Now()
-	n.want, n.holdUntil = false, time.Time{}
+	n.want, n.holdUntil, n.annGroup = false, time.Time{}, time.Time{}
 	if grace > 0 {
 		n.holdUntil = now.Add(grace)
 	}
