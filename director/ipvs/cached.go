@@ -99,7 +99,7 @@ func (c cached) applyOne(op Op) {
 		cs = &cachedService{}
 		c[op.Key] = cs
 	}
-	i, found := slices.BinarySearchFunc(cs.dests, op.Addr, func(d cachedDest, a netip.AddrPort) int { return d.addr.Compare(a) })
+	i, found := cs.find(op.Addr)
 	switch {
 	case op.Kind == DelDest && found:
 		cs.dests = slices.Delete(cs.dests, i, i+1)
@@ -107,8 +107,19 @@ func (c cached) applyOne(op Op) {
 	case found:
 		cs.dests[i].dest = op.Dest
 	default:
+		if n := len(cs.dests); n == cap(cs.dests) {
+			// Grow by a quarter, not append's double: a service added
+			// a destination at a time (the in-memory kernel's) keeps
+			// little room, 11 for 10.
+			cs.dests = append(make([]cachedDest, 0, n+n/4+1), cs.dests...)
+		}
 		cs.dests = slices.Insert(cs.dests, i, cachedDest{op.Addr, op.Dest})
 	}
+}
+
+// find returns where addr is, or would be, in cs's destinations.
+func (cs *cachedService) find(addr netip.AddrPort) (int, bool) {
+	return slices.BinarySearchFunc(cs.dests, addr, func(d cachedDest, a netip.AddrPort) int { return d.addr.Compare(a) })
 }
 
 // trim gives the services that ops added destinations to slices of their

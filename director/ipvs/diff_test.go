@@ -145,10 +145,12 @@ func TestDriftRepaired(t *testing.T) {
 	want := Want([]config.Service{web, v6}, AllUp)
 	converge(t, f, want)
 	// Someone edits a weight, deletes a service and adds a destination.
-	s := f.t[KeyOf(web)]
-	s.Dests[web.Reals[0].Addr] = Dest{Forward: config.NAT, Weight: 1}
-	s.Dests[netip.MustParseAddrPort("198.51.100.66:8080")] = Dest{Forward: config.NAT, Weight: 1}
-	delete(f.t, KeyOf(v6))
+	f.Edit(func(t Table) {
+		s := t[KeyOf(web)]
+		s.Dests[web.Reals[0].Addr] = Dest{Forward: config.NAT, Weight: 1}
+		s.Dests[netip.MustParseAddrPort("198.51.100.66:8080")] = Dest{Forward: config.NAT, Weight: 1}
+		delete(t, KeyOf(v6))
+	})
 	ops := converge(t, f, want)
 	if len(ops) != 4 { // add v6 + its dest, fix the weight, drop the stray dest
 		t.Errorf("repair ops: %v", ops)
@@ -182,7 +184,7 @@ func TestFakeRefusesWrongOrder(t *testing.T) {
 func TestDiffConvergesRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 500; i++ {
-		f := &Memory{t: randomTable(rng)}
+		f := &Memory{t: cacheOf(randomTable(rng))}
 		converge(t, f, randomTable(rng))
 	}
 }

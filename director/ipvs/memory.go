@@ -1,7 +1,6 @@
 package ipvs
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -14,15 +13,15 @@ import (
 // validation bugs fail without a VM. It is safe for concurrent use.
 type Memory struct {
 	mu        sync.Mutex
-	t         Table
-	recording bool // since ResetCalls: calls lists the operations
+	t         cached // compact, as the Reconciler's copy: a lab's table holds 100,000 destinations
+	recording bool   // since ResetCalls: calls lists the operations
 	calls     []Op
 	tables    int // calls to Table
 	reads     int // calls to Services
 }
 
 // NewMemory returns an empty in-memory table.
-func NewMemory() *Memory { return &Memory{t: Table{}} }
+func NewMemory() *Memory { return &Memory{t: cached{}} }
 
 // kernelSchedulers are those a stock Linux 6.1 ships (ip_vs_*.ko).
 var kernelSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
@@ -32,12 +31,7 @@ func (f *Memory) Table() (Table, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tables++
-	out := Table{}
-	for k, s := range f.t {
-		s.Dests = maps.Clone(s.Dests)
-		out[k] = s
-	}
-	return out, nil
+	return f.t.table(), nil
 }
 
 // Apply makes one operation, or refuses it as the kernel would.
@@ -47,10 +41,10 @@ func (f *Memory) Apply(op Op) error {
 	if f.recording {
 		f.calls = append(f.calls, op)
 	}
-	s, exists := f.t[op.Key]
+	cs, exists := f.t[op.Key]
 	switch op.Kind {
 	case AddService, UpdateService:
-		return f.setService(op, s, exists)
+		return f.setService(op, exists)
 	case DelService:
 		if !exists {
 			return syscall.ESRCH
@@ -61,10 +55,10 @@ func (f *Memory) Apply(op Op) error {
 	if !exists {
 		return syscall.ESRCH // no such service
 	}
-	return f.applyDest(op, s)
+	return f.applyDest(op, cs)
 }
 
-func (f *Memory) setService(op Op, s Service, exists bool) error {
+func (f *Memory) setService(op Op, exists bool) error {
 	switch {
 	case op.Kind == AddService && exists:
 		return syscall.EEXIST
@@ -77,18 +71,12 @@ func (f *Memory) setService(op Op, s Service, exists bool) error {
 	case op.Key.IPv6 && op.Service.Flags&FlagPersistent != 0 && (op.Service.Netmask < 1 || op.Service.Netmask > 128):
 		return syscall.EINVAL
 	}
-	dests := s.Dests
-	if dests == nil {
-		dests = map[netip.AddrPort]Dest{}
-	}
-	s = op.Service
-	s.Dests = dests
-	f.t[op.Key] = s
+	f.t.applyOne(op) // keeps the service's destinations
 	return nil
 }
 
-func (f *Memory) applyDest(op Op, s Service) error {
-	_, exists := s.Dests[op.Addr]
+func (f *Memory) applyDest(op Op, cs *cachedService) error {
+	_, exists := cs.find(op.Addr)
 	d := op.Dest
 	switch {
 	case op.Kind == AddDest && exists:
@@ -96,8 +84,6 @@ func (f *Memory) applyDest(op Op, s Service) error {
 	case (op.Kind == UpdateDest || op.Kind == DelDest) && !exists:
 		return syscall.ENOENT
 	case op.Kind == DelDest:
-		delete(s.Dests, op.Addr)
-		return nil
 	case d.Weight < 0 || d.Lower > d.Upper:
 		return syscall.ERANGE
 	case op.Addr.Addr().Is6() != op.Key.IPv6 && d.Forward != "tun":
@@ -105,7 +91,7 @@ func (f *Memory) applyDest(op Op, s Service) error {
 	case !op.Addr.Addr().IsValid():
 		return syscall.EINVAL
 	}
-	s.Dests[op.Addr] = d
+	f.t.applyOne(op)
 	return nil
 }
 
@@ -116,9 +102,8 @@ func (f *Memory) Services(keys []ServiceKey) (Table, error) {
 	f.reads++
 	out := Table{}
 	for _, k := range keys {
-		if s, ok := f.t[k]; ok {
-			s.Dests = maps.Clone(s.Dests)
-			out[k] = s
+		if cs, ok := f.t[k]; ok {
+			out[k] = cs.service()
 		}
 	}
 	return out, nil
@@ -156,7 +141,9 @@ func (f *Memory) ResetCalls() {
 func (f *Memory) Edit(fn func(Table)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fn(f.t)
+	t := f.t.table()
+	fn(t)
+	f.t = cacheOf(t)
 }
 
 // Counters reports zero for every service and destination: no packet
@@ -166,10 +153,10 @@ func (f *Memory) Counters() (map[ServiceKey]Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make(map[ServiceKey]Counters, len(f.t))
-	for k, s := range f.t {
-		c := Counters{Dests: make(map[netip.AddrPort]DestCounters, len(s.Dests))}
-		for a := range s.Dests {
-			c.Dests[a] = DestCounters{}
+	for k, cs := range f.t {
+		c := Counters{Dests: make(map[netip.AddrPort]DestCounters, len(cs.dests))}
+		for _, d := range cs.dests {
+			c.Dests[d.addr] = DestCounters{}
 		}
 		out[k] = c
 	}
