@@ -33,7 +33,9 @@ const gatePoll = 100 * time.Millisecond
 // to the services it fronts: those whose virtual address is one of its
 // VIPs, or of any instance of its group, since a group moves as one (a
 // NAT pair's gateway VIP fronts no service but moves with the front).
-// Fwmark services name no address and are left out.
+// Fwmark services name no address and are left out. In a group, the
+// key on any member holds them all: a member that preempted would take
+// the others along (vrrp.Group).
 func fronts(cfg *config.Config) map[string][]string {
 	byVIP := map[netip.Addr][]string{}
 	for _, s := range cfg.Services {
@@ -53,9 +55,18 @@ func fronts(cfg *config.Config) map[string][]string {
 			peers[name] = g.Instances
 		}
 	}
+	needs := map[string]bool{} // the instance, or a member of its group, has the key on
+	for _, in := range cfg.Instances {
+		if in.PreemptNeedsReals {
+			needs[in.Name] = true
+			for _, p := range peers[in.Name] {
+				needs[p] = true
+			}
+		}
+	}
 	out := map[string][]string{}
 	for _, in := range cfg.Instances {
-		if !in.Preempt || !in.PreemptNeedsReals {
+		if !in.Preempt || !needs[in.Name] {
 			continue
 		}
 		svcs := own[in.Name]

@@ -106,7 +106,7 @@ func TestPreemptHeldUntilTheChecksHaveRisenAfterALinkComesBack(t *testing.T) {
 
 // TestPreemptGateFronts: an instance fronts the services on its VIPs and,
 // in a group, its group's; with preempt off or preempt_needs_realservers
-// false it is never held; a realserver the runner does not track yet
+// false (on itself and on every member of its group) it is never held; a realserver the runner does not track yet
 // awaits its first result; a service without realservers never holds.
 func TestPreemptGateFronts(t *testing.T) {
 	cfg := gateConfig()
@@ -117,6 +117,10 @@ func TestPreemptGateFronts(t *testing.T) {
 	}
 	if _, ok := f["other"]; ok {
 		t.Error("an instance with preempt_needs_realservers: false is gated")
+	}
+	cfg.Instances[1].PreemptNeedsReals = false // gateway off, front on: the group is gated
+	if f := fronts(cfg); len(f["gateway"]) != 2 {
+		t.Errorf("gateway fronts %v with the key off but on in its group, want [bulk echo]", f["gateway"])
 	}
 	cfg.Services = append(cfg.Services, config.Service{Name: "empty", Virtual: netip.MustParseAddrPort("192.0.2.10:9000")})
 	ready := serviceReadiness(cfg, map[string]bool{"echo": true, "empty": true}, nil, nil,
