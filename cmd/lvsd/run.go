@@ -25,8 +25,9 @@ func runCmd() *cobra.Command {
 		Short: "Run the director daemon (SIGHUP reloads, SIGTERM stops)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, gcFromEnv := director.SetDefaultGC() // before the configuration's load, whose peak it bounds
 			logger := logrus.New()
-			opts := director.Options{Log: logrus.NewEntry(logger), Version: version, Lifecycle: sdNotify}
+			opts := director.Options{Log: logrus.NewEntry(logger), Version: version, Lifecycle: director.ReleaseWhenReady(sdNotify)}
 			dry, _ := cmd.Flags().GetBool("dry-run")
 			table, _ := cmd.Flags().GetString("ipvs")
 			switch {
@@ -56,6 +57,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			setupLog(logger, d.Current().Config)
+			opts.Log.WithFields(logrus.Fields{"gc_percent": gc, "from_gogc": gcFromEnv}).Debug("garbage collection target")
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return d.Run(ctx, hangups(ctx))
