@@ -18,8 +18,9 @@ CGO_ENABLED=0 $GO test -c -tags integration,ipvs -o "$BUILD/integration-ipvs.tes
 # On this kernel (namespaces, no IPVS): VRRP failover and health checks.
 ( cd integration && run env LVSD_BIN="$BUILD/lvsd" "$BUILD/integration.test" -test.run '^$' \
     -test.bench . -test.benchtime 1x ) || status=1
-# In the VM (real IPVS).
-run $GO run ./integration/cmd/vmrun -timeout 30m -dir "$PWD/integration" -- "$BUILD/integration-ipvs.test" \
+# In the VM (real IPVS). 2 GiB: BenchmarkIPVSMemoryVsKeepalived runs lvsd,
+# then keepalived, with 100,000 realservers against 10,000 listeners.
+run $GO run ./integration/cmd/vmrun -timeout 30m -mem 2048 -dir "$PWD/integration" -- "$BUILD/integration-ipvs.test" \
   -test.run '^$' -test.bench . -test.benchtime 1x || status=1
 echo
 echo "## lvsd figures (this run)"
