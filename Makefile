@@ -63,7 +63,10 @@ fuzz:
 # real IPVS, DR then NAT, with sync; the same SEED), N faults at about
 # 5 s each: make soak FAULTS=1000 VMFAULTS=200. It is out of make vm
 # (it skips without VMFAULTS) while the violations it finds stand.
+# ONLY=FIRST-LAST replays only those faults of the VM plan, against a
+# fresh pair: make soak SEED=7 FAULTS=1 VMFAULTS=200 ONLY=92-99.
 VMFAULTS ?=
+ONLY ?=
 soak:
 	CGO_ENABLED=0 $(GO) build -o $(BUILD)/lvsd ./cmd/lvsd
 	LVSD_BIN=$(BUILD)/lvsd LVSD_SOAK_SEED=$(SEED) LVSD_SOAK_FAULTS=$(FAULTS) \
@@ -71,7 +74,7 @@ soak:
 	if [ -n "$(VMFAULTS)" ]; then \
 	  CGO_ENABLED=0 $(GO) test -c -tags integration,ipvs -o $(BUILD)/soak-ipvs.test ./integration/ && \
 	  $(GO) run ./integration/cmd/vmrun -timeout $$((600 + 15 * $(VMFAULTS)))s -env LVSD_BIN=$(BUILD)/lvsd \
-	    -env LVSD_SOAK_SEED=$(SEED) -env LVSD_SOAK_FAULTS=$(VMFAULTS) -dir $(CURDIR)/integration -- \
+	    -env LVSD_SOAK_SEED=$(SEED) -env LVSD_SOAK_FAULTS=$(VMFAULTS) -env LVSD_SOAK_ONLY=$(ONLY) -dir $(CURDIR)/integration -- \
 	    $(BUILD)/soak-ipvs.test -test.v -test.count=1 -test.timeout 0 -test.run '^TestSoakIPVS$$'; \
 	fi
 

@@ -331,6 +331,9 @@ func TestSoakIPVS(t *testing.T) {
 	plan := makePlan(seed, n, vsoakKinds)
 	t.Logf("soak (VM) seed %d, %d faults (replay: make soak SEED=%d VMFAULTS=%d)", seed, n, seed, n)
 	half := (n + 1) / 2
+	if only := os.Getenv(envSoakOnly); only != "" {
+		plan, half = onlyFaults(t, plan, half, only)
+	}
 	total, violations := 0, 0
 	for _, part := range []struct {
 		mode string
@@ -348,6 +351,33 @@ func TestSoakIPVS(t *testing.T) {
 	if violations > 0 {
 		t.Errorf("soak (VM) seed %d: replay with make soak SEED=%d VMFAULTS=%d", seed, seed, n)
 	}
+}
+
+// envSoakOnly (LVSD_SOAK_ONLY=FIRST-LAST) runs only faults FIRST to LAST
+// of the plan that SEED and VMFAULTS draw, each in its own half's mode,
+// against a fresh pair: a replay of the faults around a violation costs
+// a minute of emulation instead of the whole run. The earlier faults'
+// effects (a weight, a drain) are not replayed.
+const envSoakOnly = "LVSD_SOAK_ONLY"
+
+// onlyFaults keeps the faults of plan numbered within only ("95-98"),
+// and returns how many of them are in the first (DR) half.
+func onlyFaults(t *testing.T, plan []fault, half int, only string) ([]fault, int) {
+	var first, last int
+	if _, err := fmt.Sscanf(only, "%d-%d", &first, &last); err != nil || first < 1 || last < first {
+		t.Fatalf("%s=%q: want FIRST-LAST, e.g. 95-98", envSoakOnly, only)
+	}
+	var out []fault
+	dr := 0
+	for i, f := range plan {
+		if f.N >= first && f.N <= last {
+			out = append(out, f)
+			if i < half {
+				dr++
+			}
+		}
+	}
+	return out, dr
 }
 
 // runVSoak runs plan against a pair in mode; it returns the faults run
