@@ -191,7 +191,7 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 // about two different realservers, joined into one span.)
 func (w *vsoakWatch) tables() func() {
 	s := w.s
-	spans := map[string]map[string]*vsoakSpan{} // director -> key -> the difference held
+	spans := tableSpans{}
 	return func() {
 		begin := time.Now()
 		defer func() {
@@ -209,7 +209,7 @@ func (w *vsoakWatch) tables() func() {
 			// Only the VIP's holder: a status of 500 realservers takes
 			// most of a second of the one emulated CPU.
 			if !awake || !s.l.Lab.HasAddr(s.ns[d], "e0", netip.MustParseAddr("192.0.2.10")) {
-				delete(spans, d)
+				spans.forget(d)
 				continue
 			}
 			t0 := time.Now()
@@ -228,7 +228,7 @@ func (w *vsoakWatch) tables() func() {
 			}
 			w.health(d, st, healthySince)
 			if !allMaster(st) {
-				delete(spans, d)
+				spans.forget(d)
 				continue
 			}
 			have, err := s.kernelTable(d)
@@ -238,7 +238,7 @@ func (w *vsoakWatch) tables() func() {
 				continue
 			}
 			s.log.checked("ipvs-table")
-			diff := vsoakDiffKeys(s.wanted(d, st), have)
+			diff := kernelDiff(s.wanted(d, st), have)
 			if len(diff) > 0 {
 				// Which verdicts moved meanwhile: ask again.
 				st2, err := vsoakStatus(s.sock[d], 2*time.Second)
@@ -248,76 +248,11 @@ func (w *vsoakWatch) tables() func() {
 					}
 				}
 			}
-			if spans[d] == nil {
-				spans[d] = map[string]*vsoakSpan{}
-			}
-			for k := range spans[d] {
-				if _, ok := diff[k]; !ok {
-					delete(spans[d], k)
-				}
-			}
-			for k, what := range diff {
-				sp := spans[d][k]
-				if sp == nil {
-					sp = &vsoakSpan{since: read, first: what}
-					spans[d][k] = sp
-				}
-				sp.rounds++
-				if !sp.reported && read.Sub(sp.since) > time.Second {
-					sp.reported = true
-					s.log.violate("ipvs-table", read, fmt.Sprintf("master %s's kernel differs from the wanted table for %v (%d rounds): %s (first: %s)",
-						d, read.Sub(sp.since).Round(time.Millisecond), sp.rounds, what, sp.first))
-				}
+			for _, v := range spans.round(d, read, diff) {
+				s.log.violate("ipvs-table", read, v)
 			}
 		}
 	}
-}
-
-// vsoakSpan is one difference between a master's kernel and its wanted
-// table, held over rounds.
-type vsoakSpan struct {
-	since    time.Time
-	first    string
-	rounds   int
-	reported bool
-}
-
-// vsoakDiffKeys names each difference of two tables by its key.
-func vsoakDiffKeys(want, have map[string]int) map[string]string {
-	d := map[string]string{}
-	for k, w := range want {
-		if h, ok := have[k]; !ok {
-			d[k] = fmt.Sprintf("missing %s=%d", k, w)
-		} else if h != w {
-			d[k] = fmt.Sprintf("%s=%d want %d", k, h, w)
-		}
-	}
-	for k, h := range have {
-		if _, ok := want[k]; !ok {
-			d[k] = fmt.Sprintf("extra %s=%d", k, h)
-		}
-	}
-	return d
-}
-
-// unsettled reports whether the verdict on key's realserver changed
-// between the two statuses, or after since.
-func unsettled(key string, st, st2 api.Status, since time.Time) bool {
-	_, real, ok := strings.Cut(key, ">")
-	if !ok {
-		return false
-	}
-	verdict := func(s api.Status) (bool, time.Time, bool) {
-		for _, h := range s.Health {
-			if h.Real.String() == real {
-				return h.Up, h.Since, true
-			}
-		}
-		return false, time.Time{}, false
-	}
-	up1, _, ok1 := verdict(st)
-	up2, at, ok2 := verdict(st2)
-	return ok1 != ok2 || up1 != up2 || at.After(since)
 }
 
 // wanted is d's wanted table: the echo realservers its verdicts say are
