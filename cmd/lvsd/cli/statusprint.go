@@ -42,6 +42,9 @@ func writeStatus(w io.Writer, s api.Status, now time.Time) {
 			}
 			fmt.Fprintf(tw, "vrrp %s\t%s/%d\t%s\t%s\t%d\t%s\t%s\n", v.Name, v.Interface, v.VRID, v.State,
 				ago(now, v.Since), v.Priority, master, peer)
+			if v.PreemptHeld != "" {
+				fmt.Fprintf(tw, "  preemption held: %s\n", v.PreemptHeld)
+			}
 			printPaths(tw, now, v.Paths)
 			printLateness(tw, v.AdvertLateness)
 		}
