@@ -198,14 +198,14 @@ func (d *Director) Run(ctx context.Context, hup <-chan struct{}) error {
 	// over first, while IPVS and the sync daemons still serve.
 	vctx, vcancel := context.WithCancel(context.Background())
 	defer vcancel()
-	changed, healed := make(chan struct{}, 1), make(chan struct{}, 1)
+	ev := newVRRPEvents()
 	d.follow.arm(cfg) // before any VIP can arrive
-	d.vrrp, err = d.startVRRP(vctx, cfg, changed, healed)
+	d.vrrp, err = d.startVRRP(vctx, cfg, ev)
 	if err != nil {
 		cancel()
 		return errors.Join(err, <-directed)
 	}
-	go d.follow.run(vctx, d.vrrp, changed, healed)
+	go d.follow.run(vctx, d.vrrp, ev)
 	go d.runGate(vctx, d.vrrp)
 	served := make(chan error, 1)
 	go func() { served <- api.Serve(ctx, ln, d.handle) }()

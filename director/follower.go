@@ -77,7 +77,7 @@ func (f *follower) arm(cfg *config.Config) {
 }
 
 // run steps on every VRRP transition until ctx ends.
-func (f *follower) run(ctx context.Context, set *vrrpSet, changed, healed <-chan struct{}) {
+func (f *follower) run(ctx context.Context, set *vrrpSet, ev vrrpEvents) {
 	rearm := f.d.clock.NewTicker(time.Hour)
 	defer rearm.Stop()
 	// A backup learns its master's address from adverts, after the state
@@ -91,14 +91,17 @@ func (f *follower) run(ctx context.Context, set *vrrpSet, changed, healed <-chan
 		select {
 		case <-ctx.Done():
 			return
-		case <-changed:
+		case <-ev.changed:
 		case <-rearm.Chan():
 		case <-peers.Chan():
 			if !f.peersChanged() {
 				continue
 			}
-		case <-healed:
+		case <-ev.healed:
 			f.healed()
+			continue
+		case <-ev.conflicted:
+			f.conflicted()
 			continue
 		}
 		f.step(set.holdsVIPs())
@@ -184,7 +187,7 @@ func (r relayRole) String() string {
 	return [...]string{"backup", "took the VIPs", "master", "resigning", "released the VIPs"}[r]
 }
 
-// relay arms the relay for role (see relayRole).
+// relay arms the relay for role (see relayRole), for sync.hold_resets.
 func (f *follower) relay(cfg *config.Config, role relayRole) {
 	peers := f.peers()
 	f.peersSeen = peers
@@ -198,10 +201,20 @@ func (f *follower) relay(cfg *config.Config, role relayRole) {
 		// node's IPVS does not know are passed.
 		peers = f.peersHeard(0)
 	}
+	var window time.Duration
+	if cfg.Sync != nil {
+		window = cfg.Sync.HoldResets
+	}
+	f.relayTo(cfg, role, window, peers)
+}
+
+// relayTo arms the relay for role towards peers, with window as the
+// takeover's or the release's.
+func (f *follower) relayTo(cfg *config.Config, role relayRole, window time.Duration, peers handover.Peers) {
 	if cfg.Sync == nil || cfg.Sync.HoldResets <= 0 || f.d.vrrp == nil {
 		return
 	}
-	all, window := handover.RelaysOf(cfg, peers), cfg.Sync.HoldResets
+	all := handover.RelaysOf(cfg, peers)
 	now := f.d.clock.Now()
 	switch role {
 	case relayTook:
@@ -245,6 +258,29 @@ func (f *follower) healed() {
 		f.d.log.WithError(err).Warn("reset hold not set at the heal")
 	}
 	f.relay(cfg, relayTook)
+}
+
+// conflicted runs when a master sees another host claim one of its VIPs:
+// a split brain is in progress, clients may be following the other
+// holder, and at the heal they come back here with connections this node
+// never saw. The hold and the relay go in place now, for as long as the
+// conflict may last, and the heal (healed) shortens them to
+// sync.hold_resets. Armed only at the heal, they came tens of milliseconds
+// after the loser had stepped down and announced the VIPs at this node's
+// MAC, and a connection in flight was reset (VM NAT end-to-end test).
+func (f *follower) conflicted() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cfg := f.d.Current().Config
+	if !f.master || cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
+		return
+	}
+	if err := f.d.handover.Hold(handover.HoldsOf(cfg), idleHold); err != nil {
+		f.d.log.WithError(err).Warn("reset hold not set at the address conflict")
+	}
+	// The other holder has been silent since the split: the last peer
+	// heard, however long ago.
+	f.relayTo(cfg, relayTook, idleHold, f.peersHeard(0))
 }
 
 // resign reports whether this node is handing its VIPs over.

@@ -164,7 +164,7 @@ func TestFollowerRearms(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { d.follow.run(ctx, &vrrpSet{}, nil, nil); close(done) }()
+	go func() { d.follow.run(ctx, &vrrpSet{}, vrrpEvents{}); close(done) }()
 	defer func() { cancel(); <-done }()
 	for i := range 3 {
 		if err := clock.BlockUntilContext(ctx, 1); err != nil { // run's ticker
@@ -218,5 +218,27 @@ func TestFollowerHoldsBeforeTheFlushOnRelease(t *testing.T) {
 	hold, flush := slices.Index(order, "hold"), slices.Index(order, "flush")
 	if hold < 0 || flush < 0 || hold > flush {
 		t.Fatalf("calls on release %v: want the hold before the flush", order)
+	}
+}
+
+// TestFollowerHoldsFromTheConflict: a master that sees another host claim
+// its VIP (a split brain in progress) holds resets for as long as the
+// conflict may last, and the heal shortens the hold to sync.hold_resets;
+// a backup does neither.
+func TestFollowerHoldsFromTheConflict(t *testing.T) {
+	d, _, fh, _ := newFollowerDaemon(t, "sync: {interface: eth1, sync_id: 7, hold_resets: 2s}\n")
+	f := d.follow
+	f.conflicted() // a backup: nothing
+	_, before, _ := fh.snapshot()
+	f.step(true)
+	f.conflicted()
+	_, holds, _ := fh.snapshot()
+	if len(holds) != len(before)+2 || holds[len(holds)-1].d != idleHold {
+		t.Fatalf("holds %+v after a conflict as master, want the takeover's and then the idle hold", holds[len(before):])
+	}
+	f.healed()
+	_, holds, _ = fh.snapshot()
+	if last := holds[len(holds)-1]; last.d != 2*time.Second {
+		t.Errorf("hold after the heal %v, want sync.hold_resets (2s)", last.d)
 	}
 }

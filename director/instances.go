@@ -59,28 +59,39 @@ type vrrpSet struct {
 // startVRRP builds a Node per instance and a Group per group and runs
 // them until ctx is done. Every transition goes to the notify hooks and
 // wakes changed (the sync follower); neither blocks the node.
-func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, changed, healed chan<- struct{}) (*vrrpSet, error) {
+// vrrpEvents wake the follower (see follower.run); each holds one
+// pending wake-up, so the VRRP nodes never block on it.
+type vrrpEvents struct {
+	changed    chan struct{} // a transition
+	healed     chan struct{} // a master announced again at a split brain's heal
+	conflicted chan struct{} // a master saw another host claim its VIP
+}
+
+func newVRRPEvents() vrrpEvents {
+	return vrrpEvents{changed: make(chan struct{}, 1), healed: make(chan struct{}, 1), conflicted: make(chan struct{}, 1)}
+}
+
+// wake sends on c without blocking.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, ev vrrpEvents) (*vrrpSet, error) {
 	set := &vrrpSet{byName: map[string]*vrrp.Node{}, prio: map[string]uint8{}, groupOf: map[string][]string{},
 		done: make(chan struct{})}
 	for _, in := range cfg.Instances {
 		var n *vrrp.Node
 		onTransition := func(tr vrrp.Transition) {
-			select {
-			case changed <- struct{}{}:
-			default:
-			}
+			wake(ev.changed)
 			d.notify.Notify(notify.Event{Kind: "vrrp", Node: cfg.Node, At: tr.Time, Instance: in.Name, VRID: in.VRID,
 				From: tr.From.String(), State: tr.To.String(), Priority: n.Status().Priority, Reason: tr.Reason})
 		}
 		var err error
-		onReannounce := func() {
-			select {
-			case healed <- struct{}{}:
-			default:
-			}
-		}
 		n, err = vrrp.NewNode(instanceConfig(in), vrrp.Deps{Log: d.log.WithField("part", "vrrp"),
-			OnTransition: onTransition, OnReannounce: onReannounce,
+			OnTransition: onTransition, OnReannounce: func() { wake(ev.healed) }, OnConflict: func() { wake(ev.conflicted) },
 			ListenOnly: d.mode == ModeDryRun, RTPriority: cfg.RTPriority})
 		if err != nil {
 			return nil, err

@@ -150,6 +150,13 @@ type Deps struct {
 	// gone), when clients that followed another holder come back. The same
 	// rules as OnTransition apply.
 	OnReannounce func()
+	// OnConflict, if set, is called on the Node's goroutine when a master
+	// sees another host claim one of its addresses (a split brain in
+	// progress, or a misconfigured host; see guard.go): clients may be
+	// following the other holder and will come back at the heal with
+	// connections this node never saw, so the director prepares for them
+	// ahead of the heal. The same rules as OnTransition apply.
+	OnConflict func()
 	// ListenOnly runs the Node without touching anything: it receives
 	// adverts and runs its Machine, but sends no advert, adds or removes
 	// no address, announces nothing and makes no virtual MAC (see

@@ -117,6 +117,9 @@ func (n *Node) conflictBegan(c ConflictBegan) {
 	n.warn(fmt.Errorf("claimed by %s (%s)", c.MAC, c.Kind),
 		"address conflict: another host holds a virtual address (split brain, or a misconfigured host); probing, not fighting",
 		"vip", c.Addr)
+	if n.deps.OnConflict != nil {
+		n.deps.OnConflict()
+	}
 }
 
 // conflictEnded reports the heal; the guard's Announce follows.

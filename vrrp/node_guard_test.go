@@ -96,3 +96,28 @@ func TestNodeListenOnlyWatchesNothing(t *testing.T) {
 		t.Errorf("dry run: %d conflicts, %d probes; want none", c.Conflicts, c.Probes)
 	}
 }
+
+// TestNodeConflictHook: a master that sees another host announce one of
+// its VIPs (a split brain in progress) tells OnConflict at once, ahead of
+// the heal; the director arms its reset hold and relay then.
+func TestNodeConflictHook(t *testing.T) {
+	calls := make(chan struct{}, 4)
+	clk := &fakeClock{now: t0}
+	w := &fakeWatcher{own: ownMAC, in: make(chan Sighting), closed: make(chan struct{})}
+	h := newHarnessDeps(t, nodeConfig(), Deps{Watcher: w, Clock: clk, OnConflict: func() { calls <- struct{}{} }})
+	w.log = h.log
+	h.run()
+	h.becomeMaster()
+	if len(calls) != 0 {
+		t.Fatalf("OnConflict called %d times at the takeover, want 0", len(calls))
+	}
+	h.see(w, garp(vip1, otherMAC))
+	select {
+	case <-calls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnConflict when another host announced a VIP")
+	}
+	if c := h.n.Status().Counters; c.Conflicts != 1 {
+		t.Errorf("%d conflicts counted, want 1", c.Conflicts)
+	}
+}
