@@ -24,9 +24,10 @@ import (
 // can only delay a preemption until this node can serve, so it adds no
 // transition and cannot flap.
 
-// gatePoll is how often the holds are recomputed while one is held or a
-// first check result is awaited; otherwise only a health transition, a
-// drain or a reload recomputes them.
+// gatePoll is how often the holds are recomputed while a first check
+// result is awaited (it comes without a health transition); otherwise
+// only a health transition, a drain or a reload recomputes them, at most
+// once per gatePoll.
 const gatePoll = 100 * time.Millisecond
 
 // fronts maps each instance with preempt_needs_realservers (and preempt)
@@ -81,57 +82,65 @@ func fronts(cfg *config.Config) map[string][]string {
 	return out
 }
 
+// The reasons a service holds preemption.
+const (
+	whyNoneUp   = "no realserver up"
+	whyFirstRes = "waiting for the first health check results"
+)
+
 // serviceReadiness says, for each service of cfg that want names,
 // whether this node can serve it: "" when some realserver with a weight,
 // not drained, is up by a check result (not only by its check's initial
 // state), else why not. A service with no realserver at all is ready
 // (there is nothing to wait for). rows and health are the health
-// runner's (HealthRows): only those of the wanted services are looked
-// at, so a farm of 100,000 realservers costs one pass and no copy. A
-// realserver the runner does not track yet (a reload being applied)
-// counts as awaiting its first result.
+// runner's (HealthRows), read in one pass with no copy: a farm of
+// 100,000 realservers costs a few milliseconds. A service none of whose
+// realservers the runner tracks yet (a reload being applied) awaits its
+// first results.
 func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthcheck.Pair, health []healthcheck.RealState,
 	drained func(service string, real netip.AddrPort) bool) map[string]string {
-	seen := map[healthcheck.Pair]verdict{}
-	for i, p := range rows {
-		if want[p.Service] {
-			seen[p] = verdict{health[i].Up, health[i].Checks > 0}
-		}
-	}
 	out := make(map[string]string, len(want))
+	var idle map[healthcheck.Pair]bool // realservers of weight 0: never usable
 	for _, s := range cfg.Services {
 		if !want[s.Name] {
 			continue
 		}
-		out[s.Name] = readiness(s, seen, drained)
+		out[s.Name] = ""
+		if len(s.Reals) > 0 {
+			out[s.Name] = whyFirstRes // until a row of it says otherwise
+		}
+		for _, r := range s.Reals {
+			if r.Weight <= 0 {
+				if idle == nil {
+					idle = map[healthcheck.Pair]bool{}
+				}
+				idle[healthcheck.Pair{Service: s.Name, Real: r.Addr}] = true
+			}
+		}
+	}
+	tracked := map[string]bool{}
+	pending := map[string]bool{}
+	for i, p := range rows {
+		why, ok := out[p.Service]
+		if !ok || why == "" && tracked[p.Service] {
+			continue // not wanted, or already ready
+		}
+		tracked[p.Service] = true
+		if h := health[i]; h.Up && !idle[p] && !drained(p.Service, p.Real) {
+			if h.Checks > 0 {
+				out[p.Service] = ""
+				continue
+			}
+			pending[p.Service] = true
+		}
+		if out[p.Service] != "" {
+			out[p.Service] = whyNoneUp
+			if pending[p.Service] {
+				out[p.Service] = whyFirstRes
+			}
+		}
 	}
 	return out
-}
-
-// verdict is what the health runner says of one realserver: up or down,
-// and whether a check result says so.
-type verdict struct{ up, checked bool }
-
-// readiness is serviceReadiness for one service.
-func readiness(s config.Service, seen map[healthcheck.Pair]verdict, drained func(service string, real netip.AddrPort) bool) string {
-	if len(s.Reals) == 0 {
-		return ""
-	}
-	why := "no realserver up"
-	for _, r := range s.Reals {
-		if r.Weight <= 0 {
-			continue
-		}
-		v, ok := seen[healthcheck.Pair{Service: s.Name, Real: r.Addr}]
-		switch {
-		case ok && !v.up, drained(s.Name, r.Addr):
-		case ok && v.checked:
-			return ""
-		default:
-			why = "waiting for the first health check results"
-		}
-	}
-	return why
 }
 
 // holdReasons returns why each instance of fronted is held, "" for those
@@ -163,19 +172,19 @@ func (d *Director) kickGate() {
 }
 
 // runGate keeps the instances' preemption holds up to date until ctx
-// ends: at once, then after each kick, and every gatePoll while a hold is
-// on (a first check result arrives without a transition to kick it); at
-// most once per gatePoll, however often health changes.
+// ends: at once, then after each kick, and every gatePoll while a first
+// check result is awaited (it arrives without a transition to kick it);
+// at most once per gatePoll, however often health changes.
 func (d *Director) runGate(ctx context.Context, set *vrrpSet) {
 	applied := map[string]string{}
 	for {
-		held := d.gateOnce(ctx, set, applied)
+		waiting := d.gateOnce(ctx, set, applied)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(gatePoll):
 		}
-		if held {
+		if waiting {
 			continue
 		}
 		select {
@@ -187,8 +196,9 @@ func (d *Director) runGate(ctx context.Context, set *vrrpSet) {
 }
 
 // gateOnce recomputes the holds and hands the changed ones to their
-// instances; it reports whether any is held.
-func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[string]string) (held bool) {
+// instances; it reports whether any awaits first check results, which
+// come without a health transition to kick the gate.
+func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[string]string) (waiting bool) {
 	cfg := d.Current().Config
 	fronted := fronts(cfg)
 	want := map[string]bool{}
@@ -202,7 +212,7 @@ func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[strin
 		ready = serviceReadiness(cfg, want, rows, health, d.drains.has)
 	})
 	for in, why := range holdReasons(fronted, ready) {
-		held = held || why != ""
+		waiting = waiting || strings.Contains(why, whyFirstRes)
 		if n := set.byName[in]; n != nil && applied[in] != why {
 			// An error means the node stopped (or ctx ended): nothing
 			// to hold any more.
@@ -210,5 +220,5 @@ func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[strin
 			applied[in] = why
 		}
 	}
-	return held
+	return waiting
 }
