@@ -26,7 +26,18 @@ func (t *Text) Column(name string, labels []string, values []float64) {
 // families that follow each other row by row. Every values[k] has a
 // value per row. As with Column, the compressor codes each line from the
 // same part's line of the row before, a few lines back.
+//
+// With gzip, a family of at least reuseRows lines whose values are those
+// of the last scrape sends the code of its lines again (see codes).
 func (t *Text) Rows(labels []string, names, extras []string, values [][]float64) {
+	if t.z != nil && t.codes != nil && t.err == nil && len(names) > 0 && len(labels)*len(names) >= reuseRows &&
+		t.cachedRows(labels, names, extras, values) {
+		return
+	}
+	t.rows(labels, names, extras, values)
+}
+
+func (t *Text) rows(labels []string, names, extras []string, values [][]float64) {
 	var ch *chain
 	if t.z != nil {
 		ch = t.chains.get(labels)

@@ -33,6 +33,7 @@ type Text struct {
 	z      *gzipLines
 	enc    int
 	chains *chains
+	codes  *codes
 
 	// For Rows: where buf starts in the text, and per part the row
 	// before's line (where it starts in the text, and its value).

@@ -32,6 +32,8 @@ type gzipLines struct {
 	size uint32 // ISIZE: the input's length modulo 2^32 (RFC 1952)
 	prev []byte // the input's last line (or its tail) before the next Write
 	err  error
+
+	recording bool // the code goes to a family's entry (codes), not to w
 }
 
 const (
@@ -145,7 +147,7 @@ const outChunk = 64 << 10
 
 // spill writes the compressed bytes on once there are outChunk of them.
 func (z *gzipLines) spill() error {
-	if len(z.out) >= outChunk {
+	if len(z.out) >= outChunk && !z.recording {
 		return z.flush()
 	}
 	return z.err

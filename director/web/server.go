@@ -42,6 +42,7 @@ type Server struct {
 	opts    Options
 	handler http.Handler
 	chains  *chains  // of the bulk writers' label sets, for the compressor
+	codes   *codes   // the bulk writers' families' code at the last scrape
 	scratch *scratch // the scrapes' buffers, kept from one to the next
 
 	mu sync.Mutex
@@ -64,7 +65,7 @@ func New(o Options) *Server {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: o, ls: map[string]*listener{}, chains: &chains{}, scratch: newScratch()}
+	s := &Server{opts: o, ls: map[string]*listener{}, chains: &chains{}, codes: &codes{}, scratch: newScratch()}
 	s.handler = s.routes()
 	return s
 }
