@@ -245,20 +245,9 @@ func (f *follower) relayTo(cfg *config.Config, role relayRole, window time.Durat
 // healed runs when a master announced its VIPs again at the heal of a
 // split brain: clients that followed the other holder come here now, with
 // connections opened there, so this is a takeover for the reset hold and
-// the relay (the loser, if it is lvsd, keeps them local as after any
-// release).
-func (f *follower) healed() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cfg := f.d.Current().Config
-	if !f.master || cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
-		return
-	}
-	if err := f.d.handover.Hold(handover.HoldsOf(cfg), cfg.Sync.HoldResets); err != nil {
-		f.d.log.WithError(err).Warn("reset hold not set at the heal")
-	}
-	f.relay(cfg, relayTook)
-}
+// the relay, for sync.hold_resets (the loser, if it is lvsd, keeps them
+// local as after any release).
+func (f *follower) healed() { f.expectReturning(false) }
 
 // conflicted runs when a master sees another host claim one of its VIPs:
 // a split brain is in progress, clients may be following the other
@@ -268,19 +257,28 @@ func (f *follower) healed() {
 // sync.hold_resets. Armed only at the heal, they came tens of milliseconds
 // after the loser had stepped down and announced the VIPs at this node's
 // MAC, and a connection in flight was reset (VM NAT end-to-end test).
-func (f *follower) conflicted() {
+func (f *follower) conflicted() { f.expectReturning(true) }
+
+// expectReturning arms, on a master, the reset hold and the relay of a
+// takeover: for sync.hold_resets towards the peers heard now (a heal), or
+// for as long as a conflict lasts towards the last peer heard, however
+// long ago, since the other holder has been silent since the split.
+func (f *follower) expectReturning(conflict bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cfg := f.d.Current().Config
 	if !f.master || cfg.Sync == nil || cfg.Sync.HoldResets <= 0 {
 		return
 	}
-	if err := f.d.handover.Hold(handover.HoldsOf(cfg), idleHold); err != nil {
-		f.d.log.WithError(err).Warn("reset hold not set at the address conflict")
+	window, peers, at := cfg.Sync.HoldResets, f.peers(), "at the heal"
+	f.peersSeen = peers
+	if conflict {
+		window, peers, at = idleHold, f.peersHeard(0), "at the address conflict"
 	}
-	// The other holder has been silent since the split: the last peer
-	// heard, however long ago.
-	f.relayTo(cfg, relayTook, idleHold, f.peersHeard(0))
+	if err := f.d.handover.Hold(handover.HoldsOf(cfg), window); err != nil {
+		f.d.log.WithError(err).Warn("reset hold not set " + at)
+	}
+	f.relayTo(cfg, relayTook, window, peers)
 }
 
 // resign reports whether this node is handing its VIPs over.
