@@ -48,6 +48,10 @@ func (s *soakLab) inject(f fault) error {
 		}
 		time.Sleep(f.Dur)
 		err := s.l.Lab.SetLink(s.ns[d], "e0", true)
+		if err == nil {
+			// Healthy once the kernel says the link is up (soak_link_test.go).
+			_, err = waitLinksReady(s.l.Lab, s.ns[d], []string{"e0"}, 5*time.Second)
+		}
 		s.set(s.linkDown, d, false)
 		return err
 	case "link-flap":
@@ -110,7 +114,11 @@ func (s *soakLab) flap(d string, dur, period time.Duration) error {
 			return err
 		}
 	}
-	return s.l.Lab.SetLink(s.ns[d], "e0", true)
+	if err := s.l.Lab.SetLink(s.ns[d], "e0", true); err != nil {
+		return err
+	}
+	_, err := waitLinksReady(s.l.Lab, s.ns[d], []string{"e0"}, 5*time.Second)
+	return err
 }
 
 // partition drops VRRP at d for dur: both ways (mode 0), only what d

@@ -88,6 +88,7 @@ func (s *vsoak) linksOf(param int) []string {
 
 func (s *vsoak) setLinks(d string, links []string, up bool) error {
 	for _, l := range links {
+		s.trace("%s: %s up=%v", d, l, up)
 		if err := s.l.Lab.SetLink(s.ns[d], l, up); err != nil {
 			return err
 		}
@@ -102,7 +103,18 @@ func (s *vsoak) linkDownFor(d string, links []string, dur time.Duration) error {
 		return err
 	}
 	time.Sleep(dur)
-	return s.setLinks(d, links, true)
+	if err := s.setLinks(d, links, true); err != nil {
+		return err
+	}
+	return s.linksReady(d, links)
+}
+
+// linksReady waits until the kernel reports d's links up (see
+// soak_link_test.go): d is healthy again from then.
+func (s *vsoak) linksReady(d string, links []string) error {
+	took, err := waitLinksReady(s.l.Lab, s.ns[d], links, 5*time.Second)
+	s.trace("%s: %v operationally up %v after set up", d, links, took.Round(time.Millisecond))
+	return err
 }
 
 // flap toggles d's front link every period for dur, ending up.
@@ -116,7 +128,11 @@ func (s *vsoak) flap(d string, dur, period time.Duration) error {
 			return err
 		}
 	}
-	return s.l.Lab.SetLink(s.ns[d], "e0", true)
+	s.trace("%s: flap ends, e0 up", d)
+	if err := s.l.Lab.SetLink(s.ns[d], "e0", true); err != nil {
+		return err
+	}
+	return s.linksReady(d, []string{"e0"})
 }
 
 // partition drops VRRP at d (every link) for dur: both ways (mode 0),
@@ -182,10 +198,13 @@ func (s *vsoak) switchover(dur time.Duration) error {
 		return nil // nobody to hand over from: nothing planned happens
 	}
 	var r api.SwitchoverResult
+	s.trace("%s: switchover", m)
 	if err := s.call(m, api.CmdSwitchover, api.SwitchoverArgs{}, &r); err != nil {
 		return fmt.Errorf("switchover on %s: %w", m, err)
 	}
+	s.trace("%s: switchover answered", m)
 	time.Sleep(dur)
+	s.trace("%s: switchover --restore", m)
 	if err := s.call(m, api.CmdSwitchover, api.SwitchoverArgs{Restore: true}, &r); err != nil {
 		return fmt.Errorf("switchover --restore on %s: %w", m, err)
 	}

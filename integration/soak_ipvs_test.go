@@ -89,6 +89,15 @@ type vsoak struct {
 	applied   []string      // bulk-kill: how much of the 500 the kernel had at the kill
 	bulkEst   time.Duration // bulk-kill: from SIGHUP to the 500 operations (bulkKill)
 	bulkMid   int           // bulk-kill: kills with some but not all applied
+	tracing   bool          // a replay (ONLY=): print the timeline and whole logs
+}
+
+// trace prints one line of a replay's timeline, stamped as lvsd stamps
+// its log lines (UTC, ms), so that the two can be read side by side.
+func (s *vsoak) trace(format string, args ...any) {
+	if s.tracing {
+		s.l.TB.Logf("%s "+format, append([]any{time.Now().UTC().Format("15:04:05.000")}, args...)...)
+	}
 }
 
 func newVSoak(t *testing.T, mode string, seed uint64) *vsoak {
@@ -258,6 +267,7 @@ func (s *vsoak) start(d string) error {
 		p.Kill()
 		return fmt.Errorf("lvsd on %s did not reconcile within 30s:\n%s", d, s.l.LogOf(p.Name))
 	}
+	s.trace("%s: lvsd %s reconciled", d, name)
 	s.mu.Lock()
 	s.proc[d], s.running[d] = p, true
 	s.loaded[d] = map[string]int{}
@@ -279,8 +289,10 @@ func (s *vsoak) updateHealth(d string) {
 	switch {
 	case h && s.healthy[d].IsZero():
 		s.healthy[d] = time.Now()
-	case !h:
+		s.trace("%s healthy", d)
+	case !h && !s.healthy[d].IsZero():
 		s.healthy[d] = time.Time{}
+		s.trace("%s not healthy", d)
 	}
 }
 
@@ -298,7 +310,10 @@ func (s *vsoak) procOf(d string) *netlab.Proc {
 }
 
 // signal sends sig to d's lvsd.
-func (s *vsoak) signal(d string, sig syscall.Signal) error { return s.procOf(d).Signal(sig) }
+func (s *vsoak) signal(d string, sig syscall.Signal) error {
+	s.trace("%s: %v", d, sig)
+	return s.procOf(d).Signal(sig)
+}
 
 // call sends one control request to d's daemon.
 func (s *vsoak) call(d, cmd string, args, out any) error {
@@ -384,14 +399,19 @@ func onlyFaults(t *testing.T, plan []fault, half int, only string) ([]fault, int
 // and the violations seen.
 func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
 	s := newVSoak(t, mode, seed)
+	s.tracing = os.Getenv(envSoakOnly) != ""
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || s.tracing {
 			s.mu.Lock()
 			runs := s.runs
 			s.mu.Unlock()
 			for i := 1; i <= runs; i++ {
 				for _, d := range []string{"a", "b"} {
-					if l := s.l.LogOf(fmt.Sprintf("lvsd-%s-%d", d, i)); l != "" {
+					l := s.l.LogOf(fmt.Sprintf("lvsd-%s-%d", d, i))
+					switch {
+					case l != "" && s.tracing:
+						t.Logf("==== lvsd-%s-%d\n%s", d, i, l)
+					case l != "":
 						t.Logf("==== lvsd-%s-%d (tail)\n%s", d, i, tail(l, 40))
 					}
 				}
@@ -422,10 +442,12 @@ func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
 			defer wg.Done()
 			defer s.res.give(names...)
 			win := s.log.begin(f)
+			s.trace("begin %s", f)
 			if err := s.inject(f); err != nil {
 				s.log.violate("fault-recovery", time.Now(), fmt.Sprintf("%s: %v", f, err))
 			}
 			s.log.end(win)
+			s.trace("end #%d", f.N)
 		}()
 	}
 	wg.Wait()

@@ -133,6 +133,7 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 	s := w.s
 	var dualSince, noneSince time.Time
 	var dualReported, noneReported bool
+	last := "?"
 	return func() {
 		now := time.Now()
 		var holders []string
@@ -146,6 +147,10 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 				healthy = h
 			}
 			s.mu.Unlock()
+		}
+		if h := strings.Join(holders, "+"); h != last {
+			last = h
+			s.trace("%s holders [%s] healthy since %v", vip, h, healthy.UTC().Format("15:04:05.000"))
 		}
 		s.log.checked("two-holders")
 		s.log.checked("no-holder")
