@@ -90,14 +90,24 @@ type vsoak struct {
 	bulkEst   time.Duration // bulk-kill: from SIGHUP to the 500 operations (bulkKill)
 	bulkMid   int           // bulk-kill: kills with some but not all applied
 	tracing   bool          // a replay (ONLY=): print the timeline and whole logs
+
+	tlMu     sync.Mutex // trace is called with mu held
+	timeline []string   // kept, and printed only if a violation was found
 }
 
-// trace prints one line of a replay's timeline, stamped as lvsd stamps
-// its log lines (UTC, ms), so that the two can be read side by side.
+// trace records one line of the timeline (faults, health, holders),
+// stamped as lvsd stamps its log lines (UTC, ms), so that the two can be
+// read side by side: a replay prints it as it goes, a full run when it
+// found a violation.
 func (s *vsoak) trace(format string, args ...any) {
+	line := fmt.Sprintf("%s "+format, append([]any{time.Now().UTC().Format("15:04:05.000")}, args...)...)
 	if s.tracing {
-		s.l.TB.Logf("%s "+format, append([]any{time.Now().UTC().Format("15:04:05.000")}, args...)...)
+		s.l.TB.Log(line)
+		return
 	}
+	s.tlMu.Lock()
+	s.timeline = append(s.timeline, line)
+	s.tlMu.Unlock()
 }
 
 func newVSoak(t *testing.T, mode string, seed uint64) *vsoak {
@@ -411,6 +421,11 @@ func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
 	s := newVSoak(t, mode, seed)
 	s.tracing = os.Getenv(envSoakOnly) != ""
 	t.Cleanup(func() {
+		if t.Failed() && !s.tracing {
+			s.tlMu.Lock()
+			t.Logf("==== timeline\n%s", strings.Join(s.timeline, "\n"))
+			s.tlMu.Unlock()
+		}
 		if t.Failed() || s.tracing {
 			s.mu.Lock()
 			runs := s.runs
