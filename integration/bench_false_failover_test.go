@@ -184,9 +184,7 @@ func ffFarm(l *kadLab) string {
 		fmt.Fprintf(&batch, "addr add %v/32 dev lo\n", hcbTargetAddr(false, i*hcbTCPPorts).Addr())
 	}
 	l.Batch(l.ns["c"], batch.String())
-	for _, host := range []string{"a", "b"} {
-		l.Batch(l.ns[host], "route add 198.51.100.0/24 via "+kadAddr["c"]+"\n")
-	}
+	ffRoutes(l)
 	kahListenN(l.T, l.ns["c"], hcbTCPs)
 	dir := filepath.Join(l.Dir, "ff-services")
 	for i := range ffServices {
@@ -198,6 +196,19 @@ func ffFarm(l *kadLab) string {
 		l.Write(fmt.Sprintf("ff-services/s%04d.yaml", i), f.String())
 	}
 	return dir
+}
+
+// ffRoutes routes the farm's addresses from the directors through the
+// client. A kill takes a's link down, and the kernel then drops the
+// route: each soak and kill puts it back after the lab's reset, or every
+// later lvsd on a would find its 10,000 realservers unreachable (its
+// checks failing at once, no connect made) and, waiting for a realserver
+// to serve, never preempt b.
+func ffRoutes(l *kadLab) {
+	l.TB.Helper()
+	for _, host := range []string{"a", "b"} {
+		l.Batch(l.ns[host], "route replace 198.51.100.0/24 via "+kadAddr["c"]+"\n")
+	}
 }
 
 // ffNode is one daemon of the benchmark: lvsd (with the realservers) or
@@ -371,6 +382,7 @@ func (s ffSoak) String() string {
 func ffRunSoak(l *kadLab, services string, iv time.Duration, rt int, d time.Duration) map[string]ffSoak {
 	l.TB.Helper()
 	l.reset()
+	ffRoutes(l)
 	for _, vip := range []string{ffVIPlvsd, ffVIPkeepalived} {
 		for _, host := range []string{"a", "b"} {
 			_, _ = l.Try(l.ns[host], "ip", "addr", "del", vip+"/24", "dev", "e0")
@@ -440,6 +452,7 @@ func ffRunSoak(l *kadLab, services string, iv time.Duration, rt int, d time.Dura
 func ffKill(l *kadLab, sn *kbenchSniffer, services, impl string, iv time.Duration, rt int) kbenchResult {
 	l.TB.Helper()
 	l.reset()
+	ffRoutes(l)
 	p := ffStartPair(l, services, impl, ffVIPlvsd, iv, rt)
 	defer p.stop()
 	ffElected(l, ffVIPlvsd, p)
