@@ -2,8 +2,6 @@ package director
 
 import (
 	"context"
-	"maps"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -81,7 +79,7 @@ func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *ipvs.CounterRow
 		out.Services[i] = ipvs.NewServiceRow(c)
 		seen := 0
 		for j, r := range s.reals {
-			if dc, ok := c.Dests[r.addr]; ok {
+			if dc, ok := c.Dest(r.addr); ok {
 				out.Dests[s.first+j] = ipvs.DestRow{OK: true, C: dc}
 				seen++
 			}
@@ -89,9 +87,9 @@ func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *ipvs.CounterRow
 		if seen == len(c.Dests) {
 			continue
 		}
-		for _, a := range slices.SortedFunc(maps.Keys(c.Dests), netip.AddrPort.Compare) {
-			if !slices.ContainsFunc(s.reals, func(r realRow) bool { return r.addr == a }) {
-				out.Extra = append(out.Extra, ipvs.ExtraDest{Labels: l.destLabels(s, a), C: c.Dests[a]})
+		for _, d := range c.Dests { // in address order
+			if !slices.ContainsFunc(s.reals, func(r realRow) bool { return r.addr == d.Addr }) {
+				out.Extra = append(out.Extra, ipvs.ExtraDest{Labels: l.destLabels(s, d.Addr), C: d.DestCounters})
 			}
 		}
 	}

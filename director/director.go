@@ -55,6 +55,10 @@ type Options struct {
 	// Handover flushes connections to the peer and holds resets at VIP
 	// moves; nil means the kernel's (package connsync, an nftables table).
 	Handover Handover
+	// Checkers builds the health checkers; nil means healthcheck.New.
+	// Benchmarks pass checkers that send nothing, so that the runner's
+	// own work (scheduling, rise and fall, metrics) is measured alone.
+	Checkers healthcheck.Factory
 	// Lifecycle, if set, hears "ready" once lvsd serves, "reloading" and
 	// "ready" around each reload, and "stopping" (systemd's sd_notify).
 	Lifecycle func(state string)
@@ -104,6 +108,7 @@ type Director struct {
 	follow   *follower
 	life     func(string)
 	health   *healthcheck.Runner
+	checkers healthcheck.Factory // Options.Checkers
 	notify   *notify.Notifier
 	// notifyStop ends the notifier after the final transitions are queued.
 	notifyStop context.CancelFunc
@@ -164,7 +169,7 @@ func New(path string, o Options) (*Director, error) {
 	d := &Director{
 		path: path, opts: o.Config, open: o.OpenIPVS, log: o.Log, version: o.Version, now: time.Now, clock: clockwork.NewRealClock(),
 		reloads: make(chan chan api.ReloadResult), sysctls: o.Sysctls, sync: o.Sync, life: o.Lifecycle,
-		handover: o.Handover, gateKick: make(chan struct{}, 1),
+		handover: o.Handover, gateKick: make(chan struct{}, 1), checkers: o.Checkers,
 	}
 	d.follow = &follower{d: d}
 	d.started = d.now()
@@ -258,8 +263,11 @@ func (d *Director) prepare(cfg *config.Config) (net.Listener, error) {
 	d.notifyDone = make(chan struct{})
 	d.notifyStop = notifyStop
 	go func() { defer close(d.notifyDone); d.notify.Run(notifyCtx) }()
-	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth, healthcheck.WithClock(d.clock),
-		healthcheck.WithResults(d.metrics.health.Observe)); err != nil {
+	hopts := []healthcheck.Option{healthcheck.WithClock(d.clock), healthcheck.WithResults(d.metrics.health.Observe)}
+	if d.checkers != nil {
+		hopts = append(hopts, healthcheck.WithFactory(d.checkers))
+	}
+	if d.health, err = healthcheck.NewRunner(d.log.WithField("part", "health"), d.onHealth, hopts...); err != nil {
 		ln.Close()
 		return nil, err
 	}

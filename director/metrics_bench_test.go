@@ -6,17 +6,22 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/director/ipvs"
 	"github.com/lvsd/lvsd/director/web"
 	"github.com/lvsd/lvsd/healthcheck"
 )
@@ -55,14 +60,67 @@ func checkedFarm(b *testing.B) *Director {
 	return d
 }
 
+// liveFarm is a farm of the same size whose values move as on a farm in
+// service, so that a scrape cannot send most of last scrape's lines
+// again: every realserver TCP-checked every 2 s (the default interval)
+// by the health runner, through a checker that sends nothing and passes
+// at once (the runner's scheduling, rise and fall and metrics run as in
+// a daemon, at their phases spread over the interval; the probes' own
+// cost is left out), and every destination given traffic every 2 s, when
+// a kernel folds its per-CPU counters into those it reports (ip_vs_est.c):
+// new connections, packets and bytes, and active and inactive
+// connections that vary. The traffic's cost is in the daemon's figure,
+// and small. It stops with the benchmark.
+func liveFarm(b *testing.B) *Director {
+	mem := ipvs.NewMemory()
+	pass := healthcheck.CheckerFunc(func(context.Context, netip.AddrPort) error { return nil })
+	checkers := func(c healthcheck.Spec, real netip.AddrPort) (healthcheck.Checker, netip.AddrPort, error) {
+		return pass, real, nil
+	}
+	d, _ := runFarmOn(b, farmChecked(b, benchServices, benchReals, freeAddr(b), "{type: tcp, interval: 2s}"), mem, checkers)
+	rng := rand.New(rand.NewPCG(11, 3))
+	traffic := func() {
+		mem.Traffic(func(ipvs.ServiceKey, netip.AddrPort) ipvs.DestCounters {
+			conns := 1 + rng.Uint32N(8)
+			return ipvs.DestCounters{Active: rng.Uint32N(40), Inactive: rng.Uint32N(80), Total: conns,
+				InPackets: 12 * conns, OutPackets: 10 * conns, InBytes: 1500 * uint64(conns), OutBytes: 9000 * uint64(conns)}
+		})
+	}
+	traffic()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				traffic()
+			}
+		}
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	time.Sleep(3 * time.Second) // every realserver checked at least once
+	return d
+}
+
 // cpuTime is the process's CPU time so far, user and system: on a shared
 // machine it varies less than the wall time.
 func cpuTime() time.Duration {
+	u, s := cpuTimes()
+	return u + s
+}
+
+// cpuTimes is the process's CPU time so far in user and in system mode.
+func cpuTimes() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		panic(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // BenchmarkScrape measures one /metrics scrape as Prometheus makes it
@@ -116,6 +174,20 @@ func BenchmarkScrape(b *testing.B) {
 	anew := (cpuTime() - cpu0) / anewRuns
 	fmt.Printf("BENCH|/metrics scrape (gzip) after every family changed since the last one, %d x %d|%.1f ms CPU|< %.0f ms CPU|the scrapes above send unchanged families' compressed lines again; here none is unchanged\n",
 		benchServices, benchReals, ms2(anew), budgetShare*1000)
+}
+
+func BenchmarkScrapeAnew(b *testing.B) {
+	d := checkedFarm(b)
+	h := d.web.Handler()
+	w := &countingWriter{h: http.Header{}}
+	req := prometheusRequest("/metrics")
+	h.ServeHTTP(w, req)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		d.web.ForgetCodes()
+		h.ServeHTTP(w, req)
+	}
 }
 
 // BenchmarkScrapePlain is the same scrape by a client that does not ask
@@ -221,31 +293,65 @@ func BenchmarkStatusPage(b *testing.B) {
 // before it gives the daemon's cost without scrapes: the periodic
 // reconcile of the IPVS table (every 30 s by default, ~50 ms at this
 // size) falls in each window alike. The farm's checks are "none": the
-// health checks' own cost (probes, sockets) is in neither figure.
+// health checks' own cost (probes, sockets) is in neither figure. The
+// collector's target is lvsd run's (DefaultGCPercent).
+//
+// It runs twice: on a farm whose values stand still (checkedFarm: a
+// scrape sends most families' compressed lines of the last scrape again)
+// and on a live one (liveFarm: check results every 2 s per realserver
+// and traffic on every destination, so that most families change between
+// scrapes, as on a farm in service).
 func BenchmarkDaemonCPU(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(DefaultGCPercent))
+	for range b.N {
+		daemonCPU(b, checkedFarm(b), "values standing still")
+		daemonCPU(b, liveFarm(b), "a live farm: every realserver checked every 2 s (the runner, no probe sent), traffic on every destination")
+	}
+}
+
+func daemonCPU(b *testing.B, d *Director, farmNote string) {
 	const idleSeconds, scrapeSeconds = 30, 30
-	d := checkedFarm(b)
 	url := "http://" + d.web.Addrs()[0] + "/metrics"
 	scrape(b, d)
-	share := func(f func()) float64 {
-		c0, t0 := cpuTime(), time.Now()
+	runtime.GC()
+	type use struct{ share, user, sys, allocMB float64 }
+	measure := func(f func()) use {
+		u0, s0 := cpuTimes()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		t0 := time.Now()
 		f()
-		return (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
+		wall := time.Since(t0).Seconds()
+		u1, s1 := cpuTimes()
+		runtime.ReadMemStats(&m1)
+		return use{((u1 - u0) + (s1 - s0)).Seconds() / wall, (u1 - u0).Seconds() / wall, (s1 - s0).Seconds() / wall,
+			float64(m1.TotalAlloc-m0.TotalAlloc) / 1e6 / wall}
 	}
-	for range b.N {
-		idle := share(func() { time.Sleep(idleSeconds * time.Second) })
-		var out []byte
-		busy := share(func() {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperScraper$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "LVSD_SCRAPE_URL="+url, "LVSD_SCRAPES="+strconv.Itoa(scrapeSeconds))
-			var err error
-			if out, err = cmd.CombinedOutput(); err != nil {
-				b.Fatalf("scraper: %v\n%s", err, out)
-			}
-		})
-		fmt.Printf("BENCH|lvsd's CPU while scraped once a second (%d scrapes by another process), %d x %d|%.2f%% of a core (idle: %.2f%%; the scrapes: %.2f%%)|< %.0f%%|%s; no health-check traffic (checks none); machine shared\n",
-			scrapeSeconds, benchServices, benchReals, 100*busy, 100*idle, 100*(busy-idle), 100*budgetShare, strings.TrimSpace(lastLine(out)))
+	idle := measure(func() { time.Sleep(idleSeconds * time.Second) })
+	var out []byte
+	if dir := os.Getenv("LVSD_BENCH_CPUPROFILE"); dir != "" { // a profile of each busy window, for work on it
+		f, err := os.CreateTemp(dir, "daemon-cpu-*.prof")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("busy window's CPU profile (%s): %s\n", farmNote, f.Name())
+		defer pprof.StopCPUProfile()
 	}
+	busy := measure(func() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperScraper$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "LVSD_SCRAPE_URL="+url, "LVSD_SCRAPES="+strconv.Itoa(scrapeSeconds))
+		var err error
+		if out, err = cmd.CombinedOutput(); err != nil {
+			b.Fatalf("scraper: %v\n%s", err, out)
+		}
+	})
+	fmt.Printf("BENCH|lvsd's CPU while scraped once a second (%d scrapes by another process), %d x %d, %s|%.2f%% of a core (idle: %.2f%%; the scrapes: %.2f%%)|< %.0f%%|user %.2f%%, system %.2f%%, %.1f MB/s allocated (idle %.1f); %s; checks none; GOGC %d; machine shared\n",
+		scrapeSeconds, benchServices, benchReals, farmNote, 100*busy.share, 100*idle.share, 100*(busy.share-idle.share), 100*budgetShare,
+		100*busy.user, 100*busy.sys, busy.allocMB, idle.allocMB, strings.TrimSpace(lastLine(out)), DefaultGCPercent)
 }
 
 func lastLine(b []byte) string {

@@ -188,7 +188,7 @@ func ipvsStatus(r ipvs.Result, t ipvs.Table, readErr error, counters map[ipvs.Se
 		addrs := slices.SortedFunc(maps.Keys(svc.Dests), func(a, b netip.AddrPort) int { return a.Compare(b) })
 		for _, a := range addrs {
 			dst := svc.Dests[a]
-			dc := c.Dests[a]
+			dc, _ := c.Dest(a)
 			ss.Reals = append(ss.Reals, api.RealStatus{Addr: a.String(), Forward: string(dst.Forward), Weight: dst.Weight,
 				Active: dc.Active, Inactive: dc.Inactive, Connections: dc.Total, CPS: dc.CPS, InBytes: dc.InBytes, OutBytes: dc.OutBytes})
 		}

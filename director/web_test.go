@@ -15,11 +15,18 @@ import (
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/ipvs"
+	"github.com/lvsd/lvsd/healthcheck"
 )
 
 // farm writes a configuration of services x reals (no health check: no
 // packet leaves) listening on listen, and returns its main file.
 func farm(tb testing.TB, services, reals int, listen string) string {
+	tb.Helper()
+	return farmChecked(tb, services, reals, listen, "{type: none}")
+}
+
+// farmChecked is farm with every service's check as given.
+func farmChecked(tb testing.TB, services, reals int, listen, check string) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	svcDir := filepath.Join(dir, "services.d")
@@ -32,7 +39,7 @@ func farm(tb testing.TB, services, reals int, listen string) string {
 	}
 	for s := range services {
 		var b strings.Builder
-		fmt.Fprintf(&b, "name: svc%04d\nvirtual: 192.0.2.%d:%d\nforward: nat\ncheck: {type: none}\nreals:\n", s, 1+s%250, 1000+s)
+		fmt.Fprintf(&b, "name: svc%04d\nvirtual: 192.0.2.%d:%d\nforward: nat\ncheck: %s\nreals:\n", s, 1+s%250, 1000+s, check)
 		for r := range reals {
 			fmt.Fprintf(&b, "  - address: 198.51.%d.%d:8080\n", 100+r/250, 1+r%250)
 		}
@@ -47,12 +54,19 @@ func farm(tb testing.TB, services, reals int, listen string) string {
 // once it serves.
 func runFarm(tb testing.TB, main string) (*Director, <-chan error) {
 	tb.Helper()
+	return runFarmOn(tb, main, ipvs.NewMemory(), nil)
+}
+
+// runFarmOn is runFarm on the in-memory table mem, its checkers built by
+// checkers (nil: healthcheck.New).
+func runFarmOn(tb testing.TB, main string, mem *ipvs.Memory, checkers healthcheck.Factory) (*Director, <-chan error) {
+	tb.Helper()
 	l := logrus.New()
 	l.SetLevel(logrus.ErrorLevel)
 	life := newLifecycle()
 	d, err := New(main, Options{Config: testOptions(), Log: logrus.NewEntry(l), Version: "test",
-		OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return ipvs.NewMemory(), nil },
-		Sysctls:  offSysctls{}, Sync: &fakeSync{}, Handover: &fakeHandover{}, Lifecycle: life.report, Mode: ModeIPVSMemory})
+		OpenIPVS: func(*config.Config) (ipvs.IPVS, error) { return mem, nil },
+		Sysctls:  offSysctls{}, Sync: &fakeSync{}, Handover: &fakeHandover{}, Lifecycle: life.report, Mode: ModeIPVSMemory, Checkers: checkers})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package ipvs
 import (
 	"context"
 	"net/netip"
+	"slices"
 )
 
 // Counters are the kernel's live figures for one service, which the
@@ -14,7 +15,31 @@ type Counters struct {
 	InBytes     uint64
 	OutBytes    uint64
 	CPS         uint32 // connections per second, the kernel's estimate
-	Dests       map[netip.AddrPort]DestCounters
+	// Dests are the service's destinations in address order: a slice
+	// rather than a map, since a read at 1,000 services x 10 realservers
+	// every 2 s made 2.3 MB of maps for the collector to sweep, and a
+	// scrape looks each one up once per read.
+	Dests []DestCount
+}
+
+// DestCount is a destination's counters with its address.
+type DestCount struct {
+	Addr netip.AddrPort
+	DestCounters
+}
+
+// Dest returns the counters of the destination a, if the service has it.
+func (c *Counters) Dest(a netip.AddrPort) (DestCounters, bool) {
+	i, ok := slices.BinarySearchFunc(c.Dests, a, func(d DestCount, a netip.AddrPort) int { return d.Addr.Compare(a) })
+	if !ok {
+		return DestCounters{}, false
+	}
+	return c.Dests[i].DestCounters, true
+}
+
+// sortDests puts the destinations in address order, as Dest expects.
+func (c *Counters) sortDests() {
+	slices.SortFunc(c.Dests, func(x, y DestCount) int { return x.Addr.Compare(y.Addr) })
 }
 
 // DestCounters are a destination's connection counts and traffic.

@@ -135,20 +135,21 @@ func (k *Kernel) Counters() (map[ServiceKey]Counters, error) {
 		c := Counters{
 			Connections: s.Stats.Connections, InPackets: s.Stats.PacketsIn, OutPackets: s.Stats.PacketsOut,
 			InBytes: s.Stats.BytesIn, OutBytes: s.Stats.BytesOut, CPS: s.Stats.CPS,
-			Dests: map[netip.AddrPort]DestCounters{},
 		}
 		dests, err := k.h.ListDestinations(s)
 		if err != nil {
 			return nil, fmt.Errorf("list destinations of %v: %w", key, err)
 		}
+		c.Dests = make([]DestCount, 0, len(dests))
 		for _, d := range dests {
 			a, _ := netip.AddrFromSlice(d.Address)
-			c.Dests[netip.AddrPortFrom(a.Unmap(), d.Port)] = DestCounters{
+			c.Dests = append(c.Dests, DestCount{netip.AddrPortFrom(a.Unmap(), d.Port), DestCounters{
 				Active: d.ActiveConns, Inactive: d.InactConns, Persistent: d.PersistConns, Total: d.Stats.Connections,
 				InPackets: d.Stats.PacketsIn, OutPackets: d.Stats.PacketsOut, InBytes: d.Stats.BytesIn, OutBytes: d.Stats.BytesOut,
 				CPS: d.Stats.CPS,
-			}
+			}})
 		}
+		c.sortDests()
 		out[key] = c
 	}
 	return out, nil

@@ -16,8 +16,9 @@ type Memory struct {
 	t         cached // compact, as the Reconciler's copy: a lab's table holds 100,000 destinations
 	recording bool   // since ResetCalls: calls lists the operations
 	calls     []Op
-	tables    int // calls to Table
-	reads     int // calls to Services
+	tables    int                                            // calls to Table
+	reads     int                                            // calls to Services
+	stats     map[ServiceKey]map[netip.AddrPort]DestCounters // Traffic's; nil until it runs
 }
 
 // NewMemory returns an empty in-memory table.
@@ -50,12 +51,17 @@ func (f *Memory) Apply(op Op) error {
 			return syscall.ESRCH
 		}
 		delete(f.t, op.Key)
+		delete(f.stats, op.Key) // a service made again starts from 0, as in the kernel
 		return nil
 	}
 	if !exists {
 		return syscall.ESRCH // no such service
 	}
-	return f.applyDest(op, cs)
+	err := f.applyDest(op, cs)
+	if err == nil && op.Kind == DelDest {
+		delete(f.stats[op.Key], op.Addr)
+	}
+	return err
 }
 
 func (f *Memory) setService(op Op, exists bool) error {
@@ -146,19 +152,59 @@ func (f *Memory) Edit(fn func(Table)) {
 	f.t = cacheOf(t)
 }
 
-// Counters reports zero for every service and destination: no packet
-// passes through an in-memory table, and a lab (--ipvs=memory) exports
-// the same families as a kernel does.
+// Counters reports every service's and destination's counters: zero,
+// since no packet passes through an in-memory table, unless Traffic made
+// some. A lab (--ipvs=memory) exports the same families as a kernel does.
+// A service's figures are its destinations' summed.
 func (f *Memory) Counters() (map[ServiceKey]Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make(map[ServiceKey]Counters, len(f.t))
+	n := 0
+	for _, cs := range f.t {
+		n += len(cs.dests)
+	}
+	all := make([]DestCount, 0, n) // one allocation for every service's
 	for k, cs := range f.t {
-		c := Counters{Dests: make(map[netip.AddrPort]DestCounters, len(cs.dests))}
-		for _, d := range cs.dests {
-			c.Dests[d.addr] = DestCounters{}
+		c := Counters{Dests: all[len(all) : len(all) : len(all)+len(cs.dests)]}
+		st := f.stats[k]
+		for _, d := range cs.dests { // in address order, as Dests are
+			dc := st[d.addr]
+			c.Dests = append(c.Dests, DestCount{d.addr, dc})
+			c.Connections += dc.Total
+			c.InPackets, c.OutPackets = c.InPackets+dc.InPackets, c.OutPackets+dc.OutPackets
+			c.InBytes, c.OutBytes = c.InBytes+dc.InBytes, c.OutBytes+dc.OutBytes
+			c.CPS += dc.CPS
 		}
+		all = all[:len(all)+len(c.Dests)]
 		out[k] = c
 	}
 	return out, nil
+}
+
+// Traffic moves every destination's counters as packets through a kernel
+// would, so that labs and benchmarks see counters that change: what add
+// returns for a destination is added to its connections, packets and
+// bytes, and replaces its active, inactive and persistent connections and
+// rate (the kernel's gauges).
+func (f *Memory) Traffic(add func(k ServiceKey, a netip.AddrPort) DestCounters) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stats == nil {
+		f.stats = map[ServiceKey]map[netip.AddrPort]DestCounters{}
+	}
+	for k, cs := range f.t {
+		st := f.stats[k]
+		if st == nil {
+			st = make(map[netip.AddrPort]DestCounters, len(cs.dests))
+			f.stats[k] = st
+		}
+		for _, d := range cs.dests {
+			n, c := add(k, d.addr), st[d.addr]
+			c.Total, c.InPackets, c.OutPackets = c.Total+n.Total, c.InPackets+n.InPackets, c.OutPackets+n.OutPackets
+			c.InBytes, c.OutBytes = c.InBytes+n.InBytes, c.OutBytes+n.OutBytes
+			c.Active, c.Inactive, c.Persistent, c.CPS = n.Active, n.Inactive, n.Persistent, n.CPS
+			st[d.addr] = c
+		}
+	}
 }

@@ -3,7 +3,6 @@ package ipvs
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -92,16 +91,18 @@ func (l lines) Column(name string, labels []string, values []float64) {
 func TestWriteCounters(t *testing.T) {
 	rs := web.Reals[0].Addr
 	c := Counters{Connections: 7, InPackets: 70, OutPackets: 60, InBytes: 7000, OutBytes: 9000,
-		Dests: map[netip.AddrPort]DestCounters{
-			rs:                {Active: 2, Inactive: 3, Total: 5, InPackets: 50, OutPackets: 40, InBytes: 5000, OutBytes: 6000},
-			web.Reals[1].Addr: {Active: 1, Total: 2},
+		Dests: []DestCount{
+			{rs, DestCounters{Active: 2, Inactive: 3, Total: 5, InPackets: 50, OutPackets: 40, InBytes: 5000, OutBytes: 6000}},
+			{web.Reals[1].Addr, DestCounters{Active: 1, Total: 2}},
 		}}
+	c.sortDests()
+	rsCounters, _ := c.Dest(rs)
 	svc := fmt.Sprintf("vs=%q", KeyOf(web))
 	dst := fmt.Sprintf("vs=%q,rs=%q", KeyOf(web), rs)
 	l := lines{}
 	WriteCounters(l, &CounterRows{
 		ServiceLabels: []string{svc, "vs=absent"}, Services: []ServiceRow{NewServiceRow(c), {}},
-		DestLabels: []string{dst, "rs=absent"}, Dests: []DestRow{{OK: true, C: c.Dests[rs]}, {}},
+		DestLabels: []string{dst, "rs=absent"}, Dests: []DestRow{{OK: true, C: rsCounters}, {}},
 		Extra: []ExtraDest{{Labels: "rs=extra", C: DestCounters{Total: 9}}},
 	})
 	want := map[string]float64{
