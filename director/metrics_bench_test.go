@@ -176,20 +176,6 @@ func BenchmarkScrape(b *testing.B) {
 		benchServices, benchReals, ms2(anew), budgetShare*1000)
 }
 
-func BenchmarkScrapeAnew(b *testing.B) {
-	d := checkedFarm(b)
-	h := d.web.Handler()
-	w := &countingWriter{h: http.Header{}}
-	req := prometheusRequest("/metrics")
-	h.ServeHTTP(w, req)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		d.web.ForgetCodes()
-		h.ServeHTTP(w, req)
-	}
-}
-
 // BenchmarkScrapePlain is the same scrape by a client that does not ask
 // for gzip (curl without --compressed).
 func BenchmarkScrapePlain(b *testing.B) {
