@@ -65,6 +65,7 @@ func TestFollowerHandsOver(t *testing.T) {
 		t.Fatalf("%d flushes while taking over", n)
 	}
 	f.step(false)
+	f.flushing.Wait()
 	n, holds, _ := fh.snapshot()
 	if n != 1 {
 		t.Fatalf("%d flushes right after the release, want 1", n)
@@ -144,6 +145,7 @@ func TestFollowerHoldOff(t *testing.T) {
 	d, _, fh, clock := newFollowerDaemon(t, "")
 	d.follow.step(true)
 	d.follow.step(false)
+	d.follow.flushing.Wait()
 	clock.advance(t, stragglerDelay) // the straggler timer has run
 	if n, holds, _ := fh.snapshot(); n != 0 {
 		t.Errorf("no sync: %d flushes", n)
@@ -212,6 +214,7 @@ func TestFollowerHoldsBeforeTheFlushOnRelease(t *testing.T) {
 	fh.order = nil
 	fh.mu.Unlock()
 	f.step(false)
+	f.flushing.Wait()
 	fh.mu.Lock()
 	order := slices.Clone(fh.order)
 	fh.mu.Unlock()
@@ -240,5 +243,54 @@ func TestFollowerHoldsFromTheConflict(t *testing.T) {
 	_, holds, _ = fh.snapshot()
 	if last := holds[len(holds)-1]; last.d != 2*time.Second {
 		t.Errorf("hold after the heal %v, want sync.hold_resets (2s)", last.d)
+	}
+}
+
+// TestSoakTakeoverWaitedForTheReleaseFlush is the regression test of the
+// VM soak's "new connection failed: read tcp 192.0.2.100:51622->
+// 192.0.2.10:7000: i/o timeout" (issue 14, seed 7, #72-73): a's link went
+// down, it released the VIPs and flushed its connection table (7,641
+// connections, 3.8 s under emulation); its link came back and it took the
+// VIPs back 1.3 s into the flush, but the follower, flushing inside its
+// step, armed the takeover's relay and short reset hold and started the
+// sync master daemon only 2.6 s later. A takeover during a flush now arms
+// at once; the flush ends on its own, and its stragglers follow it.
+func TestSoakTakeoverWaitedForTheReleaseFlush(t *testing.T) {
+	d, fs, fh, clock := newFollowerDaemon(t, "sync: {interface: eth1, sync_id: 7, hold_resets: 2s}\n")
+	f := d.follow
+	fh.block = make(chan struct{})
+	f.step(true)
+	f.step(false) // the release: its flush blocks
+	_, before, _ := fh.snapshot()
+	took := make(chan struct{})
+	go func() { f.step(true); close(took) }()
+	select {
+	case <-took:
+	case <-time.After(guard):
+		close(fh.block)
+		t.Fatal("the takeover waited for the release's flush")
+	}
+	_, holds, _ := fh.snapshot()
+	if len(holds) != len(before)+1 || holds[len(holds)-1].d != 2*time.Second {
+		t.Errorf("holds after the takeover %+v, want the short hold of a takeover", holds[len(before):])
+	}
+	fs.mu.Lock()
+	running := fs.running[ipvs.SyncMaster]
+	fs.mu.Unlock()
+	if running != "eth1" {
+		t.Error("sync master daemon not started by the takeover during the flush")
+	}
+	if n, _, _ := fh.snapshot(); n != 0 {
+		t.Fatalf("%d flushes done while the first is blocked", n)
+	}
+	fh.block <- struct{}{} // the release's flush ends
+	f.flushing.Wait()
+	if n, _, _ := fh.snapshot(); n != 1 {
+		t.Fatalf("%d flushes after the release's ended, want 1", n)
+	}
+	close(fh.block)
+	clock.advance(t, stragglerDelay)
+	if n, _, _ := fh.snapshot(); n != 2 {
+		t.Errorf("%d flushes after stragglerDelay, want 2 (the stragglers)", n)
 	}
 }

@@ -74,6 +74,7 @@ func (f *fakeSync) Stop(role ipvs.SyncRole) error {
 type fakeHandover struct {
 	now     func() time.Time // stamps flushes; nil: time.Now
 	called  chan string      // if set, hears "flush" and "hold" after each call
+	block   chan struct{}    // if set, each Flush waits for a receive on it
 	mu      sync.Mutex
 	flushes []time.Time
 	holds   []holdCall
@@ -94,6 +95,9 @@ type holdCall struct {
 }
 
 func (f *fakeHandover) Flush(*config.Config) (int, error) {
+	if f.block != nil {
+		<-f.block
+	}
 	now := time.Now
 	if f.now != nil {
 		now = f.now
