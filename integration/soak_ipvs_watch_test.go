@@ -231,7 +231,7 @@ func (w *vsoakWatch) tables() func() {
 			if healthySince.After(t0) {
 				healthySince = time.Time{}
 			}
-			w.health(d, st, healthySince)
+			w.health(d, st, healthySince, t0)
 			if !allMaster(st) {
 				spans.forget(d)
 				continue
@@ -297,11 +297,12 @@ func (s *vsoak) realName(addr string) string {
 	return ""
 }
 
-// health checks d's verdicts against the realservers' truth, as the
-// namespace layer does; netem at d explains a wrong verdict.
-func (w *vsoakWatch) health(d string, st api.Status, healthySince time.Time) {
+// health checks d's verdicts, in a status asked for at asked, against
+// the realservers' truth (wrongVerdict); netem at d explains a wrong
+// verdict.
+func (w *vsoakWatch) health(d string, st api.Status, healthySince, asked time.Time) {
 	s := w.s
-	if healthySince.IsZero() || s.log.explained(time.Now(), 2*time.Second, func(f fault) bool {
+	if healthySince.IsZero() || s.log.explained(asked, 2*time.Second, func(f fault) bool {
 		return f.Kind == "netem" && f.Target == d
 	}) {
 		return
@@ -318,11 +319,12 @@ func (w *vsoakWatch) health(d string, st api.Status, healthySince time.Time) {
 		upSince, downAt := s.rsUpSince[n], s.rsDownAt[n]
 		s.mu.Unlock()
 		s.log.checked("health")
-		switch {
-		case upSince.IsZero() && h.Up && time.Since(later(downAt, healthySince)) > 2*200*time.Millisecond+150*time.Millisecond+time.Second:
-			s.log.violate("health", time.Now(), fmt.Sprintf("%s says %s is up; it was killed %v ago", d, n, time.Since(downAt).Round(time.Millisecond)))
-		case !upSince.IsZero() && !h.Up && time.Since(later(upSince, healthySince)) > 2*200*time.Millisecond+time.Second:
-			s.log.violate("health", time.Now(), fmt.Sprintf("%s says %s is down; it is up since %v ago", d, n, time.Since(upSince).Round(time.Millisecond)))
+		if age, wrong := wrongVerdict(h.Up, upSince, downAt, healthySince, asked); wrong {
+			what := fmt.Sprintf("%s says %s is down in a status asked for %v after it came up", d, n, age.Round(time.Millisecond))
+			if h.Up {
+				what = fmt.Sprintf("%s says %s is up in a status asked for %v after it was killed", d, n, age.Round(time.Millisecond))
+			}
+			s.log.violate("health", asked, what)
 		}
 	}
 }
@@ -425,11 +427,4 @@ func (w *vsoakWatch) longConn() {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
