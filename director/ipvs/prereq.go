@@ -28,8 +28,9 @@ func (r Requirement) String() string {
 
 // needs lists the settings the configuration's forwarding modes require.
 func needs(cfg *config.Config) []Requirement {
-	var nat4, nat6 bool
+	var nat4, nat6, persistent bool
 	for _, s := range cfg.Services {
+		persistent = persistent || s.Persistence != nil
 		for _, r := range s.Reals {
 			if r.Forward == config.NAT {
 				nat4 = nat4 || !s.IPv6
@@ -54,6 +55,20 @@ func needs(cfg *config.Config) []Requirement {
 		// in the table, so its established connections go on.
 		out = append(out, Requirement{Path: "net/ipv4/vs/expire_nodest_conn", Want: "1",
 			Why: "new connections that reuse the client port of a removed realserver's connection are scheduled, not dropped until it times out"})
+	}
+	if persistent {
+		// lvsd takes a realserver out of service by weight 0 when it is
+		// drained, or down with quiescent: its connections go on. But the
+		// kernel's default (0) also keeps every persistence template that
+		// points at it, and sends each of those clients' new connections
+		// there until the template times out (persistence.timeout, 300 s
+		// by default): a drained server keeps getting new work, a dead
+		// quiescent one fails it. At 1 a template whose realserver has
+		// weight 0 expires at the client's next connection, which is
+		// scheduled afresh (ip_vs_check_template). keepalived's manual
+		// asks for the same.
+		out = append(out, Requirement{Path: "net/ipv4/vs/expire_quiescent_template", Want: "1",
+			Why: "a persistent client's new connections leave a drained or quiescent realserver instead of following its template there"})
 	}
 	if nat4 {
 		out = append(out, Requirement{Path: "net/ipv4/ip_forward", Want: "1",

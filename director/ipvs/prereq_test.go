@@ -29,11 +29,16 @@ func (f *fakeSysctls) Set(p, v string) error {
 	return nil
 }
 
-// nodest is what every configuration with a service needs: see needs.
-const nodest = "net/ipv4/vs/expire_nodest_conn"
+// nodest is what every configuration with a service needs, quiescent
+// what a persistent service needs: see needs.
+const (
+	nodest    = "net/ipv4/vs/expire_nodest_conn"
+	quiescent = "net/ipv4/vs/expire_quiescent_template"
+)
 
 func TestPrerequisites(t *testing.T) {
-	dr := v6 // an IPv6 DR service needs nothing
+	// An IPv6 DR or an IPv4 TUN service needs no forwarding; v6 is
+	// persistent, mark is not.
 	cases := []struct {
 		name     string
 		services []config.Service
@@ -44,18 +49,21 @@ func TestPrerequisites(t *testing.T) {
 		after    string   // ip_forward after the check
 	}{
 		{name: "no service", after: "0"},
-		{name: "dr only", services: []config.Service{dr}, want: []string{nodest}, after: "0"},
-		{name: "dr only, set", services: []config.Service{dr}, set: true, after: "0"},
+		{name: "tun only", services: []config.Service{mark}, want: []string{nodest}, after: "0"},
+		{name: "tun only, set", services: []config.Service{mark}, set: true, after: "0"},
 		{name: "nat", services: []config.Service{web}, want: []string{nodest, "net/ipv4/ip_forward"}, after: "0"},
 		{name: "nat with sync", services: []config.Service{web}, sync: true,
 			want: []string{nodest, "net/ipv4/ip_forward", "net/ipv4/vs/conntrack"}, after: "0"},
 		{name: "nat, set", services: []config.Service{web}, sync: true, set: true, after: "1"},
 		{name: "nat, set refused", services: []config.Service{web}, set: true, readOnly: true,
 			want: []string{nodest, "net/ipv4/ip_forward"}, after: "0"},
+		{name: "persistent dr", services: []config.Service{v6}, want: []string{nodest, quiescent}, after: "0"},
+		{name: "persistent dr, set", services: []config.Service{v6}, set: true, after: "0"},
+		{name: "persistent dr beside nat", services: []config.Service{web, v6}, want: []string{nodest, quiescent, "net/ipv4/ip_forward"}, after: "0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sys := &fakeSysctls{v: map[string]string{"net/ipv4/ip_forward": "0", "net/ipv4/vs/conntrack": "0", nodest: "0"},
+			sys := &fakeSysctls{v: map[string]string{"net/ipv4/ip_forward": "0", "net/ipv4/vs/conntrack": "0", nodest: "0", quiescent: "0"},
 				readOnly: c.readOnly}
 			cfg := &config.Config{Services: c.services, Director: config.Director{SetSysctls: c.set}}
 			if c.sync {
