@@ -166,17 +166,17 @@ func (f *Memory) Counters() (map[ServiceKey]Counters, error) {
 	}
 	all := make([]DestCount, 0, n) // one allocation for every service's
 	for k, cs := range f.t {
-		c := Counters{Dests: all[len(all) : len(all) : len(all)+len(cs.dests)]}
-		st := f.stats[k]
+		var c Counters
+		start, st := len(all), f.stats[k]
 		for _, d := range cs.dests { // in address order, as Dests are
 			dc := st[d.addr]
-			c.Dests = append(c.Dests, DestCount{d.addr, dc})
+			all = append(all, DestCount{d.addr, dc})
 			c.Connections += dc.Total
 			c.InPackets, c.OutPackets = c.InPackets+dc.InPackets, c.OutPackets+dc.OutPackets
 			c.InBytes, c.OutBytes = c.InBytes+dc.InBytes, c.OutBytes+dc.OutBytes
 			c.CPS += dc.CPS
 		}
-		all = all[:len(all)+len(c.Dests)]
+		c.Dests = all[start:len(all):len(all)]
 		out[k] = c
 	}
 	return out, nil
