@@ -55,9 +55,7 @@ func TestFollowerHandsOver(t *testing.T) {
 	if !equalHolds(holds, want) {
 		t.Fatalf("holds %+v, want %+v", holds, want)
 	}
-	fs.mu.Lock()
-	running := fs.running[ipvs.SyncMaster]
-	fs.mu.Unlock()
+	running, _ := fs.on(ipvs.SyncMaster)
 	if running != "eth1" {
 		t.Fatalf("sync master daemon not started on takeover")
 	}
@@ -73,9 +71,7 @@ func TestFollowerHandsOver(t *testing.T) {
 	if last := holds[len(holds)-1]; last.d != idleHold {
 		t.Errorf("after release the hold is %v, want the idle hold re-armed", last.d)
 	}
-	fs.mu.Lock()
-	_, running2 := fs.running[ipvs.SyncMaster]
-	fs.mu.Unlock()
+	_, running2 := fs.on(ipvs.SyncMaster)
 	if running2 {
 		t.Error("sync master daemon still running after the release")
 	}
@@ -274,9 +270,7 @@ func TestSoakTakeoverWaitedForTheReleaseFlush(t *testing.T) {
 	if len(holds) != len(before)+1 || holds[len(holds)-1].d != 2*time.Second {
 		t.Errorf("holds after the takeover %+v, want the short hold of a takeover", holds[len(before):])
 	}
-	fs.mu.Lock()
-	running := fs.running[ipvs.SyncMaster]
-	fs.mu.Unlock()
+	running, _ := fs.on(ipvs.SyncMaster)
 	if running != "eth1" {
 		t.Error("sync master daemon not started by the takeover during the flush")
 	}

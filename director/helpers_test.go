@@ -63,6 +63,14 @@ func (f *fakeSync) Start(role ipvs.SyncRole, iface string, _ uint8) error {
 	return nil
 }
 
+// on returns the interface the role's daemon runs on, if it runs.
+func (f *fakeSync) on(role ipvs.SyncRole) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	iface, ok := f.running[role]
+	return iface, ok
+}
+
 func (f *fakeSync) Stop(role ipvs.SyncRole) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
