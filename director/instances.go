@@ -109,6 +109,7 @@ func (d *Director) startVRRP(ctx context.Context, cfg *config.Config, ev vrrpEve
 			return nil, err
 		}
 	}
+	set.setAnnounceOrder(cfg)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, n := range set.nodes {

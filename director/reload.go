@@ -51,6 +51,7 @@ func (d *Director) reload() api.ReloadResult {
 		d.metrics.loaded(cfg)
 		d.notify.SetConfig(d.notifyConfig(cfg))
 		d.apply(cfg)
+		d.vrrp.setAnnounceOrder(cfg)
 		d.follow.reloaded(cfg)
 		d.log.WithFields(logrus.Fields{"generation": res.Generation, "services": len(cfg.Services)}).
 			Info("configuration reloaded")

@@ -118,10 +118,35 @@ func (p *ipvsPair) explainSlow(from, to time.Time, first []string) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "connection from client port %s (first SYN %.3f, FIN %.3f, %d SYNs, failed or retransmitted: %v):\n",
 			port, begin[port], last[port], syns[port], named[port])
+		if named[port] {
+			// An earlier connection from the same client port (the client
+			// reuses ports) leaves entries and sockets behind on the
+			// directors and realservers: its last packets, on every hop.
+			for _, c := range p.captures {
+				var earlier []string
+				for _, l := range read(c, "tcp port "+port) {
+					f := strings.Fields(l)
+					if len(f) == 0 {
+						continue
+					}
+					if t, _ := strconv.ParseFloat(f[0], 64); t < begin[port]-0.3 {
+						earlier = append(earlier, l)
+					}
+				}
+				if len(earlier) > 0 {
+					fmt.Fprintf(&b, "  %-10s %d packets of an earlier connection from port %s, the last ones:\n", c.name, len(earlier), port)
+					for _, l := range earlier[max(0, len(earlier)-8):] {
+						fmt.Fprintf(&b, "  %-10s %s\n", c.name, l)
+					}
+				}
+			}
+		}
 		for i, c := range p.captures {
 			filter := "port " + port
 			if i == 0 {
 				filter += " or arp or ip proto 112"
+			} else {
+				filter += " or arp" // when each side learnt the new master
 			}
 			if strings.HasSuffix(c.name, p.syncIfc()) && c.name[0] != 'r' && c.name[0] != 'c' {
 				filter += " or udp port 8848"

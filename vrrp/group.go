@@ -185,7 +185,7 @@ func (n *Node) report(l *lead) {
 // member holds its VIPs.
 func (n *Node) onMailbox() {
 	n.applyView(n.mbox.get())
-	if !n.annGroup.IsZero() && n.want && n.group.othersHold(n) {
+	if !n.annGroup.IsZero() && n.want && n.group.readyToAnnounce(n) {
 		n.annGroup = time.Time{}
 		n.startAnnounce(n.clock.Now())
 	}
@@ -204,6 +204,57 @@ func (n *Node) onMailbox() {
 // that does not follow (stopped, or its peer's VIPs claimed elsewhere)
 // delays the others' announce by the bound, never more.
 const groupAnnounce = 100 * time.Millisecond
+
+// SetAnnounceLast makes this member of a group announce its VIPs only
+// after the members without it have announced theirs, still within the
+// group's bound (groupAnnounce). lvsd sets it on a NAT pair's front
+// members when another member is the realservers' gateway: announced
+// together but on separate threads, the front could reach clients first,
+// a client's SYN reach the new master and go to a realserver that still
+// sent its SYN-ACK to the old master's gateway MAC (seen in the VM NAT
+// end-to-end test: the gateway announce 23 ms after the front's, three
+// SYN-ACKs forwarded untranslated by the old master, three clients
+// retransmitting 1 s later). The gateway's announce leaves first on the
+// inside link, so it reaches a realserver before any SYN sent after it.
+// Safe to call at any time from any goroutine.
+func (n *Node) SetAnnounceLast(last bool) { n.announceLast.Store(last) }
+
+// readyToAnnounce reports whether n, which holds its VIPs, may announce
+// them: every other running member holds its own and, when n announces
+// last, every member that does not has announced.
+func (g *Group) readyToAnnounce(n *Node) bool {
+	if !g.othersHold(n) {
+		return false
+	}
+	if !n.announceLast.Load() {
+		return true
+	}
+	g.mu.Lock()
+	members := g.members
+	g.mu.Unlock()
+	for _, m := range members {
+		if m != n && m.started.Load() && !m.announceLast.Load() && !m.announced.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// poke wakes the other members to look at the group again (onMailbox),
+// without a new view: n has just announced.
+func (g *Group) poke(n *Node) {
+	g.mu.Lock()
+	members := g.members
+	g.mu.Unlock()
+	for _, m := range members {
+		if m != n {
+			select {
+			case m.mbox.signal <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
 
 // othersHold reports whether every other running member holds its VIPs.
 func (g *Group) othersHold(n *Node) bool {

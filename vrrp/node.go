@@ -38,11 +38,16 @@ type Node struct {
 	idle      func(next time.Time) // test hook: called before each wait
 
 	started atomic.Bool
-	done    chan struct{} // closed when Run returns
-	events  chan func()   // run on Run's goroutine: admin calls, scripts
-	linkCh  chan linkState
-	group   *Group
-	mbox    *mailbox
+	// announceLast and announced order a group's announce (announceOrder
+	// in group.go): set by SetAnnounceLast; announced by Run's goroutine,
+	// read by the other members'.
+	announceLast atomic.Bool
+	announced    atomic.Bool
+	done         chan struct{} // closed when Run returns
+	events       chan func()   // run on Run's goroutine: admin calls, scripts
+	linkCh       chan linkState
+	group        *Group
+	mbox         *mailbox
 
 	// Owned by Run's goroutine.
 	m         *Machine

@@ -84,8 +84,9 @@ func (n *Node) send(prio uint8) {
 func (n *Node) acquire() {
 	now := n.clock.Now()
 	n.want, n.holdUntil = true, time.Time{}
+	n.announced.Store(false)
 	n.reconcile(now)
-	if n.group != nil && !n.group.othersHold(n) {
+	if n.group != nil && !n.group.readyToAnnounce(n) {
 		// See groupAnnounce: the VIPs are in place, the announce waits
 		// for the rest of the group (onMailbox) or the bound (onTimer).
 		n.annGroup = now.Add(min(n.cfg.AdvertInterval, groupAnnounce))
@@ -101,6 +102,7 @@ func (n *Node) acquire() {
 func (n *Node) release(grace time.Duration) {
 	now := n.clock.Now()
 	n.want, n.holdUntil, n.annGroup = false, time.Time{}, time.Time{}
+	n.announced.Store(false)
 	if grace > 0 {
 		n.holdUntil = now.Add(grace)
 	}
@@ -186,6 +188,9 @@ const lateAnnounce = 1100 * time.Millisecond
 // other events.
 func (n *Node) startAnnounce(now time.Time) {
 	n.announceRound()
+	if n.group != nil && !n.announced.Swap(true) {
+		n.group.poke(n) // a member announcing last waits for this one
+	}
 	n.annLeft, n.annNext = n.cfg.Announce.Repeat-1, time.Time{}
 	if n.annLeft > 0 {
 		n.annNext = now.Add(n.cfg.Announce.Interval)
