@@ -47,7 +47,11 @@ func Flush(iface string, syncID uint8, r *Resolver) (int, error) {
 // back to this host's own backup daemon. It pauses briefly every 32
 // messages so a large table does not overrun the receiver's socket buffer
 // (a datagram dropped there is a connection the peer never learns).
-func Send(iface string, msgs [][]byte) error {
+func Send(iface string, msgs [][]byte) error { return send(iface, msgs, 1, false) }
+
+// send multicasts msgs to the sync group and port out of iface with ttl,
+// looping a copy back to this host's own sockets if loop.
+func send(iface string, msgs [][]byte, ttl int, loop bool) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -63,10 +67,14 @@ func Send(iface string, msgs [][]byte) error {
 	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)}); err != nil {
 		return fmt.Errorf("connsync: multicast interface %s: %w", iface, err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, 1); err != nil {
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, ttl); err != nil {
 		return fmt.Errorf("connsync: multicast ttl: %w", err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
+	l := 0
+	if loop {
+		l = 1
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, l); err != nil {
 		return fmt.Errorf("connsync: multicast loop: %w", err)
 	}
 	to := &unix.SockaddrInet4{Port: Port, Addr: Group}
