@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -26,6 +27,10 @@ type Handover interface {
 	Hold(h rstguard.Holds, d time.Duration) error
 	// Relay passes, for d, the packets r names to the other director.
 	Relay(r rstguard.Relays, d time.Duration) error
+	// Sweep ages out this node's closed TCP connections (TIME_WAIT,
+	// CLOSE) of cfg's services and returns how many it expired; backup is
+	// asked before anything is sent (see sweep.go).
+	Sweep(cfg *config.Config, backup func() bool) (int, error)
 	// Held returns how many resets were held so far.
 	Held() (uint64, error)
 	Close() error
@@ -64,6 +69,12 @@ type follower struct {
 	flushMu sync.Mutex
 	// flushing counts the release flushes running apart (tests wait).
 	flushing sync.WaitGroup
+	// swept is set once the first sweep of closed connections is done
+	// (sweep.go): until then preemption is held.
+	swept atomic.Bool
+	// sweepErr is the last sweep's failure, "" for none; only the
+	// sweeps' goroutine uses it (a failure that repeats warns once).
+	sweepErr string
 }
 
 func (f *follower) status() api.HandoverStatus {
@@ -92,6 +103,7 @@ func (f *follower) run(ctx context.Context, set *vrrpSet, ev vrrpEvents) {
 	// data retransmission).
 	peers := f.d.clock.NewTicker(peersEvery)
 	defer peers.Stop()
+	go f.sweeps(ctx, func() bool { return !set.holdsVIPs() })
 	for {
 		select {
 		case <-ctx.Done():

@@ -89,6 +89,11 @@ type fakeHandover struct {
 	relays  []relayCall
 	order   []string // "flush", "hold" and "relay", in the order called
 	closed  bool
+	// sweep, if set, is what each Sweep does (it may advance a fake
+	// clock, to take time); swept, if set, hears each Sweep's result.
+	sweep  func(backup func() bool) (int, error)
+	swept  chan int
+	sweeps int
 }
 
 func (f *fakeHandover) tell(what string) {
@@ -138,6 +143,20 @@ func (f *fakeHandover) Relay(r rstguard.Relays, d time.Duration) error {
 type relayCall struct {
 	r rstguard.Relays
 	d time.Duration
+}
+
+func (f *fakeHandover) Sweep(_ *config.Config, backup func() bool) (int, error) {
+	n, err := 0, error(nil)
+	if f.sweep != nil {
+		n, err = f.sweep(backup)
+	}
+	f.mu.Lock()
+	f.sweeps++
+	f.mu.Unlock()
+	if f.swept != nil {
+		f.swept <- n
+	}
+	return n, err
 }
 
 func (f *fakeHandover) Held() (uint64, error) { return 0, nil }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/handover/connsync"
 	"github.com/lvsd/lvsd/director/ipvs"
 	"github.com/lvsd/lvsd/director/web"
 	"github.com/lvsd/lvsd/healthcheck"
@@ -38,6 +40,8 @@ type metrics struct {
 	handoverTables prometheus.Counter
 	handoverConns  prometheus.Counter
 	handoverErrors prometheus.Counter
+	sweeps         *prometheus.CounterVec
+	sweptConns     prometheus.Counter
 
 	labels   atomic.Pointer[labelSet]
 	counters counterCache // the kernel's IPVS counters, shared by scrapes and status
@@ -81,7 +85,13 @@ func newMetrics(d *Director) *metrics {
 			Help: "Connections sent to the peer in those tables."}),
 		handoverErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_handover_errors_total",
 			Help: "Connection tables that could not be sent."}),
+		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lvsd_handover_sweeps_total",
+			Help: "Sweeps of a backup's closed TCP connections (TIME_WAIT, CLOSE), by result: ok or failed."}, []string{"result"}),
+		sweptConns: prometheus.NewCounter(prometheus.CounterOpts{Name: "lvsd_handover_swept_connections_total",
+			Help: "Closed TCP connections a backup's sweeps expired (its kernel would have kept them up to 120 s)."}),
 	}
+	m.sweeps.WithLabelValues("ok")
+	m.sweeps.WithLabelValues("failed")
 	m.reloads.WithLabelValues("accepted")
 	m.reloads.WithLabelValues("rejected")
 	m.lastReloadOK.Set(1)
@@ -105,7 +115,7 @@ func newMetrics(d *Director) *metrics {
 			return float64(n)
 		})
 	m.reg.MustRegister(m.reloads, m.lastReload, m.lastReloadOK, m.configHash, m.handoverTables, m.handoverConns,
-		m.handoverErrors, build, generation, started, held, m.ipvs,
+		m.handoverErrors, m.sweeps, m.sweptConns, build, generation, started, held, m.ipvs,
 		vrrp.NewMetrics(func() []*vrrp.Node {
 			if !d.serving.Load() {
 				return nil
@@ -177,6 +187,19 @@ func (m *metrics) flushed(n int, err error) {
 	}
 	m.handoverTables.Inc()
 	m.handoverConns.Add(float64(n))
+}
+
+// swept records a sweep of closed connections (sweep.go); one that
+// found this node had taken the VIPs is not counted.
+func (m *metrics) swept(n int, err error) {
+	switch {
+	case errors.Is(err, connsync.ErrNotBackup):
+	case err != nil:
+		m.sweeps.WithLabelValues("failed").Inc()
+	default:
+		m.sweeps.WithLabelValues("ok").Inc()
+		m.sweptConns.Add(float64(n))
+	}
 }
 
 // labelsFor returns the label sets of cur, rendering them on the first

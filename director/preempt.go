@@ -211,7 +211,8 @@ func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[strin
 	d.health.HealthRows(func(rows []healthcheck.Pair, health []healthcheck.RealState) {
 		ready = serviceReadiness(cfg, want, rows, health, d.drains.has)
 	})
-	for in, why := range holdReasons(fronted, ready) {
+	reasons := withSweepHold(cfg, holdReasons(fronted, ready), d.follow.sweepPending(cfg), applied)
+	for in, why := range reasons {
 		waiting = waiting || strings.Contains(why, whyFirstRes)
 		if n := set.byName[in]; n != nil && applied[in] != why {
 			// An error means the node stopped (or ctx ended): nothing

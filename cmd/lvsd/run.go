@@ -167,6 +167,10 @@ func (h dryRunHandover) Relay(r rstguard.Relays, d time.Duration) error {
 	return nil
 }
 
+// Sweep touches nothing in a dry run (it would run every few seconds on
+// a backup: no log either).
+func (dryRunHandover) Sweep(*config.Config, func() bool) (int, error) { return 0, nil }
+
 func (dryRunHandover) Held() (uint64, error) { return 0, nil }
 func (dryRunHandover) Close() error          { return nil }
 

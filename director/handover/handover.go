@@ -39,6 +39,18 @@ func (k *Kernel) Flush(cfg *config.Config) (int, error) {
 	return connsync.Flush(cfg.Sync.Interface, cfg.Sync.SyncID, connsync.NewResolver(cfg.Services))
 }
 
+// Sweep ages out this node's closed TCP connections of cfg's services
+// through its own backup sync daemon (connsync.Expire), which runs
+// whenever sync is configured; backup is asked before sending. IPVS has
+// no command to delete one connection, and a stale TIME_WAIT entry on a
+// node that takes over sends a reused tuple's data to the old realserver.
+func (k *Kernel) Sweep(cfg *config.Config, backup func() bool) (int, error) {
+	if cfg.Sync == nil {
+		return 0, nil
+	}
+	return connsync.Expire(cfg.Sync.Interface, cfg.Sync.SyncID, connsync.NewResolver(cfg.Services), backup)
+}
+
 func (k *Kernel) Hold(h rstguard.Holds, d time.Duration) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
