@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/director/api"
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/director/handover/connsync"
 	"github.com/lvsd/lvsd/integration/netlab"
@@ -223,3 +225,116 @@ func clientConns(t *testing.T, l *netlab.T, ns string, client netip.Addr) []conn
 	}
 	return conns
 }
+
+// sweepDirector is the main file of one lvsd of TestIPVSRestartedDirector
+// SweepsBeforePreempting: priority %[2]d, sync on the segment, no health
+// hold (only the sweep's holds preemption).
+const sweepDirector = `node: %[1]s
+control: {socket: ctl.sock}
+http: {listen: ""}
+sync: {interface: e0, sync_id: 9}
+vrrp:
+  instances:
+    - {name: front, interface: e0, vrid: 10, priority: %[2]d, virtual_ips: [192.0.2.10/24], preempt_needs_realservers: false}
+`
+
+const sweepService = "name: echo\nvirtual: 192.0.2.10:7000\nforward: nat\ncheck: {type: none}\nreals: [{address: 198.51.100.11:7000}]\n"
+
+// TestIPVSRestartedDirectorSweepsBeforePreempting is the bug's scenario
+// through lvsd itself: director B, stopped, keeps in its kernel the
+// TIME_WAIT entries of its services (planted here by sync messages, 120 s)
+// and an ESTABLISHED one; restarted with a priority above the master A's,
+// it holds its preemption ("sweeping stale connections") until its first
+// sweep has expired them, and only then takes the VIPs, with the
+// ESTABLISHED entry still in place.
+func TestIPVSRestartedDirectorSweepsBeforePreempting(t *testing.T) {
+	netlab.NeedIPVS(t)
+	bin := lvsdBinary(t)
+	l := netlab.ForTest(t)
+	ns := l.Segment("e0", map[string]string{"a": "192.0.2.1/24", "b": "192.0.2.2/24"})
+	conf := map[string]string{}
+	for d, prio := range map[string]int{"a": 150, "b": 100} {
+		conf[d] = l.Write(d+"/lvsd.yaml", fmt.Sprintf(sweepDirector, d, prio))
+		l.Write(d+"/services.d/echo.yaml", sweepService)
+	}
+	sock := func(d string) string { return l.Dir + "/" + d + "/ctl.sock" }
+	l.Start(ns["a"], "lvsd-a", bin, "run", "-c", conf["a"])
+	waitStatus(t, sock("a"), masterOf)
+	b1 := l.Start(ns["b"], "lvsd-b-1", bin, "run", "-c", conf["b"])
+	waitStatus(t, sock("b"), backupOf)
+	if err := b1.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// B's kernel keeps its service and backup daemon (on_stop: keep);
+	// the master's sync daemon would put these there the same way.
+	var recs []connsync.Record
+	for i := range 10 {
+		recs = append(recs, connsync.Record{Protocol: syscall.IPPROTO_TCP, Flags: connsync.FlagInactive, State: 5,
+			Client:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.100"), uint16(43600+i)),
+			Virtual: netip.MustParseAddrPort("192.0.2.10:7000"), Dest: netip.MustParseAddrPort("198.51.100.11:7000")})
+	}
+	recs = append(recs, connsync.Record{Protocol: syscall.IPPROTO_TCP, State: 1,
+		Client:  netip.MustParseAddrPort("192.0.2.100:50000"),
+		Virtual: netip.MustParseAddrPort("192.0.2.10:7000"), Dest: netip.MustParseAddrPort("198.51.100.11:7000")})
+	msgs, err := connsync.Encode(9, recs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-l.Go(ns["a"], func() error { return connsync.Send("e0", msgs) }); err != nil {
+		t.Fatal(err)
+	}
+	client := netip.MustParseAddr("192.0.2.100")
+	count := func(state string) int {
+		n := 0
+		for _, c := range clientConns(t, l, ns["b"], client) {
+			if c.State == state {
+				n++
+			}
+		}
+		return n
+	}
+	l.WaitFor(5*time.Second, "the planted entries in B's table", func() bool { return count("TIME_WAIT") == 10 && count("ESTABLISHED") == 1 },
+		func() string { return l.In(ns["b"], "ipvsadm", "-Lnc") })
+
+	// B restarts above A: it preempts, but only after its sweep.
+	l.Write("b/lvsd.yaml", fmt.Sprintf(sweepDirector, "b", 200))
+	start := time.Now()
+	l.Start(ns["b"], "lvsd-b-2", bin, "run", "-c", conf["b"])
+	waitStatus(t, sock("b"), masterOf)
+	took := time.Since(start)
+	tw, est := count("TIME_WAIT"), count("ESTABLISHED")
+	log := l.LogOf("lvsd-b-2")
+	t.Logf("B restarted and preempted after %v; TIME_WAIT entries then: %d, ESTABLISHED: %d", took.Round(10*time.Millisecond), tw, est)
+	if tw != 0 || est != 1 {
+		t.Errorf("B took the VIPs with %d TIME_WAIT and %d ESTABLISHED entries, want 0 and 1:\n%s", tw, est, l.In(ns["b"], "ipvsadm", "-Lnc"))
+	}
+	var lines []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "preemption") || strings.Contains(line, "closed connections") || strings.Contains(line, "state change") {
+			lines = append(lines, line)
+		}
+	}
+	t.Logf("B's log:\n%s", strings.Join(lines, "\n"))
+	// In B's log: held for the sweep and the sweep, released, then master.
+	at := func(what string) int {
+		i := strings.Index(log, what)
+		if i < 0 {
+			t.Fatalf("B's log lacks %q:\n%s", what, log)
+		}
+		return i
+	}
+	held, swept := at(`reason="sweeping stale connections"`), at("closed connections expired on this backup")
+	released, master := at("preemption no longer held"), at("state=MASTER")
+	if !strings.Contains(log[swept:], "connections=10") {
+		t.Errorf("the sweep did not expire the 10 TIME_WAIT entries:\n%s", log)
+	}
+	// (The hold and the sweep start together, in either order.)
+	if !(held < released && swept < released && released < master) {
+		t.Errorf("B's log, want the hold and the sweep before the release, and that before MASTER; got %d %d %d %d:\n%s",
+			held, swept, released, master, log)
+	}
+}
+
+func masterOf(s api.Status) bool { return len(s.VRRP) == 1 && s.VRRP[0].State == "MASTER" }
+func backupOf(s api.Status) bool { return len(s.VRRP) == 1 && s.VRRP[0].State == "BACKUP" }
