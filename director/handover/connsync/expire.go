@@ -35,12 +35,20 @@ const ExpireTimeout = 1
 // (ip_vs_proc_conn). Templates, UDP, SCTP and live states are never
 // chosen: an ESTABLISHED entry may be a connection the backup must carry
 // at a failover.
+//
+// One race is left: if, between the table's reading and the message, the
+// master reuses the tuple for a connection to the same destination and
+// syncs it, the expiry applies to the new entry, and the backup loses it
+// (a failover then relays or resets that one connection). The window is
+// the few milliseconds of one sweep (5 to 10 ms for 20 entries in the VM),
+// and the master's daemon sends a live connection again at its next state
+// change and every sync_threshold period (50 packets by default).
 func (r *Resolver) Expiries(conns []Conn) []Record {
 	var out []Record
 	for _, c := range conns {
 		st, ok := closedStates[c.State]
-		if !ok || c.Protocol != syscall.IPPROTO_TCP || c.Template() {
-			continue
+		if !ok || c.Protocol != syscall.IPPROTO_TCP || c.Template() || c.Expires <= ExpireTimeout {
+			continue // (an entry about to go needs no message)
 		}
 		svc := r.service(c)
 		if svc == nil {

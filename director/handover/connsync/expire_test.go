@@ -40,6 +40,7 @@ UDP C0000264 9C40 C000020A 0035 C000020B 0035 UDP             299
 TCP C0000264 D438 C00002FE 1B58 C000020B 1B58 TIME_WAIT       119
 TCP C0000264 D439 C000020A 1B58 C00002FE 1B58 TIME_WAIT       119
 TCP C0000264 D43A C0000214 01BB C0000215 01BB TIME_WAIT       100
+TCP C0000264 D43C C000020A 1B58 C000020B 1B58 TIME_WAIT         1
 TCP ` + v6 + `64 D43B ` + v6 + `0a 01BB ` + v6 + `0b 01BB CLOSE 5
 `))
 	if err != nil {
@@ -52,7 +53,7 @@ TCP ` + v6 + `64 D43B ` + v6 + `0a 01BB ` + v6 + `0b 01BB CLOSE 5
 		{Protocol: 6, Flags: FlagDRoute | FlagNoOutput | FlagInactive, State: 6, Timeout: 1,
 			Client: ap("192.0.2.100:54322"), Virtual: ap("192.0.2.10:7000"), Dest: ap("192.0.2.12:7000")},
 		// live states, the templates, UDP, a VIP and a destination lvsd
-		// does not manage: left out
+		// does not manage, an entry with 1 s left: left out
 		{Protocol: 6, Flags: FlagDRoute | FlagNoOutput | FlagInactive, State: 5, Timeout: 1, FWMark: 7,
 			Client: ap("192.0.2.100:54330"), Virtual: ap("192.0.2.20:443"), Dest: ap("192.0.2.21:443")},
 		{Protocol: 6, Flags: FlagTunnel | FlagNoOutput | FlagInactive, State: 6, Timeout: 1,
