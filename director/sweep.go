@@ -36,8 +36,9 @@ const (
 )
 
 // sweepSettle is how long after the first sweep's messages went out the
-// entries are gone: the backup daemon re-arms each entry's timer to
-// connsync.ExpireTimeout (1 s) when its thread has read the message.
+// entries are surely gone: the backup daemon re-arms each entry's timer
+// to connsync.ExpireTimeout (1 s) when its thread has read the message
+// (1.01 s from send to gone in TestIPVSBackupSweepsClosedEntries).
 const sweepSettle = 2 * time.Second
 
 // whySweeping is the preemption hold of a director whose first sweep has
@@ -47,8 +48,9 @@ const whySweeping = "sweeping stale connections"
 
 // sweeps sweeps while this node is a backup, until ctx ends: at once,
 // then every sweepEvery (or sweepFactor times the last sweep). The first
-// sweep, sent or failed, releases the preemption hold (sweepPending).
-// backup reports whether this node holds no VIP now.
+// sweep releases the preemption hold (sweepPending) sweepSettle after it
+// expired something, at once if it expired nothing, failed or did not run
+// (master, no sync). backup reports whether this node holds no VIP now.
 func (f *follower) sweeps(ctx context.Context, backup func() bool) {
 	first := true
 	for {
