@@ -43,9 +43,9 @@ var vsoakMDI = 3*vsoakAdvert + time.Duration(256-100)*vsoakAdvert/256
 // layer that touch the datapath, netem (this kernel has sch_netem) and
 // a daemon killed in the middle of applying 500 IPVS operations.
 var vsoakKinds = []faultKind{
-	{Name: "sigkill", Weight: 10, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second},
+	{Name: "sigkill", Weight: 10, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second, Restarts: true},
 	{Name: "sigstop", Weight: 8, Targets: []string{"a", "b"}, Min: 100 * time.Millisecond, Max: 5 * time.Second},
-	{Name: "sigterm", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 2 * time.Second},
+	{Name: "sigterm", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 2 * time.Second, Restarts: true},
 	{Name: "link-down", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second, Params: 3},
 	{Name: "link-flap", Weight: 5, Targets: []string{"a", "b"}, Min: time.Second, Max: 3 * time.Second, Params: 60},
 	{Name: "partition", Weight: 8, Targets: []string{"a", "b"}, Min: 500 * time.Millisecond, Max: 4 * time.Second, Params: 3},
@@ -55,7 +55,7 @@ var vsoakKinds = []faultKind{
 	{Name: "reload-invalid", Weight: 4},
 	{Name: "switchover", Weight: 8, Min: time.Second, Max: 3 * time.Second},
 	{Name: "drain", Weight: 6, Targets: []string{"rs1", "rs2", "rs3"}, Min: 500 * time.Millisecond, Max: 3 * time.Second},
-	{Name: "bulk-kill", Weight: 8, Targets: []string{"a", "b"}, Max: 400 * time.Millisecond, Params: 99},
+	{Name: "bulk-kill", Weight: 8, Targets: []string{"a", "b"}, Max: 400 * time.Millisecond, Params: 99, Restarts: true},
 }
 
 // vsoak is one pair's lab and what the test knows of it.
@@ -538,3 +538,6 @@ func (s *vsoak) resourcesOf(f fault) []string {
 		return []string{"proc:a", "proc:b", "config"}
 	}
 }
+
+// TestSoakPlanKeepsEachDirectorAliveForHalf: see checkPlanHalves.
+func TestSoakPlanKeepsEachDirectorAliveForHalf(t *testing.T) { checkPlanHalves(t, vsoakKinds) }

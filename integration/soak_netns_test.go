@@ -41,9 +41,9 @@ var soakReals = map[string]string{"rs1": "192.0.2.11", "rs2": "192.0.2.12", "rs3
 // soakKinds are the namespace layer's faults. Durations are how long the
 // fault lasts before its recovery.
 var soakKinds = []faultKind{
-	{Name: "sigkill", Weight: 10, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second},
+	{Name: "sigkill", Weight: 10, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second, Restarts: true},
 	{Name: "sigstop", Weight: 10, Targets: []string{"a", "b"}, Min: 100 * time.Millisecond, Max: 5 * time.Second},
-	{Name: "sigterm", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 2 * time.Second},
+	{Name: "sigterm", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 2 * time.Second, Restarts: true},
 	{Name: "link-down", Weight: 8, Targets: []string{"a", "b"}, Min: 200 * time.Millisecond, Max: 3 * time.Second},
 	{Name: "link-flap", Weight: 8, Targets: []string{"a", "b"}, Min: time.Second, Max: 3 * time.Second, Params: 60},
 	{Name: "partition", Weight: 10, Targets: []string{"a", "b"}, Min: 500 * time.Millisecond, Max: 4 * time.Second, Params: 3},
@@ -370,3 +370,6 @@ func (s *soakLab) signal(d string, sig syscall.Signal) error {
 	s.mu.Unlock()
 	return p.Signal(sig)
 }
+
+// TestSoakPlanKeepsEachDirectorAliveForHalf: see checkPlanHalves.
+func TestSoakPlanKeepsEachDirectorAliveForHalf(t *testing.T) { checkPlanHalves(t, soakKinds) }

@@ -84,6 +84,9 @@ type faultKind struct {
 	Targets  []string
 	Min, Max time.Duration
 	Params   int // Param is drawn in [0, Params)
+	// Restarts marks a kind that ends the target director's process
+	// (SIGKILL, SIGTERM, a kill amid a bulk apply): see makePlan.
+	Restarts bool
 }
 
 // makePlan draws n faults from seed.
@@ -116,9 +119,26 @@ func makePlan(seed uint64, n int, kinds []faultKind) []fault {
 		}
 		f.Overlap = r.IntN(4) == 0
 		f.Gap = time.Duration(200+r.IntN(1300)) * time.Millisecond
+		if k.Restarts {
+			f.Target = restartTarget(i, n)
+		}
 		plan[i] = f
 	}
 	return plan
+}
+
+// restartTarget is the director whose process the i-th of n faults may
+// end: a in the first half of the plan, b in the second. Drawn at random,
+// each director was restarted every 20 s or so, and in 800 faults no
+// process lived the two minutes past its warm-up that the leak check
+// needs (soakLeakSpan); so each director lives through half the plan's
+// other faults (link, partition, reload, switchover, drain, SIGSTOP...)
+// in one process, and both are still killed as master and as backup.
+func restartTarget(i, n int) string {
+	if i < n/2 {
+		return "a"
+	}
+	return "b"
 }
 
 // window is when one fault ran, from its injection to the end of its
