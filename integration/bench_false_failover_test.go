@@ -41,7 +41,10 @@ import (
 // keepalived's vrrp_rt_priority. For work on it: LVSD_FALSE_FAILOVER_INTERVALS
 // (e.g. "20,50") picks intervals, LVSD_FALSE_FAILOVER_KILLS the kills per
 // interval and implementation (default 3), LVSD_FALSE_FAILOVER_REALS=0
-// leaves lvsd without realservers. lvsd runs with GODEBUG=gctrace=1, and
+// leaves lvsd without realservers, LVSD_FALSE_FAILOVER_KEEP=dir keeps each
+// soak's and kill's daemon logs there and captures of the adverts on a's and b's
+// interfaces (tcpdump, kernel timestamps), to match a false transition
+// against the wire. lvsd runs with GODEBUG=gctrace=1, and
 // the note gives its GC pauses beside the lateness of its master's
 // adverts. Needs root, keepalived and stress-ng (scripts/deps.sh); takes
 // about 4 x (minutes + 2). It reports and never asserts timings; the line
@@ -351,7 +354,7 @@ func ffElected(l *kadLab, vip string, pairs ...ffPair) {
 		var s strings.Builder
 		for _, p := range pairs {
 			for _, n := range []*ffNode{p.a, p.b} {
-				log := l.LogOf(n.proc.Name)
+				log := ffNoGC(l.LogOf(n.proc.Name))
 				fmt.Fprintf(&s, "== %s on %s\n%s\n", n.impl, n.host, log[max(0, len(log)-3000):])
 			}
 		}
@@ -392,6 +395,17 @@ func ffRunSoak(l *kadLab, services string, iv time.Duration, rt int, d time.Dura
 	ffElected(l, ffVIPlvsd, pairs["lvsd"])
 	ffElected(l, ffVIPkeepalived, pairs["keepalived"])
 	time.Sleep(5 * time.Second) // the elections' announcements over, lvsd's checks under way
+	keep := os.Getenv("LVSD_FALSE_FAILOVER_KEEP")
+	for _, host := range []string{"a", "b"} {
+		if keep == "" {
+			break
+		}
+		// The adverts as each director's interface saw them leave or
+		// arrive, kernel timestamps: a's send, b's receive.
+		dump := l.StartGroup(l.ns[host], fmt.Sprintf("ff-%v-tcpdump-%s", iv, host), "tcpdump", "-i", "e0", "-n", "-U",
+			"--time-stamp-precision=micro", "-w", filepath.Join(keep, fmt.Sprintf("%v-%s.pcap", iv, host)), "ip", "proto", "112")
+		defer dump.Kill()
+	}
 	base := map[*ffNode]int{}
 	for _, p := range pairs {
 		base[p.a], base[p.b] = p.a.changes(), p.b.changes()
@@ -423,6 +437,11 @@ func ffRunSoak(l *kadLab, services string, iv time.Duration, rt int, d time.Dura
 	}
 	for _, p := range pairs {
 		p.stop()
+		for _, n := range []*ffNode{p.a, p.b} {
+			if keep != "" {
+				_ = os.WriteFile(filepath.Join(keep, fmt.Sprintf("%v-%s-%s.log", iv, n.impl, n.host)), []byte(l.LogOf(n.proc.Name)), 0o644)
+			}
+		}
 	}
 	return out
 }
@@ -453,6 +472,11 @@ func ffKill(l *kadLab, sn *kbenchSniffer, services, impl string, iv time.Duratio
 	time.Sleep(time.Until(to))
 	probe.stop()
 	r := kbenchResult{before: probe.tally(begin, from), after: probe.tally(from, to)}
+	if keep := os.Getenv("LVSD_FALSE_FAILOVER_KEEP"); keep != "" {
+		for _, n := range []*ffNode{p.a, p.b} {
+			_ = os.WriteFile(filepath.Join(keep, fmt.Sprintf("%v-kill-%s-%s-%s.log", iv, n.proc.Name, n.impl, n.host)), []byte(l.LogOf(n.proc.Name)), 0o644)
+		}
+	}
 	if l.holdsNL("b") {
 		r.holders = "b"
 	} else {
@@ -490,6 +514,14 @@ func (t ffCPUTimes) busySince(t0 ffCPUTimes) float64 {
 // ffGCRE finds a GC cycle in a log under GODEBUG=gctrace=1: "gc 12 @3.4s
 // 1%: A+B+C ms clock, ..." where A and C are the stop-the-world phases.
 var ffGCRE = regexp.MustCompile(`gc \d+ @[\d.]+s \d+%: ([\d.]+)\+[\d.]+\+([\d.]+) ms clock`)
+
+// ffNoGC returns a log without its gctrace lines, which would crowd a
+// failure's excerpt.
+func ffNoGC(log string) string {
+	return ffGCLineRE.ReplaceAllString(log, "")
+}
+
+var ffGCLineRE = regexp.MustCompile(`(?m)^gc \d+ @.*\n`)
 
 // ffGC sums up the GC cycles of an lvsd log: how many, and the longest
 // stop-the-world phase, during which no goroutine runs, the VRRP loop's

@@ -35,6 +35,7 @@ type rawConn struct {
 	src     netip.Addr
 	v4      bool
 	rc      syscall.RawConn // of the receiving socket
+	fd      int             // the receiving socket, for TryReadFrom
 	oob     []byte
 	send4   *ipv4.PacketConn
 	send6   *ipv6.PacketConn
@@ -78,6 +79,7 @@ func newRawConn(base, out *net.Interface, src netip.Addr, multicast bool) (c *ra
 	if c.rc, err = recv.SyscallConn(); err != nil {
 		return nil, err
 	}
+	c.fd = c.recvFD()
 	send := recv
 	if out.Index != base.Index {
 		if send, err = listenRaw(c.v4, out.Name, true); err != nil {
@@ -212,6 +214,39 @@ func (c *rawConn) ReadFrom(b []byte) (Received, error) {
 	if rerr != nil {
 		return Received{}, fmt.Errorf("recvmsg: %w", rerr)
 	}
+	return c.parse(b, n, oobn, from), nil
+}
+
+// recvFD returns the receiving socket's descriptor, for the loop's
+// kernel wait (direct_linux.go); it stays valid until Close, which Run
+// calls once the loop has returned.
+func (c *rawConn) recvFD() int {
+	fd := -1
+	_ = c.rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
+// TryReadFrom reads one message that is already waiting, without
+// blocking: ok is false when none is. The loop calls it on its own
+// thread once its kernel wait says the socket is readable.
+func (c *rawConn) TryReadFrom(b []byte) (r Received, ok bool, err error) {
+	for {
+		n, oobn, _, from, rerr := unix.Recvmsg(c.fd, b, c.oob, unix.MSG_DONTWAIT)
+		switch rerr {
+		case nil:
+			return c.parse(b, n, oobn, from), true, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return Received{}, false, nil
+		}
+		return Received{}, false, fmt.Errorf("recvmsg: %w", rerr)
+	}
+}
+
+// parse fills a Received from what recvmsg returned: n bytes of b, oobn
+// of control messages.
+func (c *rawConn) parse(b []byte, n, oobn int, from unix.Sockaddr) Received {
 	var r Received
 	switch sa := from.(type) {
 	case *unix.SockaddrInet4:
@@ -240,7 +275,20 @@ func (c *rawConn) ReadFrom(b []byte) (Received, error) {
 		}
 		r.Len = n
 	}
-	return r, nil
+	return r
+}
+
+// queued returns the bytes waiting in the receiving socket (SIOCINQ: the
+// first datagram's length, 0 when none), or -1 if it cannot tell; for
+// the evidence of a takeover (evidence.go).
+func (c *rawConn) queued() int {
+	q := -1
+	_ = c.rc.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil {
+			q = v
+		}
+	})
+	return q
 }
 
 func ipAddr(ip net.IP) netip.Addr {

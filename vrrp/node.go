@@ -83,6 +83,11 @@ type Node struct {
 	due       time.Time            // the deadline of the Machine's Timeout under way, for send
 	wbuf      []byte               // send's encoding buffer, kept between adverts
 	advertCh  chan pathAdvert      // the readers' adverts, for tests
+	ev        takeoverEvidence     // of the last Master_Down_Timer firing (evidence.go)
+	woke      time.Time            // when the loop's last wait ended, for send's late warning
+
+	kw             *kernelWait // the direct loop's wait, nil for loop (direct.go)
+	directAnyClock bool        // test hook: the direct loop on a fake clock too
 }
 
 // Errors of Run, Switchover and SetPriority.
@@ -188,7 +193,15 @@ func (n *Node) Run(ctx context.Context) error {
 	// late are there for drainAdverts to see.
 	adverts, readErr := make(chan pathAdvert, advertQueue), make(chan error, 1)
 	n.advertCh = adverts
-	for _, loop := range n.startReaders(bg, adverts, readErr) {
+	kw, dcs := n.openDirect()
+	if kw != nil {
+		defer kw.close()
+	}
+	var readers []func()
+	if kw == nil { // the direct loop reads the sockets itself (direct.go)
+		readers = n.startReaders(bg, adverts, readErr)
+	}
+	for _, loop := range readers {
 		wg.Go(func() {
 			// Each reader on a thread of its own, realtime like the loop,
 			// so that an advert is read when it arrives, not when a busy
@@ -207,13 +220,19 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("vrrp instance %q: %w", n.cfg.Name, err)
 	}
 	// The loop keeps one OS thread, realtime when configured: the adverts'
-	// timing must survive a saturated machine (see pinThread).
+	// timing must survive a saturated machine (see pinThread). On Linux it
+	// waits in the kernel on that thread (loopDirect), elsewhere, or with
+	// fake Conns, on channels fed by the readers (loop).
 	unpin, rtErr := pinThread(n.deps.RTPriority)
 	if rtErr != nil {
 		n.log.WithError(rtErr).Warn("vrrp loop runs at normal priority")
 	}
 	n.begin()
-	err = n.loop(ctx, adverts, sightings, readErr)
+	if kw != nil {
+		err = n.loopDirect(ctx, kw, dcs, sightings)
+	} else {
+		err = n.loop(ctx, adverts, sightings, readErr)
+	}
 	unpin()
 	stopBg()
 	n.logq.flush()
@@ -303,6 +322,7 @@ func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-
 			n.finish()
 			return fmt.Errorf("vrrp instance %q: read: %w", n.cfg.Name, err)
 		case <-timer:
+			n.woke = n.clock.Now()
 			n.drainAdverts(adverts)
 			n.onTimer()
 		}
@@ -363,6 +383,9 @@ func (n *Node) onTimer() {
 	now := n.clock.Now()
 	if d := n.m.Deadline(); !d.IsZero() && !now.Before(d) {
 		n.due = d // an advert this sends was due at d (Lateness)
+		if n.m.State() == Backup {
+			n.captureEvidence(now, d)
+		}
 		n.do(n.m.Timeout(now))
 		n.due = time.Time{}
 	}

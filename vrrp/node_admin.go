@@ -66,6 +66,15 @@ func (n *Node) call(ctx context.Context, f func()) error {
 	case <-n.done:
 		return ErrStopped
 	}
-	<-ran // the loop runs an event as soon as it takes it
-	return nil
+	select {
+	case <-ran: // the loop runs an event as soon as it takes it
+		return nil
+	case <-n.done: // the direct loop's relay took it, the loop stopped first
+		select {
+		case <-ran:
+			return nil
+		default:
+			return ErrStopped
+		}
+	}
 }

@@ -51,7 +51,11 @@ func (n *Node) send(prio uint8) {
 	now := n.clock.Now()
 	late := time.Duration(-1)
 	if !n.due.IsZero() {
-		late, n.due = now.Sub(n.due), time.Time{}
+		late = now.Sub(n.due)
+		if late > n.cfg.AdvertInterval {
+			n.lateWarn(now, late)
+		}
+		n.due = time.Time{}
 	}
 	adv := Advert{Version: n.cfg.Version, Type: TypeAdvertisement, VRID: n.cfg.VRID,
 		Priority: prio, Interval: n.cfg.AdvertInterval, Addrs: n.vips}
@@ -78,6 +82,24 @@ func (n *Node) send(prio uint8) {
 	if prio > 0 && n.m.State() == Master {
 		n.g.advertised(now)
 	}
+}
+
+// lateWarn says, at most once a second, that a timed advert went out
+// more than an interval late (a backup takes over after about three),
+// and where the time went: waking the loop (woke_late: the scheduler) or
+// in the loop after it woke (busy). Off the advert path: only a late
+// advert gets here.
+func (n *Node) lateWarn(now time.Time, late time.Duration) {
+	if last, ok := n.warned["late advert"]; ok && now.Sub(last) < time.Second {
+		return
+	}
+	n.warned["late advert"] = now
+	f := logrus.Fields{"late": late.Round(10 * time.Microsecond).String()}
+	if !n.woke.IsZero() && !n.woke.Before(n.due) {
+		f["woke_late"] = n.woke.Sub(n.due).Round(10 * time.Microsecond).String()
+		f["busy"] = now.Sub(n.woke).Round(10 * time.Microsecond).String()
+	}
+	n.logq.do(func(l *logrus.Entry) { l.WithFields(f).Warn("advert sent more than an interval late") })
 }
 
 // acquire adds the VIPs, then announces them.
@@ -223,6 +245,10 @@ func (n *Node) became(b Became) {
 	n.st.transition(t)
 	n.publish()
 	fields := logrus.Fields{"state": b.State.String(), "from": t.From.String(), "reason": b.Reason}
+	if t.From == Backup && t.To == Master {
+		n.ev.fields(fields)
+	}
+	n.ev = takeoverEvidence{}
 	n.logq.do(func(l *logrus.Entry) { l.WithFields(fields).Info("vrrp state change") })
 	if n.deps.OnTransition != nil {
 		n.deps.OnTransition(t)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -57,6 +58,7 @@ type hbPath struct {
 	peers  map[netip.Addr]bool // nil: multicast, any sender
 	heard  time.Time           // Run's goroutine only
 	silent bool
+	readAt atomic.Int64 // when the reader last accepted an advert, Unix ns (evidence.go)
 }
 
 // pathAdvert is an advert that a path's reader accepted.
@@ -149,19 +151,10 @@ func (n *Node) readLoop(i int, p *hbPath, done <-chan struct{}, out chan<- pathA
 			n.st.count(cReadErr, 1)
 			return err
 		}
-		a, err := n.accept(p, buf[:r.Len], r)
-		if err != nil {
-			n.st.drop(Reason(err))
-			if n.log.Logger.IsLevelEnabled(logrus.DebugLevel) { // off the reader: a flood of bad packets must not wait on the log
-				name := p.name
-				n.logq.do(func(l *logrus.Entry) { l.WithError(err).WithField("path", name).Debug("advert dropped") })
-			}
+		a, ok := n.check(p, buf, r)
+		if !ok {
 			continue
 		}
-		if a.From == p.self || a.From == n.self {
-			continue // our own, looped back
-		}
-		n.st.count(cReceived, 1)
 		select {
 		case out <- pathAdvert{i, a}:
 		case <-done:
