@@ -2,8 +2,6 @@ package connsync
 
 import (
 	"errors"
-	"fmt"
-	"os"
 )
 
 // ErrNotBackup is returned by Expire when this node took the VIPs
@@ -21,12 +19,7 @@ var ErrNotBackup = errors.New("connsync: this node holds the VIPs: closed connec
 // ErrNotBackup. The backup daemon must run on iface with syncID (or
 // sync id 0, which accepts any).
 func Expire(iface string, syncID uint8, r *Resolver, backup func() bool) (int, error) {
-	f, err := os.Open(ProcPath)
-	if err != nil {
-		return 0, fmt.Errorf("connsync: %w", err)
-	}
-	conns, err := ParseProc(f)
-	f.Close()
+	conns, err := readTable()
 	if err != nil {
 		return 0, err
 	}

@@ -25,12 +25,7 @@ const ProcPath = "/proc/thread-self/net/ip_vs_conn"
 // sends it to the backup daemons on iface with syncID. It returns how many
 // connections it sent.
 func Flush(iface string, syncID uint8, r *Resolver) (int, error) {
-	f, err := os.Open(ProcPath)
-	if err != nil {
-		return 0, fmt.Errorf("connsync: %w", err)
-	}
-	conns, err := ParseProc(f)
-	f.Close()
+	conns, err := readTable()
 	if err != nil {
 		return 0, err
 	}
@@ -40,6 +35,16 @@ func Flush(iface string, syncID uint8, r *Resolver) (int, error) {
 		return 0, err
 	}
 	return len(recs), Send(iface, msgs)
+}
+
+// readTable reads and parses this namespace's connection table (ProcPath).
+func readTable() ([]Conn, error) {
+	f, err := os.Open(ProcPath)
+	if err != nil {
+		return nil, fmt.Errorf("connsync: %w", err)
+	}
+	defer f.Close()
+	return ParseProc(f)
 }
 
 // Send multicasts msgs on iface as the kernel's master daemon does
