@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/lvsd/lvsd/director/config"
+	"github.com/lvsd/lvsd/director/handover"
 )
 
 // announceLast names the instances that announce their VIPs after the
@@ -15,11 +16,19 @@ import (
 // services, so a reload applies it again (setAnnounceOrder).
 func announceLast(cfg *config.Config) map[string]bool {
 	gateway := map[string]bool{}
-	for _, in := range cfg.Instances {
-		for _, p := range in.VIPs {
-			if p.Bits() < p.Addr().BitLen() && holdsNATRealserver(cfg, p) {
-				gateway[in.Name] = true
+	natAddr := func(a netip.Addr) {
+		if in, ok := handover.GatewayOf(cfg, a); ok {
+			gateway[in] = true
+		}
+	}
+	for _, s := range cfg.Services {
+		for _, r := range s.Reals {
+			if r.Forward == config.NAT {
+				natAddr(r.Addr.Addr())
 			}
+		}
+		if s.Sorry.IsValid() && s.Forward == config.NAT {
+			natAddr(s.Sorry.Addr())
 		}
 	}
 	last := map[string]bool{}
@@ -38,22 +47,6 @@ func announceLast(cfg *config.Config) map[string]bool {
 		}
 	}
 	return last
-}
-
-// holdsNATRealserver reports whether prefix p holds a NAT realserver or
-// NAT sorry server of any service.
-func holdsNATRealserver(cfg *config.Config, p netip.Prefix) bool {
-	for _, s := range cfg.Services {
-		for _, r := range s.Reals {
-			if r.Forward == config.NAT && p.Contains(r.Addr.Addr().Unmap()) {
-				return true
-			}
-		}
-		if s.Sorry.IsValid() && s.Forward == config.NAT && p.Contains(s.Sorry.Addr().Unmap()) {
-			return true
-		}
-	}
-	return false
 }
 
 // setAnnounceOrder applies announceLast to the running instances.

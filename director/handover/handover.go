@@ -162,16 +162,6 @@ func RelaysOf(cfg *config.Config, peers Peers) rstguard.Relays {
 		}
 		return "", false
 	}
-	segment := func(a netip.Addr) (string, bool) {
-		for _, in := range cfg.Instances {
-			for _, p := range in.VIPs {
-				if p.Bits() < p.Addr().BitLen() && p.Contains(a.Unmap()) {
-					return in.Name, true
-				}
-			}
-		}
-		return "", false
-	}
 	r.In, r.Replies = map[netip.AddrPort]netip.Addr{}, map[netip.AddrPort]netip.Addr{}
 	for _, s := range cfg.Services {
 		if s.FWMark != 0 || s.Protocol != "tcp" || !s.Virtual.IsValid() {
@@ -189,7 +179,7 @@ func RelaysOf(cfg *config.Config, peers Peers) rstguard.Relays {
 			if real.Forward != config.NAT || real.Addr.Port() == 0 {
 				continue
 			}
-			via, ok := segment(real.Addr.Addr())
+			via, ok := GatewayOf(cfg, real.Addr.Addr())
 			if !ok {
 				via = front
 			}
@@ -199,4 +189,18 @@ func RelaysOf(cfg *config.Config, peers Peers) rstguard.Relays {
 		}
 	}
 	return r
+}
+
+// GatewayOf names the instance whose VIP prefix (not a host address)
+// holds a: for a NAT realserver, the instance of its segment's gateway
+// VIP, through which its replies come back.
+func GatewayOf(cfg *config.Config, a netip.Addr) (string, bool) {
+	for _, in := range cfg.Instances {
+		for _, p := range in.VIPs {
+			if p.Bits() < p.Addr().BitLen() && p.Contains(a.Unmap()) {
+				return in.Name, true
+			}
+		}
+	}
+	return "", false
 }
