@@ -99,14 +99,6 @@ func (s *vsoak) metrics(d string) (procSample, error) {
 	return parseMetrics(page)
 }
 
-// vsoakLife is one lvsd process's resource use after warm-up and last.
-type vsoakLife struct {
-	Director    string
-	Started     time.Time
-	Warm, Last  procSample
-	WarmAt, End time.Time
-}
-
 // vsoakWarmUp is how long a process runs before its warm-up figure is
 // taken, and vsoakLeakSpan how long past it a process must run for the
 // leak check to judge it: as in the namespace layer (soakWarmUp), a Go
@@ -123,12 +115,7 @@ func (s *vsoak) sampleAll() {
 	for _, d := range []string{"a", "b"} {
 		s.mu.Lock()
 		ok := s.running[d] && !s.stopped[d]
-		var life *vsoakLife
-		for _, l := range s.lives {
-			if l.Director == d {
-				life = l
-			}
-		}
+		life := lastLife(s.lives, d)
 		s.mu.Unlock()
 		if !ok || life == nil {
 			continue
@@ -138,13 +125,7 @@ func (s *vsoak) sampleAll() {
 			continue
 		}
 		s.mu.Lock()
-		if life.WarmAt.IsZero() {
-			if time.Since(life.Started) > vsoakWarmUp {
-				life.Warm, life.WarmAt = m, time.Now()
-			}
-		} else {
-			life.Last, life.End = m, time.Now()
-		}
+		life.record(m, vsoakWarmUp, time.Now())
 		s.mu.Unlock()
 	}
 }
@@ -154,21 +135,7 @@ func (s *vsoak) sampleAll() {
 func (s *vsoak) checkLeaks() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, l := range s.lives {
-		if l.WarmAt.IsZero() || l.End.IsZero() {
-			continue
-		}
-		s.l.TB.Logf("lvsd %s (ran %v past warm-up): rss %.1f -> %.1f MiB, goroutines %v -> %v, fds %v -> %v",
-			l.Director, l.End.Sub(l.WarmAt).Round(time.Second), l.Warm.RSS/(1<<20), l.Last.RSS/(1<<20),
-			l.Warm.Goroutines, l.Last.Goroutines, l.Warm.FDs, l.Last.FDs)
-		if l.End.Sub(l.WarmAt) < vsoakLeakSpan {
-			continue
-		}
-		s.log.checked("leaks")
-		if !within10(l.Warm.RSS, l.Last.RSS) || !within10(l.Warm.Goroutines, l.Last.Goroutines) || !within10(l.Warm.FDs, l.Last.FDs) {
-			s.log.violate("leaks", l.End, fmt.Sprintf("lvsd %s: %+v at warm-up, %+v at the end", l.Director, l.Warm, l.Last))
-		}
-	}
+	judgeLeaks(s.l.TB, s.log, s.lives, vsoakLeakSpan)
 }
 
 // TestParseProcIPVS reads the table the soak compares as the kernel

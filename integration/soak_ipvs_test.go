@@ -60,16 +60,17 @@ var vsoakKinds = []faultKind{
 
 // vsoak is one pair's lab and what the test knows of it.
 type vsoak struct {
-	l     *netlab.T
-	mode  string
-	bin   string
-	ns    map[string]string
-	cfg   map[string]string
-	sock  map[string]string
-	reals map[string]string // rs1.. -> address
-	links []string          // the directors' links: e0, and e1 in NAT
-	log   *soakLog
-	res   *resources
+	l      *netlab.T
+	mode   string
+	bin    string
+	ns     map[string]string
+	cfg    map[string]string
+	sock   map[string]string
+	reals  map[string]string // rs1.. -> address
+	links  []string          // the directors' links: e0, and e1 in NAT
+	log    *soakLog
+	res    *resources
+	stalls *cpuStalls // nil until runVSoak starts the probe
 
 	mu        sync.Mutex
 	proc      map[string]*netlab.Proc
@@ -85,7 +86,7 @@ type vsoak struct {
 	weights   map[string]int            // in the files: rs1..3 and "bulk"
 	loaded    map[string]map[string]int // per director, what its configuration holds
 	drained   map[string]bool
-	lives     []*vsoakLife
+	lives     []*procLife
 	applied   []string      // bulk-kill: how much of the 500 the kernel had at the kill
 	bulkEst   time.Duration // bulk-kill: from SIGHUP to the 500 operations (bulkKill)
 	bulkMid   int           // bulk-kill: kills with some but not all applied
@@ -294,7 +295,7 @@ func (s *vsoak) start(d string) error {
 	for n, w := range s.weights {
 		s.loaded[d][n] = w
 	}
-	s.lives = append(s.lives, &vsoakLife{Director: d, Started: time.Now()})
+	s.lives = append(s.lives, &procLife{Director: d, Started: time.Now()})
 	s.mu.Unlock()
 	s.updateHealth(d)
 	return nil
@@ -451,6 +452,11 @@ func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
 		t.Fatal("a never became master")
 	}
 	t.Logf("%s pair up in %v", mode, time.Since(start).Round(time.Millisecond))
+	s.stalls = startStallProbe(t, func(sp stallSpan) {
+		if d := sp.To.Sub(sp.From); d >= 50*time.Millisecond {
+			s.trace("CPU stalled %v from %s", d.Round(time.Millisecond), sp.From.UTC().Format("15:04:05.000"))
+		}
+	})
 	w := s.watch()
 	time.Sleep(5 * time.Second) // settle before the first fault
 	s.sampleAll()
@@ -485,6 +491,7 @@ func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
 		t.Logf("bulk-kill: the killed daemon's kernel held the new weight on %s of 500 realservers (%d of them in between)", strings.Join(s.applied, ", "), s.bulkMid)
 	}
 	s.mu.Unlock()
+	t.Log(s.stalls.summary(vsoakAdvert))
 	v := s.log.report(t, plan)
 	if v > 0 {
 		t.Errorf("soak (VM, %s) seed %d: violations (see above)", mode, seed)

@@ -43,7 +43,10 @@ import (
 //
 // The holders are polled every 20 ms (one emulated CPU runs both
 // daemons, the client and the realservers), so the measure's slack is
-// vsoakMeasure (the namespace layer's soakMeasure plus 10 ms).
+// vsoakMeasure (the namespace layer's soakMeasure plus 10 ms). The
+// timing invariants (two-holders, no-holder) do not count the time the
+// CPU stalled for everyone (soak_stall_test.go), and a stall of an
+// advert interval or more ends a split as a fault does.
 
 const (
 	vsoakClientTO = probeTimeout
@@ -158,10 +161,13 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 			if dualSince.IsZero() {
 				dualSince, dualReported = now, false
 			}
-			ref := later(dualSince, s.log.lastEnd(func(f fault) bool { return vsoakSplit[f.Kind] }))
-			if !dualReported && now.Sub(ref) > 2*vsoakAdvert+vsoakMeasure {
+			ref := later(later(dualSince, s.log.lastEnd(func(f fault) bool { return vsoakSplit[f.Kind] })),
+				s.stalls.lastEnd(vsoakAdvert))
+			stalled := s.stalls.within(ref, now)
+			if !dualReported && now.Sub(ref)-stalled > 2*vsoakAdvert+vsoakMeasure {
 				dualReported = true
-				s.log.violate("two-holders", now, fmt.Sprintf("a and b both hold %s for %v past the last split", vip, now.Sub(ref).Round(time.Millisecond)))
+				s.log.violate("two-holders", now, fmt.Sprintf("a and b both hold %s for %v past the last split (CPU stalled %v of it)",
+					vip, now.Sub(ref).Round(time.Millisecond), stalled.Round(time.Millisecond)))
 			}
 		} else {
 			dualSince = time.Time{}
@@ -171,10 +177,11 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 				noneSince, noneReported = now, false
 			}
 			ref := later(noneSince, healthy)
-			if limit := vsoakMDI + 100*time.Millisecond; !noneReported && now.Sub(ref) > limit {
+			stalled := s.stalls.within(ref, now)
+			if limit := vsoakMDI + 100*time.Millisecond; !noneReported && now.Sub(ref)-stalled > limit {
 				noneReported = true
-				s.log.violate("no-holder", now, fmt.Sprintf("nobody holds %s for %v with a healthy director (limit %v)",
-					vip, now.Sub(ref).Round(time.Millisecond), limit))
+				s.log.violate("no-holder", now, fmt.Sprintf("nobody holds %s for %v with a healthy director (limit %v; CPU stalled %v of it)",
+					vip, now.Sub(ref).Round(time.Millisecond), limit, stalled.Round(time.Millisecond)))
 			}
 		} else {
 			noneSince = time.Time{}

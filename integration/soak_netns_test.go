@@ -81,14 +81,6 @@ type soakLab struct {
 	lives     []*procLife
 }
 
-// procLife is one lvsd process's resource use after warm-up and last.
-type procLife struct {
-	Director    string
-	Started     time.Time
-	Warm, Last  procSample
-	WarmAt, End time.Time
-}
-
 func newSoakLab(t *testing.T, seed uint64) *soakLab {
 	s := &soakLab{l: netlab.ForTest(t), bin: lvsdBinary(t), cfg: map[string]string{}, sock: map[string]string{},
 		log: newSoakLog(seed), res: newResources(), proc: map[string]*netlab.Proc{}, running: map[string]bool{},
@@ -288,12 +280,7 @@ func (s *soakLab) sampleAll() {
 	for d := range soakDirectors {
 		s.mu.Lock()
 		ok := s.running[d] && !s.stopped[d]
-		var life *procLife
-		for _, l := range s.lives {
-			if l.Director == d {
-				life = l
-			}
-		}
+		life := lastLife(s.lives, d)
 		s.mu.Unlock()
 		if !ok || life == nil {
 			continue
@@ -303,13 +290,7 @@ func (s *soakLab) sampleAll() {
 			continue
 		}
 		s.mu.Lock()
-		if life.WarmAt.IsZero() {
-			if time.Since(life.Started) > soakWarmUp {
-				life.Warm, life.WarmAt = m, time.Now()
-			}
-		} else {
-			life.Last, life.End = m, time.Now()
-		}
+		life.record(m, soakWarmUp, time.Now())
 		s.mu.Unlock()
 	}
 }
@@ -331,21 +312,7 @@ const (
 func (s *soakLab) checkLeaks() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, l := range s.lives {
-		if l.WarmAt.IsZero() || l.End.IsZero() {
-			continue
-		}
-		s.l.TB.Logf("lvsd %s (ran %v past warm-up): rss %.1f -> %.1f MiB, goroutines %v -> %v, fds %v -> %v",
-			l.Director, l.End.Sub(l.WarmAt).Round(time.Second), l.Warm.RSS/(1<<20), l.Last.RSS/(1<<20),
-			l.Warm.Goroutines, l.Last.Goroutines, l.Warm.FDs, l.Last.FDs)
-		if l.End.Sub(l.WarmAt) < soakLeakSpan {
-			continue
-		}
-		s.log.checked("leaks")
-		if !within10(l.Warm.RSS, l.Last.RSS) || !within10(l.Warm.Goroutines, l.Last.Goroutines) || !within10(l.Warm.FDs, l.Last.FDs) {
-			s.log.violate("leaks", l.End, fmt.Sprintf("lvsd %s: %+v at warm-up, %+v at the end", l.Director, l.Warm, l.Last))
-		}
-	}
+	judgeLeaks(s.l.TB, s.log, s.lives, soakLeakSpan)
 }
 
 // resourcesOf names what f touches, so that overlapping faults never

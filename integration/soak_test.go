@@ -344,6 +344,10 @@ type procSample struct {
 	RSS        float64 // bytes
 	Goroutines float64
 	FDs        float64
+	// HeapInuse is the Go heap's spans in use (bytes), logged beside
+	// RSS to tell a leak (both grow) from pages the runtime has not yet
+	// returned to the kernel after a burst (RSS alone). Not judged.
+	HeapInuse float64
 }
 
 // parseMetrics picks the process figures out of a Prometheus text page.
@@ -366,6 +370,8 @@ func parseMetrics(page string) (procSample, error) {
 			s.Goroutines, found = v, found+1
 		case "process_open_fds":
 			s.FDs, found = v, found+1
+		case "go_memstats_heap_inuse_bytes":
+			s.HeapInuse = v
 		}
 	}
 	if found != 3 {
@@ -377,3 +383,90 @@ func parseMetrics(page string) (procSample, error) {
 // within10 reports whether end is within 10% of warm (either way up: a
 // leak only grows, so only growth counts).
 func within10(warm, end float64) bool { return end <= warm*1.10 }
+
+// procLife is one lvsd process's resource use after warm-up and last,
+// for the leak invariant of both layers.
+type procLife struct {
+	Director    string
+	Started     time.Time
+	Warm, Last  procSample
+	WarmAt, End time.Time
+}
+
+// record takes m as the warm-up figure once the process has run warmUp,
+// and as the last figure after that.
+func (l *procLife) record(m procSample, warmUp time.Duration, now time.Time) {
+	switch {
+	case !l.WarmAt.IsZero():
+		l.Last, l.End = m, now
+	case now.Sub(l.Started) > warmUp:
+		l.Warm, l.WarmAt = m, now
+	}
+}
+
+// lastLife returns d's latest process, nil if it has none.
+func lastLife(lives []*procLife, d string) *procLife {
+	var life *procLife
+	for _, l := range lives {
+		if l.Director == d {
+			life = l
+		}
+	}
+	return life
+}
+
+// judgeLeaks logs every process's figures and holds those that ran span
+// past warm-up to 10%: RSS, goroutines and descriptors.
+func judgeLeaks(tb testing.TB, log *soakLog, lives []*procLife, span time.Duration) {
+	for _, l := range lives {
+		if l.WarmAt.IsZero() || l.End.IsZero() {
+			continue
+		}
+		tb.Logf("lvsd %s (ran %v past warm-up): rss %.1f -> %.1f MiB (Go heap in use %.1f -> %.1f), goroutines %v -> %v, fds %v -> %v",
+			l.Director, l.End.Sub(l.WarmAt).Round(time.Second), l.Warm.RSS/(1<<20), l.Last.RSS/(1<<20),
+			l.Warm.HeapInuse/(1<<20), l.Last.HeapInuse/(1<<20), l.Warm.Goroutines, l.Last.Goroutines, l.Warm.FDs, l.Last.FDs)
+		if l.End.Sub(l.WarmAt) < span {
+			continue
+		}
+		log.checked("leaks")
+		if !within10(l.Warm.RSS, l.Last.RSS) || !within10(l.Warm.Goroutines, l.Last.Goroutines) || !within10(l.Warm.FDs, l.Last.FDs) {
+			log.violate("leaks", l.End, fmt.Sprintf("lvsd %s: %+v at warm-up, %+v at the end", l.Director, l.Warm, l.Last))
+		}
+	}
+}
+
+// TestSoakLeakJudgement: the warm-up figure waits for warm-up, a
+// process is judged only past the span, and only growth over 10% of
+// RSS, goroutines or descriptors is a leak.
+func TestSoakLeakJudgement(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	sample := func(rss, g, fds float64) procSample { return procSample{RSS: rss, Goroutines: g, FDs: fds} }
+	life := func(end procSample, ran time.Duration) *procLife {
+		l := &procLife{Director: "a", Started: t0}
+		l.record(sample(100, 10, 10), 30*time.Second, t0.Add(10*time.Second)) // too early: not warm yet
+		if !l.WarmAt.IsZero() {
+			t.Fatal("warm-up figure taken before warm-up")
+		}
+		l.record(sample(100, 10, 10), 30*time.Second, t0.Add(31*time.Second))
+		l.record(end, 30*time.Second, t0.Add(31*time.Second+ran))
+		return l
+	}
+	for _, tc := range []struct {
+		name string
+		l    *procLife
+		want int // violations
+	}{
+		{"steady", life(sample(105, 10, 10), 3*time.Minute), 0},
+		{"rss up 11%", life(sample(111, 10, 10), 3*time.Minute), 1},
+		{"goroutines up", life(sample(100, 12, 10), 3*time.Minute), 1},
+		{"fds up", life(sample(100, 10, 12), 3*time.Minute), 1},
+		{"shrank", life(sample(50, 5, 5), 3*time.Minute), 0},
+		{"too short to judge", life(sample(200, 20, 20), time.Minute), 0},
+	} {
+		log := newSoakLog(1)
+		judgeLeaks(t, log, []*procLife{tc.l}, 2*time.Minute)
+		if got := len(log.violations); got != tc.want {
+			t.Errorf("%s: %d violations, want %d", tc.name, got, tc.want)
+		}
+	}
+}
