@@ -58,6 +58,8 @@ func runCmd() *cobra.Command {
 			}
 			setupLog(logger, d.Current().Config)
 			opts.Log.WithFields(logrus.Fields{"gc_percent": gc, "from_gogc": gcFromEnv}).Debug("garbage collection target")
+			procs, procsFromEnv := setVRRPProcs(len(d.Current().Config.Instances)) // before Run starts the loops
+			opts.Log.WithFields(logrus.Fields{"gomaxprocs": procs, "from_gomaxprocs": procsFromEnv}).Debug("processors")
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return d.Run(ctx, hangups(ctx))
