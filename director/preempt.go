@@ -3,6 +3,7 @@ package director
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -86,19 +87,24 @@ func fronts(cfg *config.Config) map[string][]string {
 const (
 	whyNoneUp   = "no realserver up"
 	whyFirstRes = "waiting for the first health check results"
+	whyKernel   = "a realserver is up, not yet in the kernel's IPVS table"
 )
 
 // serviceReadiness says, for each service of cfg that want names,
 // whether this node can serve it: "" when some realserver with a weight,
 // not drained, is up by a check result (not only by its check's initial
-// state), else why not. A service with no realserver at all is ready
-// (there is nothing to wait for). rows and health are the health
-// runner's (HealthRows), read in one pass with no copy: a farm of
-// 100,000 realservers costs a few milliseconds. A service none of whose
+// state) that the kernel's table follows, else why not. applied is the
+// reconciler's AppliedThrough as a Unix time: a verdict that changed
+// after it may not be a destination yet, and a director that took the
+// VIPs then would refuse the clients (ICMP port unreachable: IPVS has
+// no destination). A service with no realserver at all is ready (there
+// is nothing to wait for). rows and health are the health runner's
+// (HealthRows), read in one pass with no copy: a farm of 100,000
+// realservers costs a few milliseconds. A service none of whose
 // realservers the runner tracks yet (a reload being applied) awaits its
 // first results.
 func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthcheck.Pair, health []healthcheck.RealState,
-	drained func(service string, real netip.AddrPort) bool) map[string]string {
+	drained func(service string, real netip.AddrPort) bool, applied float64) map[string]string {
 	out := make(map[string]string, len(want))
 	var idle map[healthcheck.Pair]bool // realservers of weight 0: never usable
 	for _, s := range cfg.Services {
@@ -120,6 +126,7 @@ func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthche
 	}
 	tracked := map[string]bool{}
 	pending := map[string]bool{}
+	unapplied := map[string]bool{}
 	for i, p := range rows {
 		why, ok := out[p.Service]
 		if !ok || why == "" && tracked[p.Service] {
@@ -127,20 +134,47 @@ func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthche
 		}
 		tracked[p.Service] = true
 		if h := health[i]; h.Up && !idle[p] && !drained(p.Service, p.Real) {
-			if h.Checks > 0 {
+			switch {
+			case h.Checks == 0:
+				pending[p.Service] = true
+			case changedAt(h) > applied:
+				unapplied[p.Service] = true
+			default:
 				out[p.Service] = ""
 				continue
 			}
-			pending[p.Service] = true
 		}
 		if out[p.Service] != "" {
-			out[p.Service] = whyNoneUp
-			if pending[p.Service] {
+			switch {
+			case unapplied[p.Service]:
+				out[p.Service] = whyKernel
+			case pending[p.Service]:
 				out[p.Service] = whyFirstRes
+			default:
+				out[p.Service] = whyNoneUp
 			}
 		}
 	}
 	return out
+}
+
+// changedAt is when h last changed between up and down (Unix seconds),
+// 0 if it never has: its state since the start, in the kernel from the
+// first reconcile on.
+func changedAt(h healthcheck.RealState) float64 {
+	if math.IsNaN(h.Since) {
+		return 0
+	}
+	return h.Since
+}
+
+// unixSeconds is t as RealState.Since counts it, -Inf for the zero time
+// (nothing applied yet).
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return math.Inf(-1)
+	}
+	return float64(t.UnixNano()) / 1e9
 }
 
 // holdReasons returns why each instance of fronted is held, "" for those
@@ -197,7 +231,8 @@ func (d *Director) runGate(ctx context.Context, set *vrrpSet) {
 
 // gateOnce recomputes the holds and hands the changed ones to their
 // instances; it reports whether any awaits first check results, which
-// come without a health transition to kick the gate.
+// come without a health transition to kick the gate, or the kernel's
+// table, whose reconcile does not kick it either.
 func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[string]string) (waiting bool) {
 	cfg := d.Current().Config
 	fronted := fronts(cfg)
@@ -208,12 +243,15 @@ func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[strin
 		}
 	}
 	var ready map[string]string
+	// Read before the rows: a verdict that changes in between counts as
+	// not yet applied, never the other way round.
+	through := unixSeconds(d.dir.AppliedThrough())
 	d.health.HealthRows(func(rows []healthcheck.Pair, health []healthcheck.RealState) {
-		ready = serviceReadiness(cfg, want, rows, health, d.drains.has)
+		ready = serviceReadiness(cfg, want, rows, health, d.drains.has, through)
 	})
 	reasons := withSweepHold(cfg, holdReasons(fronted, ready), d.follow.sweepPending(cfg), applied)
 	for in, why := range reasons {
-		waiting = waiting || strings.Contains(why, whyFirstRes)
+		waiting = waiting || strings.Contains(why, whyFirstRes) || strings.Contains(why, whyKernel)
 		if n := set.byName[in]; n != nil && applied[in] != why {
 			// An error means the node stopped (or ctx ended): nothing
 			// to hold any more.

@@ -228,3 +228,39 @@ func TestChangedReconcilesOnlyThatService(t *testing.T) {
 		t.Error("the partial reconcile touched another service")
 	}
 }
+
+// TestAppliedThroughFollowsTheKernel: AppliedThrough is zero before the
+// first reconcile, then the clock's now while nothing waits, and while a
+// change waits for Run it stays at the start of the last reconcile, so
+// that a decision made after it never passes for applied (the
+// preemption gate, director/preempt.go).
+func TestAppliedThroughFollowsTheKernel(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	d := New(NewMemory(), Options{Interval: time.Hour, Log: quiet(), Clock: clock})
+	d.Update([]config.Service{web, v6}, AllUp)
+	if got := d.AppliedThrough(); !got.IsZero() {
+		t.Fatalf("before the first reconcile: %v, want zero", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	ready(t, d)
+	first := clock.Now()
+	if got := d.AppliedThrough(); !got.Equal(first) {
+		t.Fatalf("settled: %v, want now %v", got, first)
+	}
+	var waiting time.Time
+	if err := d.onLoop(ctx, func() error { // Run's goroutine: no reconcile until it returns
+		clock.Advance(5 * time.Millisecond)
+		d.Changed(web.Name)
+		clock.Advance(5 * time.Millisecond)
+		waiting = d.AppliedThrough()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !waiting.Equal(first) {
+		t.Errorf("with a change waiting: %v, want the last reconcile's start %v", waiting, first)
+	}
+	waitReconciled(t, d, "the change", func() bool { return d.AppliedThrough().Equal(clock.Now()) })
+}
