@@ -22,6 +22,7 @@ func (d *Director) apply(cfg *config.Config) {
 	if err := d.health.Set(targets(cfg)); err != nil {
 		d.log.WithError(err).Error("some health checks could not be built; their realservers count as down")
 	}
+	d.touched.all(d.clock.Now()) // before Update: see Drain
 	d.dir.Update(cfg.Services, d.Current().state)
 	d.kickGate()
 }

@@ -130,6 +130,10 @@ type Director struct {
 	serving atomic.Bool // set once every part is up: the page may read them
 	// gateKick asks the preemption gate (preempt.go) to look again.
 	gateKick chan struct{}
+	// touched is when each service's realservers last changed other than
+	// by a health verdict (a drain, a reload): the gate counts them
+	// usable only once the kernel has that change too.
+	touched touchTimes
 }
 
 // Loaded is a configuration in service, with its generation (1 at start,

@@ -101,6 +101,7 @@ func (d *Director) Drain(a api.DrainArgs) error {
 		return err
 	}
 	d.log.WithFields(logrus.Fields{"service": a.Service, "real": a.Real, "drained": a.Drain}).Info("operator drain")
+	d.touched.service(a.Service, d.clock.Now()) // before Changed: the gate must never see it applied early
 	d.dir.Changed(a.Service)
 	d.kickGate()
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lvsd/lvsd/director/config"
@@ -95,16 +96,17 @@ const (
 // not drained, is up by a check result (not only by its check's initial
 // state) that the kernel's table follows, else why not. applied is the
 // reconciler's AppliedThrough as a Unix time: a verdict that changed
-// after it may not be a destination yet, and a director that took the
-// VIPs then would refuse the clients (ICMP port unreachable: IPVS has
-// no destination). A service with no realserver at all is ready (there
+// after it, or a realserver of a service touched after it (a drain, a
+// reload: touched), may not be a destination yet, and a director that
+// took the VIPs then would refuse the clients (ICMP port unreachable:
+// IPVS has no destination). A service with no realserver at all is ready (there
 // is nothing to wait for). rows and health are the health runner's
 // (HealthRows), read in one pass with no copy: a farm of 100,000
 // realservers costs a few milliseconds. A service none of whose
 // realservers the runner tracks yet (a reload being applied) awaits its
 // first results.
 func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthcheck.Pair, health []healthcheck.RealState,
-	drained func(service string, real netip.AddrPort) bool, applied float64) map[string]string {
+	drained func(service string, real netip.AddrPort) bool, touched func(service string) float64, applied float64) map[string]string {
 	out := make(map[string]string, len(want))
 	var idle map[healthcheck.Pair]bool // realservers of weight 0: never usable
 	for _, s := range cfg.Services {
@@ -137,7 +139,7 @@ func serviceReadiness(cfg *config.Config, want map[string]bool, rows []healthche
 			switch {
 			case h.Checks == 0:
 				pending[p.Service] = true
-			case changedAt(h) > applied:
+			case max(changedAt(h), touched(p.Service)) > applied:
 				unapplied[p.Service] = true
 			default:
 				out[p.Service] = ""
@@ -197,6 +199,46 @@ func holdReasons(fronted map[string][]string, ready map[string]string) map[strin
 	return out
 }
 
+// touchTimes records when each service's realservers last changed other
+// than by a health verdict (whose RealState carries its own time): an
+// operator's drain or undrain, and a reload (every service).
+type touchTimes struct {
+	mu     sync.Mutex
+	reload time.Time
+	by     map[string]time.Time
+}
+
+// service records a change to service at t.
+func (tt *touchTimes) service(name string, t time.Time) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.by == nil {
+		tt.by = map[string]time.Time{}
+	}
+	tt.by[name] = t
+}
+
+// all records a change to every service at t (a reload).
+func (tt *touchTimes) all(t time.Time) {
+	tt.mu.Lock()
+	tt.reload, tt.by = t, nil
+	tt.mu.Unlock()
+}
+
+// at returns when service last changed, as a Unix time (0: never).
+func (tt *touchTimes) at(service string) float64 {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	t := tt.reload
+	if s := tt.by[service]; s.After(t) {
+		t = s
+	}
+	if t.IsZero() {
+		return 0
+	}
+	return unixSeconds(t)
+}
+
 // kickGate asks the gate to recompute the holds; it never blocks.
 func (d *Director) kickGate() {
 	select {
@@ -247,7 +289,7 @@ func (d *Director) gateOnce(ctx context.Context, set *vrrpSet, applied map[strin
 	// not yet applied, never the other way round.
 	through := unixSeconds(d.dir.AppliedThrough())
 	d.health.HealthRows(func(rows []healthcheck.Pair, health []healthcheck.RealState) {
-		ready = serviceReadiness(cfg, want, rows, health, d.drains.has, through)
+		ready = serviceReadiness(cfg, want, rows, health, d.drains.has, d.touched.at, through)
 	})
 	reasons := withSweepHold(cfg, holdReasons(fronted, ready), d.follow.sweepPending(cfg), applied)
 	for in, why := range reasons {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/lvsd/lvsd/director/config"
 	"github.com/lvsd/lvsd/healthcheck"
@@ -94,7 +95,7 @@ func TestPreemptHeldUntilTheChecksHaveRisenAfterALinkComesBack(t *testing.T) {
 			if tc.drained != "" {
 				drained = func(s string, r netip.AddrPort) bool { return s == "echo" && r.String() == tc.drained }
 			}
-			got := holdReasons(fronted, serviceReadiness(cfg, want, rows, health, drained, math.Inf(1)))
+			got := holdReasons(fronted, serviceReadiness(cfg, want, rows, health, drained, never, math.Inf(1)))
 			if got["front"] != tc.want || got["gateway"] != tc.want {
 				t.Errorf("front held %q, gateway %q; want %q for both", got["front"], got["gateway"], tc.want)
 			}
@@ -125,7 +126,7 @@ func TestPreemptGateFronts(t *testing.T) {
 	}
 	cfg.Services = append(cfg.Services, config.Service{Name: "empty", Virtual: netip.MustParseAddrPort("192.0.2.10:9000")})
 	ready := serviceReadiness(cfg, map[string]bool{"echo": true, "empty": true}, nil, nil,
-		func(string, netip.AddrPort) bool { return false }, math.Inf(1))
+		func(string, netip.AddrPort) bool { return false }, never, math.Inf(1))
 	if ready["echo"] != "waiting for the first health check results" || ready["empty"] != "" {
 		t.Errorf("untracked: %q", ready)
 	}
@@ -157,7 +158,7 @@ func TestPreemptHeldUntilTheKernelHasTheRisenRealserver(t *testing.T) {
 		{100, ""},
 		{130, ""},
 	} {
-		got := holdReasons(fronted, serviceReadiness(cfg, want, rows, health, noDrains, tc.applied))
+		got := holdReasons(fronted, serviceReadiness(cfg, want, rows, health, noDrains, never, tc.applied))
 		if got["front"] != tc.want || got["gateway"] != tc.want {
 			t.Errorf("applied through %v: front held %q, gateway %q; want %q", tc.applied, got["front"], got["gateway"], tc.want)
 		}
@@ -166,10 +167,41 @@ func TestPreemptHeldUntilTheKernelHasTheRisenRealserver(t *testing.T) {
 	// the kernel from the first reconcile on.
 	always := healthcheck.RealState{Up: true, Checks: 3, Since: math.NaN(), Tracked: true}
 	rows, health = gateRows(cfg, map[string]healthcheck.RealState{"198.51.100.11:7000": always, "198.51.100.12:7000": down})
-	if got := serviceReadiness(cfg, want, rows, health, noDrains, math.Inf(-1))["echo"]; got != whyKernel {
+	if got := serviceReadiness(cfg, want, rows, health, noDrains, never, math.Inf(-1))["echo"]; got != whyKernel {
 		t.Errorf("before the first reconcile: %q, want %q", got, whyKernel)
 	}
-	if got := serviceReadiness(cfg, want, rows, health, noDrains, 1)["echo"]; got != "" {
+	if got := serviceReadiness(cfg, want, rows, health, noDrains, never, 1)["echo"]; got != "" {
 		t.Errorf("after the first reconcile: %q, want ready", got)
+	}
+}
+
+// never is touchTimes.at for a director whose services were never
+// drained or reloaded.
+func never(string) float64 { return 0 }
+
+// TestPreemptHeldUntilTheKernelHasTheUndrain: the same for a change the
+// health rows do not date: an undrain (or a reload) of echo at 120 makes
+// its realserver usable only once the kernel has it, whatever its
+// verdict's age.
+func TestPreemptHeldUntilTheKernelHasTheUndrain(t *testing.T) {
+	cfg := gateConfig()
+	want := map[string]bool{"echo": true}
+	up := healthcheck.RealState{Up: true, Checks: 11, Since: 100, Tracked: true}
+	rows, health := gateRows(cfg, map[string]healthcheck.RealState{"198.51.100.11:7000": up, "198.51.100.12:7000": up})
+	noDrains := func(string, netip.AddrPort) bool { return false }
+	var tt touchTimes
+	tt.service("echo", time.Unix(120, 0))
+	if got := serviceReadiness(cfg, want, rows, health, noDrains, tt.at, 110)["echo"]; got != whyKernel {
+		t.Errorf("undrained at 120, applied through 110: %q, want %q", got, whyKernel)
+	}
+	if got := serviceReadiness(cfg, want, rows, health, noDrains, tt.at, 120)["echo"]; got != "" {
+		t.Errorf("undrained at 120, applied through 120: %q, want ready", got)
+	}
+	tt.all(time.Unix(130, 0)) // a reload
+	if got := serviceReadiness(cfg, want, rows, health, noDrains, tt.at, 125)["echo"]; got != whyKernel {
+		t.Errorf("reloaded at 130, applied through 125: %q, want %q", got, whyKernel)
+	}
+	if tt.at("web") != 130 {
+		t.Errorf("a reload touches every service: web at %v", tt.at("web"))
 	}
 }

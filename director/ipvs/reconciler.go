@@ -48,9 +48,9 @@ type Reconciler struct {
 	applying bool
 	through  time.Time
 	ready    chan struct{} // closed when the first reconcile ends
-	next    chan struct{} // closed when the next reconcile ends, then replaced
-	kick    chan struct{}
-	calls   chan func() // run on Run's goroutine, which owns the handle
+	next     chan struct{} // closed when the next reconcile ends, then replaced
+	kick     chan struct{}
+	calls    chan func() // run on Run's goroutine, which owns the handle
 
 	// have caches the kernel's table as of the last reconcile, so that a
 	// change (a reload, a health event) costs only its own operations:
