@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 )
 
 // The EtherTypes the announcer sends.
@@ -72,7 +73,7 @@ func (a *linkAnnouncer) garp(addr netip.Addr) (int, error) {
 	sent := 0
 	var errs []error
 	for i, b := range pkts {
-		if _, err := a.pc.WriteTo(b, &packet.Addr{HardwareAddr: broadcastMAC}); err != nil {
+		if err := downOnce(a.pc, b, broadcastMAC); err != nil {
 			errs = append(errs, fmt.Errorf("gratuitous arp %d of %d for %v: %w", i+1, len(pkts), addr, err))
 			continue
 		}
@@ -88,10 +89,27 @@ func (a *linkAnnouncer) unsolicitedNA(addr netip.Addr) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := a.pc.WriteTo(pkt, &packet.Addr{HardwareAddr: allNodesMAC}); err != nil {
+	if err := downOnce(a.pc, pkt, allNodesMAC); err != nil {
 		return 0, fmt.Errorf("neighbor advertisement for %v: %w", addr, err)
 	}
 	return 1, nil
+}
+
+// downOnce sends b to dst on pc, and once more if the send fails with
+// ENETDOWN: when its interface goes down, a packet socket takes ENETDOWN
+// as a pending error (af_packet's notifier sets sk_err), and the next
+// send or receive returns it, once, whatever the link's state by then
+// (sock_alloc_send_pskb and skb_recv_datagram read and clear it).
+// Without the retry the first announcement after a link comes back is
+// lost: one of the two ARPs, an IPv6 VIP's only Neighbor Advertisement,
+// the address guard's probe (the watcher's Read skips the error for the
+// same reason). A link that is still down fails the retry too.
+func downOnce(pc *packet.Conn, b []byte, dst net.HardwareAddr) error {
+	_, err := pc.WriteTo(b, &packet.Addr{HardwareAddr: dst})
+	if errors.Is(err, unix.ENETDOWN) {
+		_, err = pc.WriteTo(b, &packet.Addr{HardwareAddr: dst})
+	}
+	return err
 }
 
 func (a *linkAnnouncer) Close() error { return a.pc.Close() }

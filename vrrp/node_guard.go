@@ -46,7 +46,8 @@ func (n *Node) watchLoop(done <-chan struct{}, out chan<- Sighting) {
 		s, err := n.watch.Read()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				n.log.WithError(err).Debug("watcher read")
+				// The guard sees no other holder from here on: say so.
+				n.log.WithError(err).Warn("address guard stopped: its packet socket failed")
 			}
 			return
 		}

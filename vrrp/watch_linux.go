@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // linkWatcher is the Linux Watcher: a datagram packet socket on the
@@ -65,6 +66,9 @@ func onlyNA() []bpf.RawInstruction {
 func (w *linkWatcher) Read() (Sighting, error) {
 	for {
 		n, from, err := w.pc.ReadFrom(w.buf)
+		if errors.Is(err, unix.ENETDOWN) {
+			continue // the interface went down since: see downOnce
+		}
 		if err != nil {
 			return Sighting{}, err
 		}
@@ -95,7 +99,7 @@ func (w *linkWatcher) Probe(addr netip.Addr) error {
 		b, dst, err = nsProbe(addr)
 	}
 	if err == nil {
-		_, err = w.pc.WriteTo(b, &packet.Addr{HardwareAddr: dst})
+		err = downOnce(w.pc, b, dst)
 	}
 	if err != nil {
 		return fmt.Errorf("probe %v: %w", addr, err)
@@ -122,7 +126,7 @@ func (w *linkWatcher) AnnounceAs(addr netip.Addr, mac net.HardwareAddr) (int, er
 	sent := 0
 	var errs []error
 	for _, b := range pkts {
-		if _, err := w.pc.WriteTo(b, &packet.Addr{HardwareAddr: dst}); err != nil {
+		if err := downOnce(w.pc, b, dst); err != nil {
 			errs = append(errs, fmt.Errorf("announce %v at %v: %w", addr, mac, err))
 			continue
 		}
