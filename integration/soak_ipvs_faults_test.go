@@ -4,12 +4,9 @@ package integration
 
 import (
 	"fmt"
-	"maps"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/lvsd/lvsd/director/api"
 )
 
 // inject runs fault f to its end, recovery included; an error means the
@@ -18,59 +15,26 @@ import (
 func (s *vsoak) inject(f fault) error {
 	d := f.Target
 	switch f.Kind {
-	case "sigkill":
-		s.sampleAll() // this process's last figures
-		s.set(s.running, d, false)
-		if err := s.signal(d, syscall.SIGKILL); err != nil {
-			return err
-		}
-		_ = s.procOf(d).Wait()
-		time.Sleep(f.Dur)
-		return s.start(d)
-	case "sigstop":
-		s.set(s.stopped, d, true)
-		if err := s.signal(d, syscall.SIGSTOP); err != nil {
-			return err
-		}
-		time.Sleep(f.Dur)
-		err := s.signal(d, syscall.SIGCONT)
-		s.set(s.stopped, d, false)
-		return err
-	case "sigterm":
-		s.sampleAll()
-		s.set(s.running, d, false)
-		if err := s.procOf(d).Stop(15 * time.Second); err != nil {
-			return err
-		}
-		time.Sleep(f.Dur)
-		return s.start(d)
+	case "sigkill", "sigstop", "sigterm":
+		return injectSignal(s, f, 15*time.Second)
 	case "link-down":
 		return s.linkDownFor(d, s.linksOf(f.Param), f.Dur)
 	case "link-flap":
-		return s.flap(d, f.Dur, time.Duration(20+f.Param)*time.Millisecond)
+		return s.flap(s.l, d, s.ns[d], f.Dur, time.Duration(20+f.Param)*time.Millisecond)
 	case "partition":
-		return s.partition(d, f.Param, f.Dur)
+		return soakPartition(s.l, s.ns[d], f.Param, f.Dur)
 	case "netem":
 		return s.netem(d, f.Param, f.Dur)
 	case "realserver-kill":
 		s.killReal(d)
 		time.Sleep(f.Dur)
 		return s.serveReal(d)
-	case "reload":
-		s.mu.Lock()
-		s.weights[d] = 1 + f.Param
-		s.mu.Unlock()
-		s.writeServices(false)
-		return s.reloadAll(true, "a", "b")
-	case "reload-invalid":
-		s.writeServices(true)
-		err := s.reloadAll(false, "a", "b")
-		s.writeServices(false) // the files as the daemons hold them
-		return err
+	case "reload", "reload-invalid":
+		return injectReload(s, f)
 	case "switchover":
 		return s.switchover(f.Dur)
 	case "drain":
-		return s.drain(d, f.Dur)
+		return drainFor(s, d, s.reals[d]+":7000", f.Dur)
 	case "bulk-kill":
 		return s.bulkKill(d, 1+f.Param, f.Dur)
 	}
@@ -106,51 +70,7 @@ func (s *vsoak) linkDownFor(d string, links []string, dur time.Duration) error {
 	if err := s.setLinks(d, links, true); err != nil {
 		return err
 	}
-	return s.linksReady(d, links)
-}
-
-// linksReady waits until the kernel reports d's links up (see
-// soak_link_test.go): d is healthy again from then.
-func (s *vsoak) linksReady(d string, links []string) error {
-	took, err := waitLinksReady(s.l.Lab, s.ns[d], links, 5*time.Second)
-	s.trace("%s: %v operationally up %v after set up", d, links, took.Round(time.Millisecond))
-	return err
-}
-
-// flap toggles d's front link every period for dur, ending up.
-func (s *vsoak) flap(d string, dur, period time.Duration) error {
-	s.set(s.linkDown, d, true)
-	defer s.set(s.linkDown, d, false)
-	up := true
-	for end := time.Now().Add(dur); time.Now().Before(end); time.Sleep(period) {
-		up = !up
-		if err := s.l.Lab.SetLink(s.ns[d], "e0", up); err != nil {
-			return err
-		}
-	}
-	s.trace("%s: flap ends, e0 up", d)
-	if err := s.l.Lab.SetLink(s.ns[d], "e0", true); err != nil {
-		return err
-	}
-	return s.linksReady(d, []string{"e0"})
-}
-
-// partition drops VRRP at d (every link) for dur: both ways (mode 0),
-// only what d receives (1) or only what it sends (2).
-func (s *vsoak) partition(d string, mode int, dur time.Duration) error {
-	rules := map[int]string{
-		0: "add rule inet soak in meta l4proto 112 drop; add rule inet soak out meta l4proto 112 drop",
-		1: "add rule inet soak in meta l4proto 112 drop",
-		2: "add rule inet soak out meta l4proto 112 drop",
-	}[mode]
-	if _, err := s.l.Lab.In(s.ns[d], "nft", "add table inet soak; "+
-		"add chain inet soak in { type filter hook input priority 0; }; "+
-		"add chain inet soak out { type filter hook output priority 0; }; "+rules); err != nil {
-		return err
-	}
-	time.Sleep(dur)
-	_, err := s.l.Lab.In(s.ns[d], "nft", "delete", "table", "inet", "soak")
-	return err
+	return s.linksReady(s.l, d, s.ns[d], links)
 }
 
 // netem disturbs what h sends on its front link for dur: 10% loss (mode
@@ -170,64 +90,11 @@ func (s *vsoak) netem(h string, mode int, dur time.Duration) error {
 	return err
 }
 
-// reloadAll reloads the daemons ds; want says whether the files are
-// valid. A daemon that takes an invalid file, or refuses a valid one, is
-// an error; so is one that does not answer.
-func (s *vsoak) reloadAll(want bool, ds ...string) error {
-	for _, d := range ds {
-		var r api.ReloadResult
-		if err := s.call(d, api.CmdReload, nil, &r); err != nil && want {
-			return fmt.Errorf("reload %s: %w", d, err)
-		} else if err == nil && r.OK != want {
-			return fmt.Errorf("reload %s: ok %v, want %v (%v)", d, r.OK, want, r.Errors)
-		}
-		if want {
-			s.mu.Lock()
-			maps.Copy(s.loaded[d], s.weights)
-			s.mu.Unlock()
-		}
-	}
-	return nil
-}
-
-// switchover hands the VIPs from the master to the peer, waits dur, and
-// gives the master its priority back (lvsd switchover --restore).
+// switchover hands the VIPs from the master (every instance MASTER) to
+// the peer, waits dur, and gives the master its priority back
+// (switchoverFrom).
 func (s *vsoak) switchover(dur time.Duration) error {
-	m := s.master()
-	if m == "" {
-		return nil // nobody to hand over from: nothing planned happens
-	}
-	var r api.SwitchoverResult
-	s.trace("%s: switchover", m)
-	if err := s.call(m, api.CmdSwitchover, api.SwitchoverArgs{}, &r); err != nil {
-		return fmt.Errorf("switchover on %s: %w", m, err)
-	}
-	s.trace("%s: switchover answered", m)
-	time.Sleep(dur)
-	s.trace("%s: switchover --restore", m)
-	if err := s.call(m, api.CmdSwitchover, api.SwitchoverArgs{Restore: true}, &r); err != nil {
-		return fmt.Errorf("switchover --restore on %s: %w", m, err)
-	}
-	return nil
-}
-
-// drain drains realserver n on both directors for dur, then undrains it.
-func (s *vsoak) drain(n string, dur time.Duration) error {
-	real := s.reals[n] + ":7000"
-	for _, drain := range []bool{true, false} {
-		for _, d := range []string{"a", "b"} {
-			if err := s.call(d, api.CmdDrain, api.DrainArgs{Service: "echo", Real: real, Drain: drain}, nil); err != nil {
-				return fmt.Errorf("drain=%v %s on %s: %w", drain, n, d, err)
-			}
-		}
-		s.mu.Lock()
-		s.drained[n] = drain
-		s.mu.Unlock()
-		if drain {
-			time.Sleep(dur)
-		}
-	}
-	return nil
+	return switchoverFrom(s, s.master(), dur)
 }
 
 // bulkKill changes the weight of the 500 bulk realservers to weight
@@ -245,7 +112,7 @@ func (s *vsoak) bulkKill(d string, weight int, delay time.Duration) error {
 	s.mu.Unlock()
 	s.writeServices(false)
 	peer := map[string]string{"a": "b", "b": "a"}[d]
-	if err := s.reloadAll(true, peer); err != nil {
+	if err := reloadAll(s, true, peer); err != nil {
 		return err
 	}
 	s.sampleAll()

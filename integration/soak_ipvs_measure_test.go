@@ -4,9 +4,7 @@ package integration
 
 import (
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -78,25 +76,7 @@ func hexAddrPort(s string) (string, error) {
 
 // metrics reads d's process figures from its /metrics.
 func (s *vsoak) metrics(d string) (procSample, error) {
-	var page string
-	err := <-s.l.Lab.Go(s.ns[d], func() error {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:9180", time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-		if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
-			return err
-		}
-		b, err := io.ReadAll(c)
-		page = string(b)
-		return err
-	})
-	if err != nil {
-		return procSample{}, err
-	}
-	return parseMetrics(page)
+	return soakMetrics(s.l, s.ns[d], 3*time.Second)
 }
 
 // vsoakWarmUp is how long a process runs before its warm-up figure is
@@ -112,30 +92,13 @@ const (
 // sampleAll takes the warm-up figure of each running, awake lvsd that
 // has run vsoakWarmUp without one, and the last figure of every other.
 func (s *vsoak) sampleAll() {
-	for _, d := range []string{"a", "b"} {
-		s.mu.Lock()
-		ok := s.running[d] && !s.stopped[d]
-		life := lastLife(s.lives, d)
-		s.mu.Unlock()
-		if !ok || life == nil {
-			continue
-		}
-		m, err := s.metrics(d)
-		if err != nil {
-			continue
-		}
-		s.mu.Lock()
-		life.record(m, vsoakWarmUp, time.Now())
-		s.mu.Unlock()
-	}
+	s.sample([]string{"a", "b"}, s.metrics, vsoakWarmUp)
 }
 
 // checkLeaks logs every process's figures and holds those that ran
 // vsoakLeakSpan past warm-up to 10%.
 func (s *vsoak) checkLeaks() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	judgeLeaks(s.l.TB, s.log, s.lives, vsoakLeakSpan)
+	s.judgeLives(s.l.TB, s.log, vsoakLeakSpan)
 }
 
 // TestParseProcIPVS reads the table the soak compares as the kernel

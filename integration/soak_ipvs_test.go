@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,21 +71,12 @@ type vsoak struct {
 	res    *resources
 	stalls *cpuStalls // nil until runVSoak starts the probe
 
-	mu        sync.Mutex
-	proc      map[string]*netlab.Proc
+	soakProcs // the lvsd processes (weights: rs1..3 and "bulk"); its mu guards the fields below too
 	runs      int
-	running   map[string]bool // lvsd up and answered once
-	stopped   map[string]bool
-	linkDown  map[string]bool
-	healthy   map[string]time.Time
 	rsStop    map[string]func()
 	rsConns   map[string]map[net.Conn]bool
 	rsUpSince map[string]time.Time
 	rsDownAt  map[string]time.Time
-	weights   map[string]int            // in the files: rs1..3 and "bulk"
-	loaded    map[string]map[string]int // per director, what its configuration holds
-	drained   map[string]bool
-	lives     []*procLife
 	applied   []string      // bulk-kill: how much of the 500 the kernel had at the kill
 	bulkEst   time.Duration // bulk-kill: from SIGHUP to the 500 operations (bulkKill)
 	bulkMid   int           // bulk-kill: kills with some but not all applied
@@ -113,10 +103,9 @@ func (s *vsoak) trace(format string, args ...any) {
 
 func newVSoak(t *testing.T, mode string, seed uint64) *vsoak {
 	s := &vsoak{l: netlab.ForTest(t), mode: mode, bin: lvsdBinary(t), cfg: map[string]string{}, sock: map[string]string{},
-		log: newSoakLog(seed), res: newResources(), proc: map[string]*netlab.Proc{},
-		running: map[string]bool{}, stopped: map[string]bool{}, linkDown: map[string]bool{}, healthy: map[string]time.Time{},
-		rsStop: map[string]func(){}, rsConns: map[string]map[net.Conn]bool{}, rsUpSince: map[string]time.Time{}, rsDownAt: map[string]time.Time{},
-		weights: map[string]int{"rs1": 1, "rs2": 2, "rs3": 3, "bulk": 1}, loaded: map[string]map[string]int{}, drained: map[string]bool{}}
+		log: newSoakLog(seed), res: newResources(), soakProcs: newSoakProcs(map[string]int{"rs1": 1, "rs2": 2, "rs3": 3, "bulk": 1}),
+		rsStop: map[string]func(){}, rsConns: map[string]map[net.Conn]bool{}, rsUpSince: map[string]time.Time{}, rsDownAt: map[string]time.Time{}}
+	s.note = s.trace // health changes and signals go on the timeline
 	rss := []string{"rs1", "rs2", "rs3"}
 	instances := `    - name: front
       interface: e0
@@ -282,58 +271,15 @@ func (s *vsoak) start(d string) error {
 		return err
 	}
 	if _, ok := netlab.Poll(30*time.Second, 20*time.Millisecond, func() bool {
-		st, err := vsoakStatus(s.sock[d], time.Second)
+		st, err := soakStatus(s.sock[d], time.Second)
 		return err == nil && st.Generation >= 1 && !st.IPVS.At.IsZero()
 	}); !ok {
 		p.Kill()
 		return fmt.Errorf("lvsd on %s did not reconcile within 30s:\n%s", d, s.l.LogOf(p.Name))
 	}
 	s.trace("%s: lvsd %s reconciled", d, name)
-	s.mu.Lock()
-	s.proc[d], s.running[d] = p, true
-	s.loaded[d] = map[string]int{}
-	for n, w := range s.weights {
-		s.loaded[d][n] = w
-	}
-	s.lives = append(s.lives, &procLife{Director: d, Started: time.Now()})
-	s.mu.Unlock()
-	s.updateHealth(d)
+	s.started(d, p)
 	return nil
-}
-
-// updateHealth marks d healthy (running, awake, every link up) from
-// now, or not.
-func (s *vsoak) updateHealth(d string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.running[d] && !s.stopped[d] && !s.linkDown[d]
-	switch {
-	case h && s.healthy[d].IsZero():
-		s.healthy[d] = time.Now()
-		s.trace("%s healthy", d)
-	case !h && !s.healthy[d].IsZero():
-		s.healthy[d] = time.Time{}
-		s.trace("%s not healthy", d)
-	}
-}
-
-func (s *vsoak) set(m map[string]bool, d string, v bool) {
-	s.mu.Lock()
-	m[d] = v
-	s.mu.Unlock()
-	s.updateHealth(d)
-}
-
-func (s *vsoak) procOf(d string) *netlab.Proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.proc[d]
-}
-
-// signal sends sig to d's lvsd.
-func (s *vsoak) signal(d string, sig syscall.Signal) error {
-	s.trace("%s: %v", d, sig)
-	return s.procOf(d).Signal(sig)
 }
 
 // call sends one control request to d's daemon.
@@ -341,15 +287,6 @@ func (s *vsoak) call(d, cmd string, args, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return api.Call(ctx, s.sock[d], cmd, args, out)
-}
-
-// vsoakStatus asks the lvsd on sock for its status within limit.
-func vsoakStatus(sock string, limit time.Duration) (api.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	var st api.Status
-	err := api.Call(ctx, sock, api.CmdStatus, nil, &st)
-	return st, err
 }
 
 // TestSoakIPVS runs the VM layer's soak: LVSD_SOAK_SEED and
@@ -460,29 +397,8 @@ func runVSoak(t *testing.T, mode string, seed uint64, plan []fault) (int, int) {
 	w := s.watch()
 	time.Sleep(5 * time.Second) // settle before the first fault
 	s.sampleAll()
-	var wg sync.WaitGroup
-	for _, f := range plan {
-		time.Sleep(f.Gap)
-		names := s.resourcesOf(f)
-		if !f.Overlap || !s.res.tryTake(names...) {
-			wg.Wait()
-			s.res.take(names...)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer s.res.give(names...)
-			win := s.log.begin(f)
-			s.trace("begin %s", f)
-			if err := s.inject(f); err != nil {
-				s.log.violate("fault-recovery", time.Now(), fmt.Sprintf("%s: %v", f, err))
-			}
-			s.log.end(win)
-			s.trace("end #%d", f.N)
-		}()
-	}
-	wg.Wait()
-	time.Sleep(5 * time.Second) // settle: the last fault's effects must heal too
+	runFaults(s, plan, s.res, s.log) // the timeline gets each fault's begin and end
+	time.Sleep(5 * time.Second)      // settle: the last fault's effects must heal too
 	w.stop()
 	s.sampleAll()
 	s.checkLeaks()
@@ -512,7 +428,7 @@ func tail(s string, lines int) string {
 func (s *vsoak) master() string {
 	m := ""
 	for _, d := range []string{"a", "b"} {
-		if st, err := vsoakStatus(s.sock[d], time.Second); err == nil && allMaster(st) {
+		if st, err := soakStatus(s.sock[d], time.Second); err == nil && allMaster(st) {
 			if m != "" {
 				return ""
 			}

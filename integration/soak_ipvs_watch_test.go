@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,13 +62,9 @@ var vsoakDeaths = map[string]bool{"sigkill": true, "sigstop": true, "link-down":
 	"partition": true, "bulk-kill": true}
 
 type vsoakWatch struct {
-	s      *vsoak
-	done   chan struct{}
-	wg     sync.WaitGroup
-	ok     atomic.Int64
-	failed atomic.Int64
-	breaks atomic.Int64
-	held   atomic.Int64
+	s *vsoak
+	soakLoops
+	held atomic.Int64
 	// what one round of the table check costs, logged at the end: the
 	// invariant's 1 s needs it well under that
 	rounds, roundNs, maxNs, statusNs atomic.Int64
@@ -77,7 +72,7 @@ type vsoakWatch struct {
 
 // watch starts the monitors; stop ends them.
 func (s *vsoak) watch() *vsoakWatch {
-	w := &vsoakWatch{s: s, done: make(chan struct{})}
+	w := &vsoakWatch{s: s, soakLoops: soakLoops{done: make(chan struct{})}}
 	vips := []struct{ ifc, vip string }{{"e0", "192.0.2.10"}}
 	if s.mode == "nat" {
 		vips = append(vips, struct{ ifc, vip string }{"e1", "198.51.100.1"})
@@ -87,24 +82,12 @@ func (s *vsoak) watch() *vsoakWatch {
 	}
 	w.every(250*time.Millisecond, w.tables())
 	w.every(5*time.Second, s.sampleAll)
-	for i := range 4 {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			time.Sleep(time.Duration(i) * 10 * time.Millisecond)
-			w.client()
-		}()
-	}
-	for range 3 {
-		w.wg.Add(1)
-		go func() { defer w.wg.Done(); w.longConn() }()
-	}
+	w.clients(w.client, w.longConn)
 	return w
 }
 
 func (w *vsoakWatch) stop() {
-	close(w.done)
-	w.wg.Wait()
+	w.stopLoops()
 	if n := w.rounds.Load(); n > 0 {
 		w.s.l.TB.Logf("table check: %d rounds, %v on average, %v at most", n,
 			time.Duration(w.roundNs.Load()/n).Round(time.Millisecond), time.Duration(w.maxNs.Load()).Round(time.Millisecond))
@@ -112,23 +95,6 @@ func (w *vsoakWatch) stop() {
 	}
 	w.s.l.TB.Logf("client: %d new connections answered, %d failed; %d long connections held, broken %d times",
 		w.ok.Load(), w.failed.Load(), w.held.Load(), w.breaks.Load())
-}
-
-func (w *vsoakWatch) every(d time.Duration, fn func()) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.done:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
 }
 
 // holders returns the two-holders and no-holder check of vip on ifc.
@@ -225,7 +191,7 @@ func (w *vsoakWatch) tables() func() {
 				continue
 			}
 			t0 := time.Now()
-			st, err := vsoakStatus(s.sock[d], 2*time.Second)
+			st, err := soakStatus(s.sock[d], 2*time.Second)
 			w.statusNs.Add(int64(time.Since(t0)))
 			if err != nil || len(st.VRRP) == 0 {
 				continue
@@ -253,7 +219,7 @@ func (w *vsoakWatch) tables() func() {
 			diff := kernelDiff(s.wanted(d, st), have)
 			if len(diff) > 0 {
 				// Which verdicts moved meanwhile: ask again.
-				st2, err := vsoakStatus(s.sock[d], 2*time.Second)
+				st2, err := soakStatus(s.sock[d], 2*time.Second)
 				for k := range diff {
 					if err != nil || unsettled(k, st, st2, read.Add(-time.Second)) {
 						delete(diff, k)

@@ -5,12 +5,8 @@ package integration
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,27 +62,16 @@ type soakLab struct {
 	log  *soakLog
 	res  *resources
 
-	mu        sync.Mutex
-	proc      map[string]*netlab.Proc
-	running   map[string]bool      // lvsd process up and answered once
-	stopped   map[string]bool      // SIGSTOPped
-	linkDown  map[string]bool      // e0 down, or flapping
-	healthy   map[string]time.Time // since when healthy; zero when not
+	soakProcs // the lvsd processes; its mu guards the fields below too
 	rsStop    map[string]func()
 	rsUpSince map[string]time.Time // zero while killed
 	rsDownAt  map[string]time.Time
-	weights   map[string]int            // in the files now
-	loaded    map[string]map[string]int // per director: the weights its configuration holds
-	drained   map[string]bool           // per realserver, on both directors
-	lives     []*procLife
 }
 
 func newSoakLab(t *testing.T, seed uint64) *soakLab {
 	s := &soakLab{l: netlab.ForTest(t), bin: lvsdBinary(t), cfg: map[string]string{}, sock: map[string]string{},
-		log: newSoakLog(seed), res: newResources(), proc: map[string]*netlab.Proc{}, running: map[string]bool{},
-		stopped: map[string]bool{}, linkDown: map[string]bool{}, healthy: map[string]time.Time{},
-		rsStop: map[string]func(){}, rsUpSince: map[string]time.Time{}, rsDownAt: map[string]time.Time{},
-		weights: map[string]int{"rs1": 1, "rs2": 2, "rs3": 3}, loaded: map[string]map[string]int{}, drained: map[string]bool{}}
+		log: newSoakLog(seed), res: newResources(), soakProcs: newSoakProcs(map[string]int{"rs1": 1, "rs2": 2, "rs3": 3}),
+		rsStop: map[string]func(){}, rsUpSince: map[string]time.Time{}, rsDownAt: map[string]time.Time{}}
 	hosts := map[string]string{"client": "192.0.2.100/24"}
 	for n, a := range soakDirectors {
 		hosts[n] = a + "/24"
@@ -155,46 +140,8 @@ func (s *soakLab) start(d string) error {
 		p.Kill()
 		return fmt.Errorf("lvsd on %s did not answer within 15s:\n%s", d, s.l.LogOf(p.Name))
 	}
-	s.mu.Lock()
-	s.proc[d], s.running[d] = p, true
-	s.loaded[d] = map[string]int{}
-	for n, w := range s.weights {
-		s.loaded[d][n] = w
-	}
-	s.lives = append(s.lives, &procLife{Director: d, Started: time.Now()})
-	s.mu.Unlock()
-	s.updateHealth(d)
+	s.started(d, p)
 	return nil
-}
-
-// updateHealth marks d healthy (process running, not stopped, link up)
-// from now, or not.
-func (s *soakLab) updateHealth(d string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.running[d] && !s.stopped[d] && !s.linkDown[d]
-	switch {
-	case h && s.healthy[d].IsZero():
-		s.healthy[d] = time.Now()
-	case !h:
-		s.healthy[d] = time.Time{}
-	}
-}
-
-func (s *soakLab) set(m map[string]bool, d string, v bool) {
-	s.mu.Lock()
-	m[d] = v
-	s.mu.Unlock()
-	s.updateHealth(d)
-}
-
-// soakStatus asks the lvsd on sock for its status within limit.
-func soakStatus(sock string, limit time.Duration) (api.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	var st api.Status
-	err := api.Call(ctx, sock, api.CmdStatus, nil, &st)
-	return st, err
 }
 
 // call sends one control request to d's daemon.
@@ -206,25 +153,7 @@ func (s *soakLab) call(d, cmd string, args, out any) error {
 
 // metrics reads d's process figures from its /metrics.
 func (s *soakLab) metrics(d string) (procSample, error) {
-	var page string
-	err := <-s.l.Go(s.ns[d], func() error {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:9180", time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
-			return err
-		}
-		b, err := io.ReadAll(c)
-		page = string(b)
-		return err
-	})
-	if err != nil {
-		return procSample{}, err
-	}
-	return parseMetrics(page)
+	return soakMetrics(s.l, s.ns[d], 2*time.Second)
 }
 
 // TestSoak runs the namespace layer's soak: the seed and the number of
@@ -244,26 +173,7 @@ func TestSoak(t *testing.T) {
 	w := s.watch()
 	time.Sleep(5 * time.Second) // settle before the first fault
 	s.sampleAll()               // warm-up figures come soakWarmUp after each start
-	var wg sync.WaitGroup
-	for _, f := range plan {
-		time.Sleep(f.Gap)
-		names := s.resourcesOf(f)
-		if !f.Overlap || !s.res.tryTake(names...) {
-			wg.Wait()
-			s.res.take(names...)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer s.res.give(names...)
-			win := s.log.begin(f)
-			if err := s.inject(f); err != nil {
-				s.log.violate("fault-recovery", time.Now(), fmt.Sprintf("%s: %v", f, err))
-			}
-			s.log.end(win)
-		}()
-	}
-	wg.Wait()
+	runFaults(s, plan, s.res, s.log)
 	time.Sleep(3 * time.Second) // settle: the last fault's effects must heal too
 	w.stop()
 	s.sampleAll()
@@ -277,22 +187,7 @@ func TestSoak(t *testing.T) {
 // process without one that has run soakWarmUp, and the last figure of
 // every process.
 func (s *soakLab) sampleAll() {
-	for d := range soakDirectors {
-		s.mu.Lock()
-		ok := s.running[d] && !s.stopped[d]
-		life := lastLife(s.lives, d)
-		s.mu.Unlock()
-		if !ok || life == nil {
-			continue
-		}
-		m, err := s.metrics(d)
-		if err != nil {
-			continue
-		}
-		s.mu.Lock()
-		life.record(m, soakWarmUp, time.Now())
-		s.mu.Unlock()
-	}
+	s.sample([]string{"a", "b"}, s.metrics, soakWarmUp)
 }
 
 // soakWarmUp is how long a process runs before its warm-up figure is
@@ -310,9 +205,7 @@ const (
 // checkLeaks compares each process that ran soakLeakSpan or more past its
 // warm-up: RSS, goroutines and descriptors at its end within 10%.
 func (s *soakLab) checkLeaks() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	judgeLeaks(s.l.TB, s.log, s.lives, soakLeakSpan)
+	s.judgeLives(s.l.TB, s.log, soakLeakSpan)
 }
 
 // resourcesOf names what f touches, so that overlapping faults never
@@ -328,14 +221,6 @@ func (s *soakLab) resourcesOf(f fault) []string {
 	default: // the control socket of both, and the files
 		return []string{"proc:a", "proc:b", "config"}
 	}
-}
-
-// signal sends sig to d's lvsd.
-func (s *soakLab) signal(d string, sig syscall.Signal) error {
-	s.mu.Lock()
-	p := s.proc[d]
-	s.mu.Unlock()
-	return p.Signal(sig)
 }
 
 // TestSoakPlanKeepsEachDirectorAliveForHalf: see checkPlanHalves.

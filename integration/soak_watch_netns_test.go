@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,57 +61,24 @@ const soakMeasure = 50 * time.Millisecond
 var splitKinds = map[string]bool{"sigkill": true, "sigstop": true, "link-down": true, "link-flap": true, "partition": true, "lan-loss": true}
 
 type soakWatch struct {
-	s      *soakLab
-	done   chan struct{}
-	wg     sync.WaitGroup
-	ok     atomic.Int64
-	failed atomic.Int64
-	breaks atomic.Int64
+	s *soakLab
+	soakLoops
 }
 
 // watch starts the monitors; stop ends them.
 func (s *soakLab) watch() *soakWatch {
-	w := &soakWatch{s: s, done: make(chan struct{})}
+	w := &soakWatch{s: s, soakLoops: soakLoops{done: make(chan struct{})}}
 	w.every(10*time.Millisecond, w.holders())
 	w.every(100*time.Millisecond, w.tables())
 	w.every(5*time.Second, func() { s.sampleAll() })
-	for i := range 4 {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			time.Sleep(time.Duration(i) * 10 * time.Millisecond)
-			w.client()
-		}()
-	}
-	for range 3 {
-		w.wg.Add(1)
-		go func() { defer w.wg.Done(); w.longConn() }()
-	}
+	w.clients(w.client, w.longConn)
 	return w
 }
 
 func (w *soakWatch) stop() {
-	close(w.done)
-	w.wg.Wait()
+	w.stopLoops()
 	w.s.l.TB.Logf("client: %d new connections answered, %d failed; long connections broken %d times",
 		w.ok.Load(), w.failed.Load(), w.breaks.Load())
-}
-
-func (w *soakWatch) every(d time.Duration, fn func()) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.done:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
 }
 
 // holders returns the two-holders and no-holder check, run every 10 ms.
