@@ -98,7 +98,8 @@ func (n *Node) loopDirect(ctx context.Context, kw *kernelWait, dcs []directConn,
 		if n.idle != nil {
 			n.idle(next)
 		}
-		if err := kw.wait(next, n.clock.Now()); err != nil {
+		n.waited = n.clock.Now()
+		if err := kw.wait(next, n.waited); err != nil {
 			n.finish()
 			return fmt.Errorf("vrrp instance %q: wait: %w", n.cfg.Name, err)
 		}

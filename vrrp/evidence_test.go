@@ -98,6 +98,9 @@ func TestNodeLateAdvertWarns(t *testing.T) {
 			t.Errorf("warning %q: no %s", line, want)
 		}
 	}
+	if strings.Contains(line, "wait_late") { // the loop waited from before the due time
+		t.Errorf("warning %q: wait_late for a loop that began its wait in time", line)
+	}
 	h.advance(time.Second)
 	h.clk.set(h.next.Add(110 * time.Millisecond))
 	h.waitIdle()

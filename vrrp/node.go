@@ -85,6 +85,7 @@ type Node struct {
 	advertCh  chan pathAdvert      // the readers' adverts, for tests
 	ev        takeoverEvidence     // of the last Master_Down_Timer firing (evidence.go)
 	woke      time.Time            // when the loop's last wait ended, for send's late warning
+	waited    time.Time            // when it began: after the due time, the lateness came before the wait
 
 	kw             *kernelWait // the direct loop's wait, nil for loop (direct.go)
 	directAnyClock bool        // test hook: the direct loop on a fake clock too
@@ -298,8 +299,9 @@ func (n *Node) loop(ctx context.Context, adverts <-chan pathAdvert, sightings <-
 		n.publish()
 		var timer <-chan time.Time
 		next := n.nextDeadline()
+		n.waited = n.clock.Now()
 		if !next.IsZero() {
-			timer = wait.after(next.Sub(n.clock.Now()))
+			timer = wait.after(next.Sub(n.waited))
 		}
 		if n.idle != nil {
 			n.idle(next)

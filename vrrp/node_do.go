@@ -86,9 +86,10 @@ func (n *Node) send(prio uint8) {
 
 // lateWarn says, at most once a second, that a timed advert went out
 // more than an interval late (a backup takes over after about three),
-// and where the time went: waking the loop (woke_late: the scheduler) or
-// in the loop after it woke (busy). Off the advert path: only a late
-// advert gets here.
+// and where the time went: before the loop's wait began (wait_late: the
+// loop's previous round, or a lock it took to publish its status),
+// waking the loop (woke_late: the scheduler) or in the loop after it
+// woke (busy). Off the advert path: only a late advert gets here.
 func (n *Node) lateWarn(now time.Time, late time.Duration) {
 	if last, ok := n.warned["late advert"]; ok && now.Sub(last) < time.Second {
 		return
@@ -98,6 +99,9 @@ func (n *Node) lateWarn(now time.Time, late time.Duration) {
 	if !n.woke.IsZero() && !n.woke.Before(n.due) {
 		f["woke_late"] = n.woke.Sub(n.due).Round(10 * time.Microsecond).String()
 		f["busy"] = now.Sub(n.woke).Round(10 * time.Microsecond).String()
+	}
+	if !n.waited.IsZero() && n.waited.After(n.due) {
+		f["wait_late"] = n.waited.Sub(n.due).Round(10 * time.Microsecond).String()
 	}
 	n.logq.do(func(l *logrus.Entry) { l.WithFields(f).Warn("advert sent more than an interval late") })
 }
