@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -76,7 +77,20 @@ func hexAddrPort(s string) (string, error) {
 
 // metrics reads d's process figures from its /metrics.
 func (s *vsoak) metrics(d string) (procSample, error) {
-	return soakMetrics(s.l, s.ns[d], 3*time.Second)
+	m, err := soakMetrics(s.l, s.ns[d], 3*time.Second)
+	if err != nil {
+		return m, err
+	}
+	// The size of the connection table, which a sweep and a handover
+	// read (logged beside RSS, not judged).
+	_ = <-s.l.Lab.Go(s.ns[d], func() error {
+		b, err := os.ReadFile("/proc/thread-self/net/ip_vs_conn")
+		if err == nil {
+			m.IPVSConns = float64(bytes.Count(b, []byte("\n")) - 1) // less the header
+		}
+		return err
+	})
+	return m, nil
 }
 
 // vsoakWarmUp is how long a process runs before its warm-up figure is

@@ -348,6 +348,9 @@ type procSample struct {
 	// RSS to tell a leak (both grow) from pages the runtime has not yet
 	// returned to the kernel after a burst (RSS alone). Not judged.
 	HeapInuse float64
+	// IPVSConns is the director's IPVS connection table's size (the VM
+	// layer; 0 in namespaces). Not judged.
+	IPVSConns float64
 }
 
 // parseMetrics picks the process figures out of a Prometheus text page.
@@ -425,6 +428,9 @@ func judgeLeaks(tb testing.TB, log *soakLog, lives []*procLife, span time.Durati
 		tb.Logf("lvsd %s (ran %v past warm-up): rss %.1f -> %.1f MiB (Go heap in use %.1f -> %.1f), goroutines %v -> %v, fds %v -> %v",
 			l.Director, l.End.Sub(l.WarmAt).Round(time.Second), l.Warm.RSS/(1<<20), l.Last.RSS/(1<<20),
 			l.Warm.HeapInuse/(1<<20), l.Last.HeapInuse/(1<<20), l.Warm.Goroutines, l.Last.Goroutines, l.Warm.FDs, l.Last.FDs)
+		if l.Warm.IPVSConns > 0 || l.Last.IPVSConns > 0 {
+			tb.Logf("lvsd %s: IPVS connection table %v -> %v entries", l.Director, l.Warm.IPVSConns, l.Last.IPVSConns)
+		}
 		if l.End.Sub(l.WarmAt) < span {
 			continue
 		}

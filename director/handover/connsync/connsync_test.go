@@ -198,3 +198,29 @@ func TestResolver(t *testing.T) {
 		t.Fatalf("Records:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestScanProcStreams: ScanProc hands each connection over in order as
+// it reads it, keeping none; an error from the callback ends the scan
+// there and comes back as is, and a bad line after good ones is still
+// an error naming its line.
+func TestScanProcStreams(t *testing.T) {
+	var seen []uint32
+	if err := ScanProc(strings.NewReader(procSample), func(c Conn) error { seen = append(seen, c.Expires); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{899, 59, 119, 299, 299, 890}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("expiries in order %v, want %v", seen, want)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err := ScanProc(strings.NewReader(procSample), func(Conn) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Errorf("callback error: %v after %d calls, want it after 1", err, calls)
+	}
+	calls = 0
+	bad := procSample + "TCP C0000264 XYZ C000020A 1B58 C000020B 1B58 ESTABLISHED 1\n"
+	err = ScanProc(strings.NewReader(bad), func(Conn) error { calls++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "line 8") || calls != 6 {
+		t.Errorf("bad last line: %v after %d calls, want an error naming line 8 after 6", err, calls)
+	}
+}

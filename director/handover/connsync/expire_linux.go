@@ -14,27 +14,34 @@ var ErrNotBackup = errors.New("connsync: this node holds the VIPs: closed connec
 // Expiries), and returns how many it sent. IPVS has no netlink command to
 // delete one connection; its backup daemon, though, applies a version 1
 // sync message to an existing entry of the same destination, timeout
-// included (ip_vs_proc_conn). backup is asked after reading and before
-// sending; when it reports false nothing is sent and the error is
-// ErrNotBackup. The backup daemon must run on iface with syncID (or
+// included (ip_vs_proc_conn). The table is read a batch at a time
+// (scanTable), and backup is asked before each batch is sent; when it
+// reports false the sweep ends there with ErrNotBackup, and what was sent
+// before counts. The backup daemon must run on iface with syncID (or
 // sync id 0, which accepts any).
 func Expire(iface string, syncID uint8, r *Resolver, backup func() bool) (int, error) {
-	conns, err := readTable()
-	if err != nil {
-		return 0, err
-	}
-	recs := r.Expiries(conns)
-	if len(recs) == 0 {
-		return 0, nil
-	}
-	msgs, err := Encode(syncID, recs, 0)
-	if err != nil {
-		return 0, err
-	}
-	if backup != nil && !backup() {
-		return 0, ErrNotBackup
-	}
-	return len(recs), SendLocal(iface, msgs)
+	s := &sender{iface: iface, ttl: 0, loop: true} // SendLocal's
+	defer s.close()
+	n := 0
+	err := scanTable(func(conns []Conn) error {
+		recs := r.Expiries(conns)
+		if len(recs) == 0 {
+			return nil
+		}
+		msgs, err := Encode(syncID, recs, 0)
+		if err != nil {
+			return err
+		}
+		if backup != nil && !backup() {
+			return ErrNotBackup
+		}
+		if err := s.send(msgs); err != nil {
+			return err
+		}
+		n += len(recs)
+		return nil
+	})
+	return n, err
 }
 
 // SendLocal multicasts msgs to this host's own backup daemon on iface

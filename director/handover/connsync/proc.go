@@ -50,6 +50,20 @@ var protoNames = map[string]uint8{"TCP": syscall.IPPROTO_TCP, "UDP": syscall.IPP
 // naming its number.
 func ParseProc(r io.Reader) ([]Conn, error) {
 	var out []Conn
+	err := ScanProc(r, func(c Conn) error {
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ScanProc is ParseProc calling fn for each connection in turn, keeping
+// none: a director's memory then does not grow with its connection table
+// (see scanTable). An error from fn ends the scan and is returned.
+func ScanProc(r io.Reader, fn func(Conn) error) error {
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		f := strings.Fields(sc.Text())
@@ -60,7 +74,7 @@ func ParseProc(r io.Reader) ([]Conn, error) {
 			continue
 		}
 		if len(f) < 9 {
-			return nil, fmt.Errorf("ip_vs_conn line %d: %d fields, want at least 9", n, len(f))
+			return fmt.Errorf("ip_vs_conn line %d: %d fields, want at least 9", n, len(f))
 		}
 		proto, ok := protoNames[f[0]]
 		if !ok {
@@ -75,20 +89,22 @@ func ParseProc(r io.Reader) ([]Conn, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ip_vs_conn line %d: %w", n, err)
+			return fmt.Errorf("ip_vs_conn line %d: %w", n, err)
 		}
 		c.State = f[7]
 		exp, err := strconv.ParseUint(f[8], 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("ip_vs_conn line %d: expires %q: %w", n, f[8], err)
+			return fmt.Errorf("ip_vs_conn line %d: expires %q: %w", n, f[8], err)
 		}
 		c.Expires = uint32(exp)
-		out = append(out, c)
+		if err := fn(c); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("ip_vs_conn: %w", err)
+		return fmt.Errorf("ip_vs_conn: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 func addrPort(a, p string) (netip.AddrPort, error) {
