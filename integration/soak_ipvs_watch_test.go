@@ -117,6 +117,7 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 			}
 			s.mu.Unlock()
 		}
+		read := time.Now() // the reads ran from now to read: see holdersMeasure
 		if h := strings.Join(holders, "+"); h != last {
 			last = h
 			s.trace("%s holders [%s] healthy since %v", vip, h, healthy.UTC().Format("15:04:05.000"))
@@ -125,7 +126,7 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 		s.log.checked("no-holder")
 		if len(holders) == 2 {
 			if dualSince.IsZero() {
-				dualSince, dualReported = now, false
+				dualSince, dualReported = read, false
 			}
 			ref := later(later(dualSince, s.log.lastEnd(func(f fault) bool { return vsoakSplit[f.Kind] })),
 				s.stalls.lastEnd(vsoakAdvert))
@@ -140,7 +141,7 @@ func (w *vsoakWatch) holders(ifc string, vip netip.Addr) func() {
 		}
 		if len(holders) == 0 && !healthy.IsZero() {
 			if noneSince.IsZero() {
-				noneSince, noneReported = now, false
+				noneSince, noneReported = read, false
 			}
 			ref := later(noneSince, healthy)
 			stalled := s.stalls.within(ref, now)

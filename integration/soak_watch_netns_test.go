@@ -101,11 +101,12 @@ func (w *soakWatch) holders() func() {
 			}
 			s.mu.Unlock()
 		}
+		read := time.Now() // the reads ran from now to read: see holdersMeasure
 		s.log.checked("two-holders")
 		s.log.checked("no-holder")
 		if len(holders) == 2 {
 			if dualSince.IsZero() {
-				dualSince, dualReported = now, false
+				dualSince, dualReported = read, false
 			}
 			ref := latest(dualSince, s.log.lastEnd(func(f fault) bool { return splitKinds[f.Kind] }))
 			if !dualReported && now.Sub(ref) > 2*soakAdvert+soakMeasure {
@@ -117,7 +118,7 @@ func (w *soakWatch) holders() func() {
 		}
 		if len(holders) == 0 && !healthy.IsZero() {
 			if noneSince.IsZero() {
-				noneSince, noneReported = now, false
+				noneSince, noneReported = read, false
 			}
 			ref := latest(noneSince, healthy)
 			if limit := soakMDI + 100*time.Millisecond; !noneReported && now.Sub(ref) > limit {
