@@ -92,8 +92,13 @@ func (d *Director) switchOne(ctx context.Context, name string, n *vrrp.Node, res
 		d.log.WithFields(logrus.Fields{"instance": name}).Info("switchover: handed over with its group; priority now 1")
 		return "handed over with its group; priority now 1 (lvsd switchover --restore gives it back)"
 	}
+	// A resign that timed out or that a fault ended (its link went down
+	// meanwhile) has still released the VIPs: the peer holds them, if
+	// not gracefully, and the priority goes to 1 all the same, so that
+	// this node does not take them back once its link returns, as the
+	// operator who asked to move them away expects.
 	switch {
-	case err != nil && !errors.Is(err, vrrp.ErrResignTimeout):
+	case err != nil && !errors.Is(err, vrrp.ErrResignTimeout) && !errors.Is(err, vrrp.ErrResignFault):
 		*errs = append(*errs, err)
 		return "error: " + err.Error()
 	}
@@ -103,7 +108,10 @@ func (d *Director) switchOne(ctx context.Context, name string, n *vrrp.Node, res
 	st := n.Status()
 	msg := fmt.Sprintf("handed over to %v in %v; priority now 1 (lvsd switchover --restore gives it back)",
 		st.Master, time.Since(start).Round(time.Millisecond))
-	if err != nil {
+	switch {
+	case errors.Is(err, vrrp.ErrResignFault):
+		msg = "a fault ended the handover (" + err.Error() + "); VIPs released; priority now 1"
+	case err != nil:
 		msg = "no new master heard before the timeout; VIPs released anyway; priority now 1"
 	}
 	d.log.WithFields(logrus.Fields{"instance": name}).Info("switchover: " + msg)

@@ -98,9 +98,13 @@ var (
 	// ErrResignTimeout means a Switchover's resign timed out without
 	// hearing a new master; the node released its addresses anyway.
 	ErrResignTimeout = errors.New("vrrp: resign timed out without a new master")
-	// ErrStopped means the Node stopped, or left Resigning for Fault,
-	// before the call completed.
+	// ErrStopped means the Node stopped before the call completed.
 	ErrStopped = errors.New("vrrp: node stopped")
+	// ErrResignFault means a Switchover's resign ended in Fault (a link
+	// or a tracked script failed meanwhile): the node released its
+	// addresses as a faulty node does, and the peer takes over on its
+	// own, unplanned. The error names the fault.
+	ErrResignFault = errors.New("vrrp: resign ended in FAULT; the peer takes over unplanned")
 )
 
 // NewNode checks cfg, applies its defaults and returns a Node that Run

@@ -12,7 +12,8 @@ import (
 // Machine.Resign) and Switchover returns nil once a new master has been
 // heard and the addresses released, or ErrResignTimeout if the resign
 // timeout (Handover.Timeout) passed first. It returns ErrNotMaster if the
-// node is not master, ErrStopped if it stops meanwhile, and ctx's error
+// node is not master, ErrResignFault if a fault (a link down) ended the
+// resign, ErrStopped if it stops meanwhile, and ctx's error
 // if ctx ends first (the switchover goes on). In a Group, the other
 // members resign too.
 //

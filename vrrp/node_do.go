@@ -269,6 +269,9 @@ func (n *Node) became(b Became) {
 // just ended.
 func (n *Node) resolveWaiters(t Transition) {
 	err := ErrStopped
+	if t.To == Fault {
+		err = fmt.Errorf("%w (%s)", ErrResignFault, t.Reason)
+	}
 	if t.To == Backup {
 		err = ErrResignTimeout
 		if master := n.m.Status().Master; master.IsValid() && master != n.self {

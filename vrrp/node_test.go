@@ -303,6 +303,32 @@ func TestNodeSwitchover(t *testing.T) {
 	}
 }
 
+// TestNodeSwitchoverEndedByAFault is the regression test of the VM
+// soak's fault-recovery violation (issue 14, seed 7, #106-#107): a
+// switchover was under way when the master's link went down; the resign
+// ended in FAULT, the VIPs were released, and Switchover answered
+// "vrrp: node stopped", which it had not. It says what happened now
+// (ErrResignFault, with the fault), and the director treats it as a
+// handover that was not graceful (director/switchover.go).
+func TestNodeSwitchoverEndedByAFault(t *testing.T) {
+	cfg := nodeConfig()
+	cfg.TrackInterfaces = []TrackInterface{{"eth3", 0}}
+	h := newHarness(t, cfg)
+	h.run()
+	h.becomeMaster()
+	err := switchover(h, func() {
+		h.expectOps("send 0 to 224.0.0.18") // resigned, addresses kept
+		h.links.ch <- linkState{"eth3", false}
+		h.waitIdle()
+	})
+	if !errors.Is(err, ErrResignFault) || errors.Is(err, ErrStopped) || !strings.Contains(err.Error(), "interface eth3 down") {
+		t.Errorf("Switchover ended by a link down: %v, want ErrResignFault naming the link", err)
+	}
+	if s := h.state(); s != Fault {
+		t.Errorf("state %v, want FAULT", s)
+	}
+}
+
 // switchover calls Switchover while the test drives the node with then.
 func switchover(h *harness, then ...func()) error {
 	errc := make(chan error, 1)
