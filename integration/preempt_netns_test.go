@@ -49,6 +49,7 @@ func TestReturnAfterLinkDownWaitsForItsChecks(t *testing.T) {
 	p.l.SetLink(p.ns["a"], "e0", true)
 	up := time.Now()
 	held := ""
+	var reasons []string // each reason in the order it held, once
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		var s api.Status
@@ -58,6 +59,9 @@ func TestReturnAfterLinkDownWaitsForItsChecks(t *testing.T) {
 			in := s.VRRP[0]
 			if in.PreemptHeld != "" {
 				held = in.PreemptHeld
+				if len(reasons) == 0 || reasons[len(reasons)-1] != held {
+					reasons = append(reasons, held)
+				}
 			}
 			if in.State == api.StateMaster {
 				if !realUp(s) {
@@ -72,8 +76,12 @@ func TestReturnAfterLinkDownWaitsForItsChecks(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if held != "service echo: no realserver up" {
-		t.Errorf("preemption held %q while its check was down, want %q", held, "service echo: no realserver up")
+	// Held while its check was down; then, once the check has risen,
+	// possibly until the kernel's table has the realserver (in this lab's
+	// in-memory table, a reconcile away), and for nothing else.
+	const down, kernel = "service echo: no realserver up", "service echo: a realserver is up, not yet in the kernel's IPVS table"
+	if len(reasons) == 0 || reasons[0] != down || len(reasons) > 2 || len(reasons) == 2 && reasons[1] != kernel {
+		t.Errorf("preemption held for %q after the link came back, want %q first, then at most %q", reasons, down, kernel)
 	}
 	t.Logf("a master again %v after its link came back, once its check had risen", time.Since(up).Round(time.Millisecond))
 }
