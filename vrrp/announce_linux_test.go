@@ -20,20 +20,8 @@ import (
 // Neighbor Advertisement. Every packet must go out after a bounce.
 func TestAnnounceAfterLinkBounce(t *testing.T) {
 	inFreshNetns(t, func() {
-		la := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "an0"}, PeerName: "an1"}
-		if err := netlink.LinkAdd(la); err != nil {
-			t.Errorf("veth: %v", err)
+		if !vethUp(t, "an0", "an1") {
 			return
-		}
-		for _, n := range []string{"an0", "an1"} {
-			l, err := netlink.LinkByName(n)
-			if err == nil {
-				err = netlink.LinkSetUp(l)
-			}
-			if err != nil {
-				t.Errorf("%s up: %v", n, err)
-				return
-			}
 		}
 		ifi, err := net.InterfaceByName("an0")
 		if err != nil {
@@ -74,20 +62,8 @@ func TestAnnounceAfterLinkBounce(t *testing.T) {
 // back.
 func TestWatcherAfterLinkBounce(t *testing.T) {
 	inFreshNetns(t, func() {
-		la := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wa0"}, PeerName: "wa1"}
-		if err := netlink.LinkAdd(la); err != nil {
-			t.Errorf("veth: %v", err)
+		if !vethUp(t, "wa0", "wa1") {
 			return
-		}
-		for _, n := range []string{"wa0", "wa1"} {
-			l, err := netlink.LinkByName(n)
-			if err == nil {
-				err = netlink.LinkSetUp(l)
-			}
-			if err != nil {
-				t.Errorf("%s up: %v", n, err)
-				return
-			}
 		}
 		ifi, _ := net.InterfaceByName("wa0")
 		peer, _ := net.InterfaceByName("wa1")
@@ -139,4 +115,25 @@ func TestWatcherAfterLinkBounce(t *testing.T) {
 			t.Error("no sighting of the peer's announcement within 2 s")
 		}
 	})
+}
+
+// vethUp makes the veth pair a-b in the current namespace and sets both
+// ends up; it reports failure with t.Errorf (the caller runs on
+// inFreshNetns's thread, where t.Fatal must not be called).
+func vethUp(t *testing.T, a, b string) bool {
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a}, PeerName: b}); err != nil {
+		t.Errorf("veth: %v", err)
+		return false
+	}
+	for _, n := range []string{a, b} {
+		l, err := netlink.LinkByName(n)
+		if err == nil {
+			err = netlink.LinkSetUp(l)
+		}
+		if err != nil {
+			t.Errorf("%s up: %v", n, err)
+			return false
+		}
+	}
+	return true
 }
