@@ -341,10 +341,11 @@ func (w *soakWatch) client() {
 		// In this layer the holder's own echo server answers (no IPVS,
 		// no connection sync), so a move resets the connection in
 		// flight; a fault's recovery may move the VIP later than
-		// Master_Down_Interval after its end: a director back from a
-		// link-down and a stop preempted after its first checks, and a
-		// connection opened 0.36 to 2 s after the stop's end was reset
-		// (seed 7, #211-#212, at d7ed9f0).
+		// Master_Down_Interval after its end, as a director back from a
+		// link-down preempts only after its first checks (a connection
+		// opened 0.36 to 2 s after the end of a stop of a, which
+		// overlapped a link-down of a, was reset: seed 7, #211-#212, at
+		// d7ed9f0; the run kept no log to show the move).
 		if errors.Is(err, syscall.ECONNRESET) && w.movedDuring(start.Add(-soakMeasure), start.Add(soakClientTO+soakMeasure)) {
 			continue
 		}
