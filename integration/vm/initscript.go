@@ -59,21 +59,8 @@ exec $bb switch_root /newroot ` + guestBB + ` sh ` + guestDir + `/init2
 // pseudo file systems (but no tmpfs over /tmp: the overlay's /tmp is
 // already writable, and it shows the host's /tmp, where many people
 // clone a project to try it, with the test binaries built there), brings lo up (else the kernel rejects IPVS
-// real servers as "not unicast"), makes ksoftirqd realtime (below), runs
-// run.sh with its output in the results share, writes the exit status
-// last, syncs and powers off.
-//
-// ksoftirqd runs at SCHED_FIFO 50: the guest has one emulated CPU for
-// every host a test models (client, directors, realservers), and a
-// process's CPU burst there (a director starting: some 460 ms from the
-// test starting it to its first log line) left the kernel's deferred packet
-// and timer work waiting behind it. Timers run first when that work runs
-// (TIMER_SOFTIRQ before NET_RX_SOFTIRQ), so a client's retransmission
-// timer fired before the ACK waiting beside it was read: the VM NAT
-// end-to-end test counted a retransmission in a restart (CI at d5bfc85).
-// On real machines no other host's process takes a router's CPU; here
-// the network runs first too, and a starved process shows only as a slow
-// probe.
+// real servers as "not unicast"), runs run.sh with its output in the
+// results share, writes the exit status last, syncs and powers off.
 const stage2 = `bb=` + guestBB + `
 out=` + guestOut + `
 fail() {
@@ -90,10 +77,6 @@ $bb mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
 $bb mount -t tmpfs -o mode=0755 tmpfs /run || fail "mount /run"
 $bb ip link set lo up || fail "ip link set lo up"
 $bb hostname lvsd-vm
-for d in /proc/[0-9]*; do
-	read -r comm <$d/comm 2>/dev/null || continue
-	case $comm in ksoftirqd/*) /usr/bin/chrt -f -p 50 ${d#/proc/} >/dev/null || fail "chrt $comm" ;; esac
-done
 $bb sh $out/` + runFile + ` </dev/null >$out/` + stdoutFile + ` 2>$out/` + stderrFile + `
 echo $? >$out/` + statusFile + `.tmp && $bb mv $out/` + statusFile + `.tmp $out/` + statusFile + `
 $bb sync
