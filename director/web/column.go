@@ -103,19 +103,21 @@ func (t *Text) rows(labels []string, names, extras []string, values [][]float64)
 // checked that every distance fits the window, and that the name has at
 // least 2 bytes (a copy has 3).
 func (z *gzipLines) fastLine(ch *chain, i int, line []byte, nameLen int, labels, prevLabels string, valAt int, pv []byte, dist int) {
+	w := &z.bitWriter
 	cp, sfx := int(ch.cp[i]), int(ch.sfx[i])
 	endDist := dist + len(labels) - len(prevLabels) // from the labels' end to the one before's
-	z.copyBack(nameLen+1+cp, dist)
+	back, backEnd := distCode(dist), distCode(endDist)
+	w.copyBack(nameLen+1+cp, back)
 	k := cp
 	for _, o := range ch.ops[ch.opsAt[i]:ch.opsAt[i+1]] {
 		n := int(o.n)
 		switch o.kind {
 		case opLiteral:
-			z.literals(unsafe.Slice(unsafe.StringData(labels[k:]), n))
+			w.literals(unsafe.Slice(unsafe.StringData(labels[k:]), n))
 		case opSameOffset:
-			z.copyBack(n, dist)
+			w.copyBack(n, back)
 		case opSameEnd:
-			z.copyBack(n, endDist)
+			w.copyBack(n, backEnd)
 		}
 		k += n
 	}
@@ -127,11 +129,11 @@ func (z *gzipLines) fastLine(ch *chain, i int, line []byte, nameLen int, labels,
 		tail++ // and the newline
 	}
 	if tail >= 3 {
-		z.copyBack(tail, endDist)
+		w.copyBack(tail, backEnd)
 	} else {
-		z.literals(line[tailAt : tailAt+tail])
+		w.literals(line[tailAt : tailAt+tail])
 	}
-	z.literals(line[tailAt+tail:])
+	w.literals(line[tailAt+tail:])
 }
 
 // chain is how each label set of a column differs from the one before:

@@ -138,6 +138,11 @@ func appendValue(b []byte, v float64) []byte {
 			return strconv.AppendUint(b, u, 10)
 		}
 	}
+	if v >= 1e-4 && v < 1e6 { // most of the rest: latencies, sums of seconds
+		if b, ok := appendNano(b, v); ok {
+			return b
+		}
+	}
 	switch {
 	case math.IsInf(v, 1):
 		return append(b, "+Inf"...)
@@ -149,6 +154,44 @@ func appendValue(b []byte, v float64) []byte {
 		return strconv.AppendInt(b, int64(v), 10)
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// appendNano formats v, in [1e-4, 1e6), as strconv's shortest 'g' would,
+// when v is a whole number of nanoseconds (n/1e9, as lvsd makes its
+// seconds): the integer part, a point and the nine digits of n less the
+// trailing zeros. strconv's shortest search costs about 100 ns a value,
+// a tenth of a live scrape's CPU at 1,000 services x 10 realservers.
+//
+// Why it is the same string: 'g' writes v without an exponent in that
+// range, with the fewest digits that read back as v. The decimal n/1e9
+// reads back as v (checked: float64(n)/1e9, correctly rounded, is v),
+// and no decimal with fewer digits does: it would differ from n/1e9 by
+// 1e-9 or more, while two decimals that read back as v are less than an
+// ulp of v apart, at most 1.2e-10 below 1e6.
+func appendNano(b []byte, v float64) ([]byte, bool) {
+	n := math.Round(v * 1e9)
+	if float64(n)/1e9 != v {
+		return b, false
+	}
+	u := uint64(n)
+	b = strconv.AppendUint(b, u/1e9, 10)
+	frac := u % 1e9
+	if frac == 0 {
+		return b, true // not taken: whole numbers take appendValue's first path
+	}
+	digits := 9
+	for frac%10 == 0 {
+		frac /= 10
+		digits--
+	}
+	b = append(b, '.')
+	at := len(b)
+	b = append(b, "000000000"[:digits]...)
+	for i := at + digits - 1; frac > 0; i-- {
+		b[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	return b, true
 }
 
 func escapeHelp(s string) string {

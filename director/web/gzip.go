@@ -24,10 +24,8 @@ import (
 // reads it. The stream is one final fixed-Huffman block, which RFC 1951
 // lets run to any length.
 type gzipLines struct {
-	w    io.Writer
-	out  []byte // whole compressed bytes not yet written to w
-	acc  uint64 // bits not yet in out, the first in the low bits
-	nacc uint
+	w io.Writer
+	bitWriter
 	crc  uint32
 	size uint32 // ISIZE: the input's length modulo 2^32 (RFC 1952)
 	prev []byte // the input's last line (or its tail) before the next Write
@@ -46,7 +44,7 @@ const (
 // name, no time, OS unknown) and the start of the one block (BFINAL 1,
 // BTYPE 01 fixed Huffman).
 func (z *gzipLines) reset(w io.Writer) {
-	*z = gzipLines{w: w, out: append(z.out[:0], 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255), prev: z.prev[:0]}
+	*z = gzipLines{w: w, bitWriter: bitWriter{out: append(z.out[:0], 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255)}, prev: z.prev[:0]}
 	z.bits(1|1<<1, 3)
 }
 
@@ -101,24 +99,50 @@ func (z *gzipLines) keepLast(p []byte) {
 	z.prev = append(z.prev[:0], p[start:]...)
 }
 
-// copyBack codes n >= 3 bytes as copies of those dist back, in matches of
-// at most maxMatch.
-func (z *gzipLines) copyBack(n, dist int) {
+// bitWriter is the code not yet handed on: whole bytes in out, and the
+// bits after them in acc, the first in the low bits.
+type bitWriter struct {
+	out  []byte
+	acc  uint64
+	nacc uint
+}
+
+// put appends the n low bits of v (n <= 32).
+func (w *bitWriter) put(v uint64, n uint) {
+	w.acc |= v << w.nacc
+	w.nacc += n
+	if w.nacc >= 32 {
+		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(w.acc))
+		w.acc >>= 32
+		w.nacc -= 32
+	}
+}
+
+// copyBack codes n >= 3 bytes as copies of those a distance back whose
+// code is d (distCode), in matches of at most maxMatch.
+func (w *bitWriter) copyBack(n int, d distance) {
 	for n > 0 {
 		m := min(n, maxMatch)
 		if r := n - m; r > 0 && r < 3 {
 			m -= 3 - r // leave at least 3 for the last match
 		}
-		z.bits(matchCode(m, dist))
+		l := lenCodes[m]
+		w.put(uint64(l.code)|d.code<<l.n, uint(l.n)+d.n)
 		n -= m
 	}
 }
 
-// literals codes p byte by byte.
-func (z *gzipLines) literals(p []byte) {
+// literals codes p byte by byte, four at a time while they are below
+// 144, whose codes have 8 bits (RFC 1951 3.2.6): all of the text's
+// ASCII.
+func (w *bitWriter) literals(p []byte) {
+	for len(p) >= 4 && p[0]|p[1]|p[2]|p[3] < 128 {
+		w.put(uint64(litCodes[p[0]].code)|uint64(litCodes[p[1]].code)<<8|uint64(litCodes[p[2]].code)<<16|uint64(litCodes[p[3]].code)<<24, 32)
+		p = p[4:]
+	}
 	for _, b := range p {
 		c := litCodes[b]
-		z.bits(uint64(c.code), uint(c.n))
+		w.put(uint64(c.code), uint(c.n))
 	}
 }
 
@@ -214,7 +238,19 @@ func (z *gzipLines) line(cur, prev []byte) {
 // code and extra bits, then the distance's (RFC 1951 3.2.5), at most 31
 // bits.
 func matchCode(length, dist int) (uint64, uint) {
-	l := lenCodes[length]
+	l, d := lenCodes[length], distCode(dist)
+	return uint64(l.code) | d.code<<l.n, uint(l.n) + d.n
+}
+
+// distance is a distance's code with its extra bits above it, and their
+// length (at most 5 + 13 bits).
+type distance struct {
+	code uint64
+	n    uint
+}
+
+// distCode codes a distance of 1 to window bytes (RFC 1951 3.2.5).
+func distCode(dist int) distance {
 	x := uint32(dist - 1)
 	var dcode, dextra, dn uint32
 	if x < 4 {
@@ -225,20 +261,11 @@ func matchCode(length, dist int) (uint64, uint) {
 		dcode = 2*hb + (x>>(hb-1))&1
 		dextra = x & (1<<dn - 1)
 	}
-	d := uint64(distCodes[dcode]) | uint64(dextra)<<5
-	return uint64(l.code) | d<<l.n, uint(l.n) + 5 + uint(dn)
+	return distance{uint64(distCodes[dcode]) | uint64(dextra)<<5, 5 + uint(dn)}
 }
 
 // bits appends the n low bits of v (n <= 32).
-func (z *gzipLines) bits(v uint64, n uint) {
-	z.acc |= v << z.nacc
-	z.nacc += n
-	if z.nacc >= 32 {
-		z.out = binary.LittleEndian.AppendUint32(z.out, uint32(z.acc))
-		z.acc >>= 32
-		z.nacc -= 32
-	}
-}
+func (z *gzipLines) bits(v uint64, n uint) { z.put(v, n) }
 
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))

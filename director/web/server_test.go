@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -276,6 +278,27 @@ func TestAppendValue(t *testing.T) {
 		math.Inf(1): "+Inf", math.Inf(-1): "-Inf", math.NaN(): "NaN", 1762000000.25: "1.76200000025e+09"} {
 		if got := string(appendValue(nil, v)); got != want {
 			t.Errorf("%v: %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestAppendValueAsStrconv: appendValue's decimal path writes what
+// strconv's shortest 'g' writes for fractions, for nanosecond values (latencies, sums of seconds)
+// and for others in and around the range of its decimal path.
+func TestAppendValueAsStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	values := []float64{1e-4, 0.0001000001, 0.00009999, 999999.999999999, 1e6, 0.1 + 0.2, 1.0 / 3, 0.002013457, 12.5, 0.000123}
+	for range 200000 {
+		ns := rng.Int64N(int64(2e15))
+		values = append(values, float64(ns)/1e9, float64(rng.Int64N(int64(1e9)))/1e9, rng.Float64()*1e6, rng.Float64()/1000, math.Nextafter(float64(ns)/1e9, 2e6))
+	}
+	for _, v := range values {
+		if v == math.Trunc(v) {
+			continue // whole numbers are written without an exponent (TestAppendValue)
+		}
+		want := strconv.FormatFloat(v, 'g', -1, 64)
+		if got := string(appendValue(nil, v)); got != want {
+			t.Fatalf("%v: %q, want %q (strconv)", v, got, want)
 		}
 	}
 }
