@@ -17,15 +17,25 @@ import (
 const countersTTL = 2 * time.Second
 
 // counterCache shares one read of the kernel's counters between the
-// scrapes and status snapshots of a TTL, and their rows in the
-// exposition's order between the scrapes of one configuration. Its lock
-// is held across a read, so that concurrent scrapes make one dump.
+// scrapes and status snapshots of a TTL. Its lock is held across a read,
+// so that concurrent scrapes make one dump.
 type counterCache struct {
-	mu   sync.Mutex
-	at   time.Time // of the last read; zero: none
-	raw  map[ipvs.ServiceKey]ipvs.Counters
-	err  error
-	rows *ipvs.CounterRows // raw's, laid out for of
+	mu    sync.Mutex
+	at    time.Time // of the last read; zero: none
+	raw   map[ipvs.ServiceKey]ipvs.Counters
+	err   error
+	reads uint64    // counts reads: rows laid out from one serve until the next
+	of    *labelSet // the configuration of the last rows asked for
+}
+
+// counterRows are the counters of one read laid out in the exposition's
+// order, kept by a scrape's scratch (bulkScratch) and laid out again into
+// the same slices after the next read: at 1,000 services x 10
+// realservers they are 0.6 MB, which a new layout every read left to the
+// collector.
+type counterRows struct {
+	rows ipvs.CounterRows
+	read uint64 // the counterCache's read they come from
 	of   *labelSet
 }
 
@@ -42,34 +52,39 @@ func (c *counterCache) get(ctx context.Context, now time.Time, read func(context
 func (c *counterCache) getLocked(ctx context.Context, now time.Time, read func(context.Context) (map[ipvs.ServiceKey]ipvs.Counters, error)) (map[ipvs.ServiceKey]ipvs.Counters, error) {
 	if c.at.IsZero() || now.Sub(c.at) >= countersTTL || now.Before(c.at) {
 		c.raw, c.err = read(ctx)
-		c.at, c.rows = now, nil
+		c.at = now
+		c.reads++
 	}
 	return c.raw, c.err
 }
 
-// rowsFor returns the counters as rows of l, laid out once per read and
-// configuration; nil when the table has no counters.
-func (c *counterCache) rowsFor(ctx context.Context, now time.Time, l *labelSet, read func(context.Context) (map[ipvs.ServiceKey]ipvs.Counters, error)) (*ipvs.CounterRows, error) {
+// rowsFor returns the counters as rows of l, laid out into into once per
+// read and configuration; nil when the table has no counters. The rows
+// are into's: they stay valid until into is laid out again.
+func (c *counterCache) rowsFor(ctx context.Context, now time.Time, l *labelSet, read func(context.Context) (map[ipvs.ServiceKey]ipvs.Counters, error), into *counterRows) (*ipvs.CounterRows, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.of != l {
-		c.at = time.Time{} // a new configuration: its services may be new in the kernel too
+		c.at, c.of = time.Time{}, l // a new configuration: its services may be new in the kernel too
 	}
 	raw, err := c.getLocked(ctx, now, read)
 	if raw == nil {
 		return nil, err
 	}
-	if c.rows == nil || c.of != l {
-		c.rows, c.of = layOut(raw, l), l
+	if into.of != l || into.read != c.reads {
+		layOut(raw, l, &into.rows)
+		into.of, into.read = l, c.reads
 	}
-	return c.rows, err
+	return &into.rows, err
 }
 
-// layOut aligns raw with l's rows; destinations the files do not list
-// follow, sorted.
-func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *ipvs.CounterRows {
-	out := &ipvs.CounterRows{ServiceLabels: l.svcLabels, Services: make([]ipvs.ServiceRow, len(l.svcs)),
-		DestLabels: l.realLabels, Dests: make([]ipvs.DestRow, len(l.reals))}
+// layOut aligns raw with l's rows, into out's slices; destinations the
+// files do not list follow, sorted.
+func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet, out *ipvs.CounterRows) {
+	out.ServiceLabels, out.DestLabels = l.svcLabels, l.realLabels
+	out.Services, out.Dests = zeroed(out.Services, len(l.svcs)), zeroed(out.Dests, len(l.reals))
+	clear(out.Extra) // drops the label strings of the last layout
+	out.Extra = out.Extra[:0]
 	for i := range l.svcs {
 		s := &l.svcs[i]
 		c, ok := raw[s.key]
@@ -93,7 +108,17 @@ func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet) *ipvs.CounterRow
 			}
 		}
 	}
-	return out
+}
+
+// zeroed returns s with n zero elements, in s's array when it is big
+// enough.
+func zeroed[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // ipvsCounters are the kernel's counters for the status snapshot, from

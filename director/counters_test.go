@@ -2,7 +2,11 @@ package director
 
 import (
 	"context"
+	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +32,7 @@ func TestCounterCacheReadsOncePerTTL(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if rows, err := c.rowsFor(ctx, t0, l1, read); rows == nil || err != nil {
+			if rows, err := c.rowsFor(ctx, t0, l1, read, &counterRows{}); rows == nil || err != nil {
 				t.Errorf("rows %v, err %v", rows, err)
 			}
 		})
@@ -42,8 +46,67 @@ func TestCounterCacheReadsOncePerTTL(t *testing.T) {
 	if reads != 2 {
 		t.Fatalf("%d reads after the TTL, want 2", reads)
 	}
-	c.rowsFor(ctx, t0.Add(countersTTL), l2, read)
+	c.rowsFor(ctx, t0.Add(countersTTL), l2, read, &counterRows{})
 	if reads != 3 {
 		t.Fatalf("%d reads after a new configuration, want 3", reads)
 	}
+}
+
+// TestCountersFollowReadsInReusedRows checks the exposition of the
+// kernel's counters across reads that a scrape's scratch lays out into
+// the same rows: new values after a read, a destination gone from the
+// kernel gone from the exposition, one the files do not list shown
+// while the kernel has it and no longer after.
+func TestCountersFollowReadsInReusedRows(t *testing.T) {
+	mem := ipvs.NewMemory()
+	d, _ := runFarmOn(t, farm(t, 2, 3, freeAddr(t)), mem, nil)
+	key := ipvs.ServiceKey{Protocol: syscall.IPPROTO_TCP, Addr: netip.MustParseAddrPort("192.0.2.1:1000")}
+	rs1, rs2 := netip.MustParseAddrPort("198.51.100.1:8080"), netip.MustParseAddrPort("198.51.100.2:8080")
+	extra := netip.MustParseAddrPort("198.51.100.99:8080")
+	line := func(rs netip.AddrPort) string {
+		return `lvsd_ipvs_real_connections_total{service="svc0000",local_address="192.0.2.1",local_port="1000",proto="TCP",local_mark="",remote_address="` +
+			rs.Addr().String() + `",remote_port="8080"} `
+	}
+	total := uint32(0)
+	readAgain := func(add uint32) string { // traffic, then a scrape after the TTL
+		t.Helper()
+		total += add
+		mem.Traffic(func(ipvs.ServiceKey, netip.AddrPort) ipvs.DestCounters { return ipvs.DestCounters{Total: add} })
+		d.metrics.counters.mu.Lock()
+		d.metrics.counters.at = time.Time{}
+		d.metrics.counters.mu.Unlock()
+		return scrape(t, d)
+	}
+	want := func(out string, rs netip.AddrPort, v uint32) {
+		t.Helper()
+		if l := line(rs) + strconv.FormatUint(uint64(v), 10) + "\n"; !strings.Contains(out, l) {
+			t.Errorf("exposition lacks %q", l)
+		}
+	}
+	absent := func(out string, rs netip.AddrPort) {
+		t.Helper()
+		if strings.Contains(out, line(rs)) {
+			t.Errorf("exposition still has %s", line(rs))
+		}
+	}
+	out := readAgain(1)
+	want(out, rs1, 1)
+	out = readAgain(4)
+	want(out, rs1, 5)
+	want(out, rs2, 5)
+	if err := mem.Apply(ipvs.Op{Kind: ipvs.AddDest, Key: key, Addr: extra, Dest: ipvs.Dest{Forward: "nat", Weight: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	out = readAgain(2)
+	want(out, rs1, 7)
+	want(out, extra, 2)
+	for _, a := range []netip.AddrPort{rs2, extra} {
+		if err := mem.Apply(ipvs.Op{Kind: ipvs.DelDest, Key: key, Addr: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = readAgain(1)
+	want(out, rs1, 8)
+	absent(out, rs2)
+	absent(out, extra)
 }

@@ -53,9 +53,10 @@ type metrics struct {
 // allocated (and collected) each second. A scrape that finds it taken
 // uses one of its own.
 type bulkScratch struct {
-	mu     sync.Mutex
-	health []healthcheck.RealState
-	values []float64 // a column of the engine's families
+	mu       sync.Mutex
+	health   []healthcheck.RealState
+	values   []float64 // a column of the engine's families
+	counters counterRows
 }
 
 func (m *metrics) takeBulk() *bulkScratch {
@@ -239,12 +240,12 @@ func (d *Director) writeBulk(t *web.Text) {
 	d.writeWeights(t, l, health, d.drains.snapshot(), b.values[:n])
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rows, err := d.metrics.counters.rowsFor(ctx, time.Now(), l, d.dir.Counters)
+	rows, err := d.metrics.counters.rowsFor(ctx, time.Now(), l, d.dir.Counters, &b.counters)
 	if err != nil {
 		d.log.WithError(err).Warn("metrics: ipvs counters not read")
 	}
 	if rows != nil {
-		ipvs.WriteCounters(t, rows)
+		b.values = ipvs.WriteCounters(t, rows, b.values)
 	}
 }
 

@@ -158,9 +158,15 @@ type ExtraDest struct {
 // WriteCounters writes the kernel's counters per service and per
 // destination (realserver). The per-destination active and inactive
 // connections and weight are node_exporter's node_ipvs_backend_* series,
-// with the same label names, and are not repeated here.
-func WriteCounters(e Exposition, r *CounterRows) {
-	values := make([]float64, max(len(r.Services), len(r.Dests)))
+// with the same label names, and are not repeated here. It writes each
+// column's values into scratch when it is big enough, and returns the
+// slice it used, for the next scrape.
+func WriteCounters(e Exposition, r *CounterRows, scratch []float64) []float64 {
+	values := scratch
+	if n := max(len(r.Services), len(r.Dests)); cap(values) < n {
+		values = make([]float64, n)
+	}
+	values = values[:cap(values)]
 	svc := func(name, help, kind string, v func(s *ServiceRow) uint64) {
 		e.Family(name, help, kind)
 		for i := range r.Services {
@@ -208,4 +214,5 @@ func WriteCounters(e Exposition, r *CounterRows) {
 		func(d *DestCounters) uint64 { return d.InBytes })
 	dst("lvsd_ipvs_real_bytes_out_total", "Bytes out of the realserver.",
 		func(d *DestCounters) uint64 { return d.OutBytes })
+	return values
 }

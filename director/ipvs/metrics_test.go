@@ -99,12 +99,20 @@ func TestWriteCounters(t *testing.T) {
 	rsCounters, _ := c.Dest(rs)
 	svc := fmt.Sprintf("vs=%q", KeyOf(web))
 	dst := fmt.Sprintf("vs=%q,rs=%q", KeyOf(web), rs)
-	l := lines{}
-	WriteCounters(l, &CounterRows{
+	rows := &CounterRows{
 		ServiceLabels: []string{svc, "vs=absent"}, Services: []ServiceRow{NewServiceRow(c), {}},
 		DestLabels: []string{dst, "rs=absent"}, Dests: []DestRow{{OK: true, C: rsCounters}, {}},
 		Extra: []ExtraDest{{Labels: "rs=extra", C: DestCounters{Total: 9}}},
-	})
+	}
+	// A scratch too small, then the one it returned, holding the last
+	// scrape's values, then one bigger than the rows.
+	scratch := WriteCounters(lines{}, rows, make([]float64, 1))
+	if len(scratch) < 2 {
+		t.Fatalf("scratch of %d values returned for 2 rows", len(scratch))
+	}
+	scratch = WriteCounters(lines{}, rows, scratch)
+	l := lines{}
+	WriteCounters(l, rows, append(scratch, 5, 5, 5))
 	want := map[string]float64{
 		"lvsd_ipvs_service_connections_active{" + svc + "}":   3,
 		"lvsd_ipvs_service_connections_inactive{" + svc + "}": 3,
