@@ -92,11 +92,21 @@ func layOut(raw map[ipvs.ServiceKey]ipvs.Counters, l *labelSet, out *ipvs.Counte
 			continue // not in the kernel (yet)
 		}
 		out.Services[i] = ipvs.NewServiceRow(c)
-		seen := 0
-		for j, r := range s.reals {
-			if dc, ok := c.Dest(r.addr); ok {
-				out.Dests[s.first+j] = ipvs.DestRow{OK: true, C: dc}
+		// Both in address order: one walk, where a lookup per realserver
+		// was most of a layout's 1 ms at 1,000 services x 10 realservers.
+		seen, j := 0, 0
+		for k := range s.reals {
+			if s.byAddr != nil {
+				k = int(s.byAddr[k])
+			}
+			a := s.reals[k].addr
+			for j < len(c.Dests) && c.Dests[j].Addr != a && c.Dests[j].Addr.Compare(a) < 0 {
+				j++
+			}
+			if j < len(c.Dests) && c.Dests[j].Addr == a {
+				out.Dests[s.first+k] = ipvs.DestRow{OK: true, C: c.Dests[j].DestCounters}
 				seen++
+				j++
 			}
 		}
 		if seen == len(c.Dests) {

@@ -2,7 +2,10 @@ package director
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,4 +112,39 @@ func TestCountersFollowReadsInReusedRows(t *testing.T) {
 	want(out, rs1, 8)
 	absent(out, rs2)
 	absent(out, extra)
+}
+
+// TestCountersOfRealsListedOutOfOrder: a service whose file lists its
+// realservers out of address order (the kernel's order) still gets each
+// realserver's own counters.
+func TestCountersOfRealsListedOutOfOrder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "services.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "lvsd.yaml")
+	if err := os.WriteFile(main, fmt.Appendf(nil, "node: t\ncontrol: {socket: lvsd.sock}\nhttp: {listen: %q}\n", freeAddr(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	octets := []int{7, 3, 12, 1, 5}
+	var b strings.Builder
+	b.WriteString("name: web\nvirtual: 192.0.2.1:80\nforward: nat\ncheck: {type: none}\nreals:\n")
+	for _, o := range octets {
+		fmt.Fprintf(&b, "  - address: 198.51.100.%d:8080\n", o)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "services.d", "web.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem := ipvs.NewMemory()
+	d, _ := runFarmOn(t, main, mem, nil)
+	mem.Traffic(func(_ ipvs.ServiceKey, a netip.AddrPort) ipvs.DestCounters {
+		return ipvs.DestCounters{Total: uint32(a.Addr().As4()[3])}
+	})
+	out := scrape(t, d)
+	for _, o := range octets {
+		l := fmt.Sprintf(`lvsd_ipvs_real_connections_total{service="web",local_address="192.0.2.1",local_port="80",proto="TCP",local_mark="",remote_address="198.51.100.%d",remote_port="8080"} %d`+"\n", o, o)
+		if !strings.Contains(out, l) {
+			t.Errorf("exposition lacks %q", l)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package director
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ type svcRow struct {
 	reals        []realRow              // a window of labelSet.reals
 	first        int                    // index of reals[0] in labelSet.reals
 	pos          map[netip.AddrPort]int // index in reals, for a service of many
+	// byAddr lists reals' indices in address order, the order of the
+	// kernel's destinations (ipvs.Counters.Dests); nil when reals are in
+	// it already, as most files list them.
+	byAddr []int32
 }
 
 // scanReals is how many realservers a service has at most for position
@@ -116,6 +121,13 @@ func newLabelSet(cur *Loaded, health *healthcheck.Metrics) *labelSet {
 	for i := range l.svcs {
 		s := &l.svcs[i]
 		s.reals = l.reals[s.first : s.first+len(cfg.Services[i].Reals)]
+		if !slices.IsSortedFunc(s.reals, func(a, b realRow) int { return a.addr.Compare(b.addr) }) {
+			s.byAddr = make([]int32, len(s.reals))
+			for j := range s.byAddr {
+				s.byAddr[j] = int32(j)
+			}
+			slices.SortFunc(s.byAddr, func(a, b int32) int { return s.reals[a].addr.Compare(s.reals[b].addr) })
+		}
 		if len(s.reals) > scanReals {
 			s.pos = make(map[netip.AddrPort]int, len(s.reals))
 			for j, r := range s.reals {
