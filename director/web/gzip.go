@@ -132,9 +132,9 @@ func (w *bitWriter) copyBack(n int, d distance) {
 	}
 }
 
-// literals codes p byte by byte, four at a time while they are below
-// 144, whose codes have 8 bits (RFC 1951 3.2.6): all of the text's
-// ASCII.
+// literals codes p byte by byte, four at a time while they are ASCII
+// (below 128, one test for the four): every literal below 144 has an
+// 8-bit code (RFC 1951 3.2.6).
 func (w *bitWriter) literals(p []byte) {
 	for len(p) >= 4 && p[0]|p[1]|p[2]|p[3] < 128 {
 		w.put(uint64(litCodes[p[0]].code)|uint64(litCodes[p[1]].code)<<8|uint64(litCodes[p[2]].code)<<16|uint64(litCodes[p[3]].code)<<24, 32)
