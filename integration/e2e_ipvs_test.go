@@ -42,6 +42,8 @@ type ipvsPair struct {
 	summary []string
 	// captures are the tcpdump files of every hop (LVSD_CAPTURE=1).
 	captures []capture
+	// starve notes when the test process could not run (starveWatch).
+	starve *starveWatch
 }
 
 func newIPVSPair(t testing.TB, mode string) *ipvsPair {
@@ -196,21 +198,31 @@ func (p *ipvsPair) lost(pr *probe.Prober, what string, from time.Time, wantFaile
 	time.Sleep(settle)
 	samples := pr.Samples()
 	w := probe.Measure(samples, from, time.Now(), slowMove)
-	retrans, resent := 0, 0
+	retrans, resent, starved := 0, 0, 0
+	var longest time.Duration
 	for _, s := range samples {
 		if s.At.Before(from) || !s.OK || s.Body == "" {
 			continue
 		}
-		if s.Took >= tcpRTOMin {
-			retrans++
-		} else {
+		switch g := p.starve.starved(s.At, s.At.Add(s.Took)); {
+		case s.Took < tcpRTOMin:
 			resent++
+		case g > 0:
+			starved++
+			longest = max(longest, g)
+		default:
+			retrans++
 		}
 	}
 	line := fmt.Sprintf("%s: %d of %d probes failed, %d retransmitted, %d slower than %v (slowest good one %v)",
 		what, w.Failed, w.OK+w.Failed, retrans, w.Slow, slowMove, w.Slowest.Round(time.Millisecond))
 	if resent > 0 {
 		line += fmt.Sprintf("; %d re-sent a SYN at once after a stale socket's ACK", resent)
+	}
+	if starved > 0 {
+		// Not counted: the emulated CPU ran nothing of the test's for
+		// that long while the probe waited (starveWatch).
+		line += fmt.Sprintf("; %d retransmitted while the test process could not run for %v", starved, longest.Round(time.Millisecond))
 	}
 	p.summary = append(p.summary, line)
 	p.TB.Log(line)
@@ -224,7 +236,7 @@ func (p *ipvsPair) lost(pr *probe.Prober, what string, from time.Time, wantFaile
 		}
 		p.errorf("%s: %d probes failed, want at most %d: %s", what, w.Failed, wantFailed, strings.Join(fails, "; "))
 	}
-	if w.Slow > 0 || w.Failed > 0 || retrans > 0 {
+	if w.Slow > 0 || w.Failed > 0 || retrans > 0 || starved > 0 {
 		p.explainSlow(from, time.Now(), clientPorts(samples, from))
 	}
 	// What a planned move must not cost is a retransmission: the client
@@ -304,6 +316,11 @@ func pairEndToEnd(t *testing.T, mode string) {
 	p.start("a")
 	p.start("b")
 	p.waitStates("MASTER", "BACKUP")
+	p.starve = startStarveWatch()
+	t.Cleanup(func() {
+		p.starve.Stop()
+		t.Logf("%s: %v", mode, p.starve)
+	})
 	pr := p.ProbeEach(p.ns["client"], 10*time.Millisecond, 400, func() (string, error) {
 		return echoRetrans("192.0.2.10:7000", probeTimeout)
 	})
