@@ -32,6 +32,7 @@ func report(w io.Writer, begin time.Time, steps []step, samples []probe.Sample) 
 		fmt.Fprintf(w, "| %-7s | %-47s | %-40s | %-14s | %4d of %-4d | %-18s |\n", fmt.Sprintf("%.1fs", st.at.Sub(begin).Seconds()),
 			st.what, effect, fmt.Sprintf("%d ms", m.Outage.Milliseconds()), m.Failed, m.OK+m.Failed, slow)
 	}
+	failures(w, end, steps, samples)
 	fmt.Fprintln(w, "\nVRRP states (front/gateway) once each effect was reached:")
 	for _, st := range steps {
 		fmt.Fprintf(w, "  %-47s %s\n", st.what, st.after)
@@ -42,6 +43,50 @@ func report(w io.Writer, begin time.Time, steps []step, samples []probe.Sample) 
 		fmt.Fprintf(w, " %s %d", kv.name, kv.n)
 	}
 	fmt.Fprintln(w)
+}
+
+// failures prints, per event with failed or slow requests, the first
+// few and why each failed (the client's error) or when it was slow, so
+// that a failure in a planned move can be told from the app server
+// stopped on purpose, and a slow request placed in its event (a
+// director's start, or the move).
+func failures(w io.Writer, end time.Time, steps []step, samples []probe.Sample) {
+	const each = 3
+	header := false
+	for i, st := range steps {
+		to := end
+		if i+1 < len(steps) {
+			to = steps[i+1].at
+		}
+		var lines []string
+		failed, slow := 0, 0
+		for _, s := range samples {
+			if s.At.Before(st.at) || !s.At.Before(to) || (s.OK && s.Took <= slowRequest) {
+				continue
+			}
+			why := "slow"
+			if s.OK {
+				slow++
+			} else {
+				failed++
+				why = s.Body
+			}
+			if failed+slow <= each {
+				lines = append(lines, fmt.Sprintf("    +%.3fs, after %d ms: %s", s.At.Sub(st.at).Seconds(), s.Took.Milliseconds(), why))
+			}
+		}
+		if failed+slow == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nFailed and slow requests, the first of each event (+ from the event):")
+			header = true
+		}
+		fmt.Fprintf(w, "  %s: %d failed, %d slow\n", st.what, failed, slow)
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
 }
 
 type count struct {

@@ -45,7 +45,13 @@ func demo(lvsd, examples string, w io.Writer) (err error) {
 		return fmt.Errorf("%w (%s)", err, s.states())
 	}
 	begin := time.Now()
-	probe := s.nl.ProbeEach(s.ns["client"], 10*time.Millisecond, 400, func() (string, error) { return netlab.HTTPGet(vip, probeTimeout) })
+	probe := s.nl.ProbeEach(s.ns["client"], 10*time.Millisecond, 400, func() (string, error) {
+		body, err := netlab.HTTPGet(vip, probeTimeout)
+		if err != nil {
+			return err.Error(), err // a failure's body says why, for the report
+		}
+		return body, nil
+	})
 	time.Sleep(2 * time.Second)
 	steps, err := s.scenario()
 	time.Sleep(time.Second)
