@@ -227,11 +227,8 @@ func (d *Director) writeBulk(t *web.Text) {
 	b := d.metrics.takeBulk()
 	defer b.mu.Unlock()
 	n := len(l.reals)
-	if cap(b.health) < n {
-		b.health = make([]healthcheck.RealState, n)
-	}
-	health := b.health[:n]
-	clear(health)
+	b.health = zeroed(b.health, n)
+	health := b.health
 	d.health.HealthRows(func(rows []healthcheck.Pair, states []healthcheck.RealState) { l.align(health, rows, states) })
 	l.health.Write(t, health)
 	if cap(b.values) < n {

@@ -28,13 +28,11 @@ import (
 // sending its FIN 283 ms after the reply had arrived.
 type starveWatch struct {
 	mu      sync.Mutex
-	gaps    []starveGapAt
+	gaps    []stallSpan   // as the soak's CPU stall probe records its stalls
 	longest time.Duration // of every gap, recorded or not
 	stop    chan struct{}
 	done    chan struct{}
 }
-
-type starveGapAt struct{ from, to time.Time }
 
 const (
 	// starveGap is the shortest gap recorded.
@@ -61,7 +59,7 @@ func startStarveWatch() *starveWatch {
 			w.mu.Lock()
 			w.longest = max(w.longest, now.Sub(last))
 			if now.Sub(last) >= starveGap {
-				w.gaps = append(w.gaps, starveGapAt{last, now})
+				w.gaps = append(w.gaps, stallSpan{last, now})
 			}
 			w.mu.Unlock()
 			last = now
@@ -93,7 +91,7 @@ func (w *starveWatch) starved(from, to time.Time) time.Duration {
 	defer w.mu.Unlock()
 	var longest time.Duration
 	for _, g := range w.gaps {
-		if d := g.to.Sub(g.from); d >= starveExcuse && g.from.Before(to) && g.to.After(from) {
+		if d := g.To.Sub(g.From); d >= starveExcuse && g.From.Before(to) && g.To.After(from) {
 			longest = max(longest, d)
 		}
 	}
@@ -107,7 +105,7 @@ func (w *starveWatch) starved(from, to time.Time) time.Duration {
 func TestStarveWatchExcusesOnlyOverlappingLongGaps(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	w := &starveWatch{gaps: []starveGapAt{{ms(0), ms(120)}, {ms(500), ms(800)}, {ms(2000), ms(2160)}}}
+	w := &starveWatch{gaps: []stallSpan{{ms(0), ms(120)}, {ms(500), ms(800)}, {ms(2000), ms(2160)}}}
 	for _, c := range []struct {
 		from, to int
 		want     time.Duration
